@@ -1,0 +1,1 @@
+/** Registers every built-in provider. Adding a provider adds one import here and nothing else. */

@@ -1,0 +1,93 @@
+/**
+ * The contract between the sync controller and a secret store provider. A provider folder
+ * (`src/providers/<name>/`) exports one `ProviderDefinition` from its index.ts; the registry keys it
+ * by its `spec.provider.<name>` field. Nothing outside the folder changes when a provider is added.
+ */
+import type { TSchema } from "@sinclair/typebox";
+
+/** What a provider may ask of Kubernetes: reads scoped by the caller, never arbitrary access. */
+export interface KubeAccess {
+  /** The bytes of `data[key]` of a Secret; throws CUSTOS_MISSING_CREDENTIALS when absent. */
+  secretKey(namespace: string, name: string, key: string): Promise<Uint8Array>;
+  /** The value of `data[key]` of a ConfigMap; throws CUSTOS_MISSING_CREDENTIALS when absent. */
+  configMapKey(namespace: string, name: string, key: string): Promise<string>;
+  /** A token from TokenRequest for a ServiceAccount. */
+  serviceAccountToken(
+    namespace: string,
+    name: string,
+    audiences: string[],
+    expirationSeconds: number,
+  ): Promise<string>;
+  /** Annotations of a ServiceAccount (for IRSA-style role annotations). */
+  serviceAccountAnnotations(namespace: string, name: string): Promise<Record<string, string>>;
+  /** The operator's own service-account token (in-cluster), if it has one. */
+  ownToken(): Promise<string | undefined>;
+}
+
+/** Where a store is being used from: needed to resolve referent credentials. */
+export interface StoreContext {
+  storeKind: "SecretStore" | "ClusterSecretStore";
+  storeName: string;
+  /** The store's uid: sessions never outlive a re-created store. */
+  storeUid: string;
+  /** Namespace of the SecretStore; for a ClusterSecretStore, the namespace of the using ExternalSecret. */
+  namespace: string;
+  kube: KubeAccess;
+}
+
+/** A reference to one remote secret, without the property (extracted by the caller). */
+export interface RemoteKey {
+  key: string;
+  version?: string | undefined;
+  metadataPolicy?: "None" | "Fetch" | undefined;
+}
+
+/**
+ * A remote secret as the store returned it. `map`: a structured secret (Vault KV data, metadata);
+ * `bytes`: an opaque value (AWS SecretString/SecretBinary, a parameter) that may hold JSON.
+ */
+export type RemoteSecret =
+  | { kind: "map"; value: Record<string, unknown> }
+  | { kind: "bytes"; value: Uint8Array };
+
+export interface FindQuery {
+  path?: string | undefined;
+  name?: { regexp: string } | undefined;
+  tags?: Record<string, string> | undefined;
+}
+
+/** An authenticated connection to a store for one identity. Long-lived and shared. */
+export interface Session {
+  /** Reads one whole remote secret. Throws CustosError (CUSTOS_SECRET_NOT_FOUND, ...). */
+  read(ref: RemoteKey): Promise<RemoteSecret>;
+  /** Reads several; providers with a batch API override this (default: one read each). */
+  readMany?(refs: RemoteKey[]): Promise<Map<string, RemoteSecret | Error>>;
+  /** Finds secrets; returns remote key -> whole secret. */
+  find(query: FindQuery): Promise<Map<string, RemoteSecret>>;
+  /** Releases background work (token renewal). */
+  close(): Promise<void>;
+}
+
+export interface ProviderDefinition<Spec = unknown> {
+  /** The key under `spec.provider` (e.g. `vault`, `aws`). */
+  readonly name: string;
+  /** JSON schema of `spec.provider.<name>` for the CRD. */
+  readonly schema: TSchema;
+  /** Problems with the spec that no retry will fix; empty when valid. */
+  validate(spec: Spec): string[];
+  /**
+   * A string naming the identity the store's credentials resolve to in this context. Two contexts
+   * with the same identity share one session (one login); different identities never share
+   * anything. Must include the credential-bearing namespace for referent auth.
+   */
+  identity(spec: Spec, ctx: StoreContext): string;
+  /** Logs in (or prepares credentials) and returns a session. */
+  connect(spec: Spec, ctx: StoreContext, deps: ProviderDeps): Promise<Session>;
+}
+
+export interface ProviderDeps {
+  /** Counts calls to the store for metrics: call name and outcome. */
+  recordCall(call: string, status: "success" | "error"): void;
+  /** Registers fetched secret values so no output can leak them. */
+  redact(value: string | Uint8Array): void;
+}

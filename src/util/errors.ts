@@ -1,0 +1,62 @@
+/**
+ * Typed errors with stable codes (in the style of undici): callers branch on `code`, never on
+ * message text. Messages must never contain secret values; pass them through the redactor first
+ * when they may echo remote data.
+ */
+export type CustosErrorCode =
+  // input and configuration: the user must change something
+  | "CUSTOS_INVALID_SPEC"
+  | "CUSTOS_INVALID_DURATION"
+  | "CUSTOS_STORE_NOT_FOUND"
+  | "CUSTOS_STORE_NOT_READY"
+  | "CUSTOS_STORE_DENIED"
+  | "CUSTOS_MISSING_CREDENTIALS"
+  | "CUSTOS_PROPERTY_NOT_FOUND"
+  | "CUSTOS_TEMPLATE"
+  | "CUSTOS_DECODE"
+  | "CUSTOS_OWNERSHIP_CONFLICT"
+  // the remote store answered with a failure
+  | "CUSTOS_SECRET_NOT_FOUND"
+  | "CUSTOS_ACCESS_DENIED"
+  | "CUSTOS_AUTH_FAILED"
+  | "CUSTOS_THROTTLED"
+  | "CUSTOS_STORE_UNREACHABLE"
+  | "CUSTOS_STORE_ERROR"
+  // sealing
+  | "CUSTOS_UNSEAL_FAILED"
+  | "CUSTOS_SEAL_FAILED"
+  | "CUSTOS_CERT_INVALID"
+  // our own bugs
+  | "CUSTOS_INTERNAL";
+
+export class CustosError extends Error {
+  override readonly name: string = "CustosError";
+  readonly code: CustosErrorCode;
+  /** True when retrying later may succeed without a spec change (outage, throttling). */
+  readonly retryable: boolean;
+
+  constructor(code: CustosErrorCode, message: string, options?: { cause?: unknown; retryable?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = options?.retryable ?? RETRYABLE.has(code);
+  }
+}
+
+const RETRYABLE = new Set<CustosErrorCode>([
+  "CUSTOS_THROTTLED",
+  "CUSTOS_STORE_UNREACHABLE",
+  "CUSTOS_STORE_ERROR",
+  "CUSTOS_AUTH_FAILED",
+  "CUSTOS_STORE_NOT_READY",
+  "CUSTOS_INTERNAL",
+]);
+
+export function isCustosError(e: unknown, code?: CustosErrorCode): e is CustosError {
+  return e instanceof CustosError && (code === undefined || e.code === code);
+}
+
+/** A short message for any thrown value, for conditions and logs. */
+export function errorMessage(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Builds one real test server or client from its Go module (or PyPI) at the version pinned in
+# versions.env, into ${CUSTOS_CACHE:-~/.cache/custos}/<tool>-<version>/. Idempotent and safe to
+# run concurrently: a per-tool flock means each tool is built at most once.
+#
+# usage: test/env/build.sh kubernetes|etcd|vault|moto|kubeseal|helm   (prints the install dir)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+tool=${1:?usage: build.sh kubernetes|etcd|vault|moto|kubeseal|helm}
+cache=${CUSTOS_CACHE:-$HOME/.cache/custos}
+mkdir -p "$cache"
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "custos test env: cannot build $tool: '$1' is not installed ($2)" >&2; exit 3; }; }
+
+case "$tool" in
+  kubernetes) version=$KUBERNETES_VERSION ;;
+  etcd) version=$ETCD_VERSION ;;
+  vault) version=$VAULT_VERSION ;;
+  moto) version=$MOTO_VERSION ;;
+  kubeseal) version=$KUBESEAL_VERSION ;;
+  helm) version=$HELM_VERSION ;;
+  *) echo "unknown tool: $tool" >&2; exit 2 ;;
+esac
+dest="$cache/$tool-$version"
+[ -f "$dest/.complete" ] && { echo "$dest"; exit 0; }
+
+exec 9>"$cache/$tool.lock"
+flock 9
+[ -f "$dest/.complete" ] && { echo "$dest"; exit 0; }
+
+work=$(mktemp -d "$cache/.build-$tool-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/bin"
+export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
+
+# A wrapper module that depends on a module whose go.mod replaces its own nested/staging modules.
+wrapper() { # wrapper <module> <version>
+  mkdir -p "$work/wrap" && cd "$work/wrap"
+  go mod init custos.local/wrap-"$tool" >/dev/null 2>&1
+  go mod edit -require="$1@$2"
+}
+
+log() { echo "custos test env: $*" >&2; }
+
+case "$tool" in
+  kubernetes)
+    need go "the Go toolchain builds kube-apiserver from k8s.io/kubernetes"
+    log "building kube-apiserver, kube-controller-manager, kubectl $version (several minutes, once)"
+    wrapper k8s.io/kubernetes "$version"
+    minor=$(echo "$version" | cut -d. -f2); patch=$(echo "$version" | cut -d. -f3)
+    modfile=$(go mod download -json "k8s.io/kubernetes@$version" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    # Every staging module the real go.mod replaces with ./staging becomes its published v0.N.P.
+    for m in $(grep -E '=> \./staging/' "$modfile" | awk '{print $1}' | sed 's/^replace//'); do
+      go mod edit -replace="$m=$m@v0.$minor.$patch"
+    done
+    pkg=k8s.io/component-base/version
+    ld="-s -w -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+    ld="$ld -X k8s.io/client-go/pkg/version.gitVersion=$version -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+    for c in kube-apiserver kube-controller-manager kubectl; do
+      go build -trimpath -ldflags "$ld" -o "$work/bin/$c" "k8s.io/kubernetes/cmd/$c"
+    done
+    ;;
+  etcd)
+    need go "the Go toolchain builds etcd from go.etcd.io/etcd/server/v3"
+    log "building etcd $version (once)"
+    wrapper go.etcd.io/etcd/server/v3 "$version"
+    for m in api/v3 client/pkg/v3 client/v3 pkg/v3; do go mod edit -require="go.etcd.io/etcd/$m@$version"; done
+    go build -trimpath -ldflags "-s -w" -o "$work/bin/etcd" go.etcd.io/etcd/server/v3
+    ;;
+  vault)
+    need go "the Go toolchain builds Vault from github.com/hashicorp/vault"
+    log "building vault $version (several minutes, once)"
+    wrapper github.com/hashicorp/vault "$version"
+    modfile=$(go mod download -json "github.com/hashicorp/vault@$version" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    # Non-local replaces of the root module apply to us too; its nested modules resolve to the
+    # published versions its require block names.
+    grep -E '^replace .* => [^.]' "$modfile" | sed 's/^replace //' | while IFS= read -r line; do
+      left=${line%%=>*}; right=${line#*=>}
+      read -r from fromver <<<"$left"; read -r to tover <<<"$right"
+      go mod edit -replace="$from${fromver:+@$fromver}=$to${tover:+@$tover}"
+    done
+    go build -trimpath -ldflags "-s -w" -o "$work/bin/vault" github.com/hashicorp/vault
+    ;;
+  moto)
+    need python3 "moto is installed from PyPI into a private virtualenv"
+    log "installing moto[server]==$version into a virtualenv (once)"
+    # venvs are not relocatable, so this one is made in place; .complete marks it usable.
+    rm -rf "$dest"; mkdir -p "$dest"
+    python3 -m venv "$dest/venv"
+    "$dest/venv/bin/pip" install -q "moto[server]==$version"
+    ln -sf "$dest/venv/bin/moto_server" "$work/bin/moto_server"
+    ;;
+  kubeseal)
+    need go "the Go toolchain builds kubeseal from github.com/bitnami-labs/sealed-secrets"
+    log "building kubeseal $version (once)"
+    wrapper github.com/bitnami-labs/sealed-secrets "$version"
+    go build -trimpath -ldflags "-s -w -X main.VERSION=$version" -o "$work/bin/kubeseal" github.com/bitnami-labs/sealed-secrets/cmd/kubeseal
+    ;;
+  helm)
+    need go "the Go toolchain builds helm from helm.sh/helm/v3"
+    log "building helm $version (once)"
+    wrapper helm.sh/helm/v3 "$version"
+    go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$version" -o "$work/bin/helm" helm.sh/helm/v3/cmd/helm
+    ;;
+esac
+
+mkdir -p "$dest/bin"
+cp -a "$work/bin/." "$dest/bin/"
+touch "$dest/.complete"
+log "$tool $version ready in $dest"
+echo "$dest"
