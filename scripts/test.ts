@@ -1,0 +1,98 @@
+/**
+ * `npm test`: type-check and lint, run the unit tests, build or reuse the real servers, start one
+ * environment for the whole run, run the integration and end-to-end tests against it, tear it down.
+ * Extra arguments are test files (default: all).
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync, readdirSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { startEnv } from "../test/env/index.ts";
+import { describeEnv, ENV_VAR } from "../test/env/shared.ts";
+
+const root = join(import.meta.dirname, "..");
+const node = process.execPath; // the pinned Node that runs this script
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: "inherit", cwd: root, env });
+    child.on("exit", (code, signal) => {
+      resolve(code ?? (signal ? 1 : 0));
+    });
+  });
+}
+
+function testFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    let entries: string[];
+    try {
+      entries = readdirSync(d);
+    } catch {
+      return;
+    }
+    for (const e of entries.sort()) {
+      const p = join(d, e);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (e.endsWith(".test.ts")) out.push(relative(root, p));
+    }
+  };
+  walk(join(root, dir));
+  return out;
+}
+
+const started = Date.now();
+const args = process.argv.slice(2);
+const quick = process.env.CUSTOS_TEST_SKIP_CHECKS === "1";
+const step = (name: string): void => {
+  process.stdout.write(`\n== ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+};
+
+let failed = false;
+if (!quick && args.length === 0) {
+  step("typecheck");
+  failed ||= (await run(node, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json", "--noEmit"])) !== 0;
+  step("lint");
+  failed ||= (await run(node, [join(root, "node_modules/eslint/bin/eslint.js"), "."])) !== 0;
+  step("generated CRDs up to date");
+  failed ||= (await run(node, ["--import", "tsx", "scripts/generate-crds.ts", "--check"])) !== 0;
+}
+
+const unit = args.length ? args.filter((a) => a.includes("test/unit/")) : testFiles("test/unit");
+const real = args.length ? args.filter((a) => !a.includes("test/unit/")) : [...testFiles("test/integration"), ...testFiles("test/e2e")];
+const testArgs = ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=2"];
+
+if (unit.length) {
+  step(`unit tests (${unit.length} files)`);
+  failed ||= (await run(node, [...testArgs, ...unit])) !== 0;
+}
+
+if (real.length) {
+  step("real environment: build (cached) and start");
+  const t0 = Date.now();
+  const env = await startEnv({ verbose: true });
+  process.stdout.write(`environment ready in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  const dir = mkdtempSync(join(tmpdir(), "custos-test-"));
+  const file = join(dir, "env.json");
+  writeFileSync(file, JSON.stringify(describeEnv(env)));
+  const stopAll = (): void => {
+    void env.stop().then(() => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  };
+  process.once("SIGINT", stopAll);
+  process.once("SIGTERM", stopAll);
+  step(`integration and end-to-end tests (${real.length} files)`);
+  const code = await run(node, [...testArgs, "--test-timeout=600000", ...real], {
+    ...process.env,
+    [ENV_VAR]: file,
+    PATH: `${env.bin.dir}:${process.env.PATH ?? ""}`,
+  });
+  failed ||= code !== 0;
+  await env.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+step(failed ? "FAILED" : "all passed");
+process.exit(failed ? 1 : 0);
