@@ -9,11 +9,8 @@ child=$!
 (
   read -r _ <&3 || true
   kill -TERM "$child" 2>/dev/null
-  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$child" 2>/dev/null || exit 0; sleep 0.5; done
+  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$child" 2>/dev/null || break; sleep 0.5; done
   kill -KILL "$child" 2>/dev/null
-  # The parent is gone (or stopping): remove the environment's state directory too.
-  sleep 1
-  [ -n "${CUSTOS_ENV_DIR:-}" ] && rm -rf "$CUSTOS_ENV_DIR"
 ) &
 watcher=$!
 trap 'kill -TERM "$child" 2>/dev/null' TERM INT
@@ -21,4 +18,6 @@ wait "$child"; rc=$?
 # wait returns early when a trapped signal arrives: wait for the child itself to go.
 while kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done
 kill "$watcher" 2>/dev/null
+# If the process that started us is gone, nobody else will remove the environment's state.
+if [ -n "${CUSTOS_ENV_DIR:-}" ] && ! kill -0 "$PPID" 2>/dev/null; then rm -rf "$CUSTOS_ENV_DIR"; fi
 exit "$rc"
