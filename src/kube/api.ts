@@ -1,0 +1,224 @@
+/**
+ * A small JSON REST client for the Kubernetes API on top of @kubernetes/client-node's KubeConfig,
+ * which does the authentication (tokens, client certs, exec plugins, in-cluster). We talk to paths
+ * directly instead of the generated clients: one code path for core and custom resources, full
+ * control over watches, content types (server-side apply) and errors.
+ */
+import { KubeConfig, RequestContext, HttpMethod } from "@kubernetes/client-node";
+import { fetch, type Dispatcher } from "undici";
+import { CustosError } from "../util/errors.ts";
+
+export interface ObjectMeta {
+  name?: string;
+  generateName?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+  finalizers?: string[];
+  managedFields?: unknown[];
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+}
+
+export interface KubeList<T> {
+  metadata: { resourceVersion?: string; continue?: string };
+  items: T[];
+}
+
+/** A failed API call: `status` is the HTTP status, `reason` Kubernetes' Status reason. */
+export class KubeApiError extends Error {
+  override readonly name = "KubeApiError";
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function isNotFound(e: unknown): boolean {
+  return e instanceof KubeApiError && e.status === 404;
+}
+export function isConflict(e: unknown): boolean {
+  return e instanceof KubeApiError && e.status === 409;
+}
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export interface RequestOptions {
+  query?: Query;
+  body?: unknown;
+  contentType?: string;
+  signal?: AbortSignal;
+}
+
+export class KubeApi {
+  readonly server: string;
+
+  constructor(readonly kubeConfig: KubeConfig) {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new CustosError("CUSTOS_INVALID_SPEC", "kubeconfig has no current cluster");
+    this.server = cluster.server.replace(/\/+$/, "");
+  }
+
+  static fromDefault(kubeconfigPath?: string): KubeApi {
+    const kc = new KubeConfig();
+    if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
+    else kc.loadFromDefault();
+    return new KubeApi(kc);
+  }
+
+  url(path: string, query?: Query): string {
+    const u = new URL(this.server + path);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    return u.toString();
+  }
+
+  /** Prepared request: headers with credentials and the dispatcher carrying the cluster's TLS. */
+  async prepare(method: string, url: string): Promise<{ headers: Record<string, string>; dispatcher?: Dispatcher }> {
+    const ctx = new RequestContext(url, method as HttpMethod);
+    await this.kubeConfig.applySecurityAuthentication(ctx);
+    const dispatcher = ctx.getDispatcher() as Dispatcher | undefined;
+    return { headers: ctx.getHeaders(), ...(dispatcher ? { dispatcher } : {}) };
+  }
+
+  async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const url = this.url(path, opts.query);
+    const { headers, dispatcher } = await this.prepare(method, url);
+    headers.accept = "application/json";
+    let body: string | undefined;
+    if (opts.body !== undefined) {
+      body = typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body);
+      headers["content-type"] = opts.contentType ?? "application/json";
+    }
+    let res: Awaited<ReturnType<typeof fetch>>;
+    try {
+      res = await fetch(url, {
+        method,
+        headers,
+        ...(body !== undefined ? { body } : {}),
+        ...(dispatcher ? { dispatcher } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+    } catch (e) {
+      throw new KubeApiError(0, "Unreachable", `${method} ${path}: ${(e as Error).message}`);
+    }
+    const text = await res.text();
+    if (!res.ok) {
+      let reason = res.statusText;
+      let message = text.slice(0, 500);
+      try {
+        const status = JSON.parse(text) as { reason?: string; message?: string };
+        reason = status.reason ?? reason;
+        message = status.message ?? message;
+      } catch {
+        /* not a Status object */
+      }
+      throw new KubeApiError(res.status, reason, `${method} ${path}: ${res.status} ${message}`);
+    }
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  get<T>(path: string, query?: Query): Promise<T> {
+    return this.request<T>("GET", path, query ? { query } : {});
+  }
+
+  async getOrUndefined<T>(path: string): Promise<T | undefined> {
+    try {
+      return await this.get<T>(path);
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  create<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>("POST", path, { body });
+  }
+
+  replace<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>("PUT", path, { body });
+  }
+
+  mergePatch<T>(path: string, patch: unknown): Promise<T> {
+    return this.request<T>("PATCH", path, { body: patch, contentType: "application/merge-patch+json" });
+  }
+
+  jsonPatch<T>(path: string, ops: unknown[]): Promise<T> {
+    return this.request<T>("PATCH", path, { body: ops, contentType: "application/json-patch+json" });
+  }
+
+  apply<T>(path: string, body: unknown, fieldManager: string, force = true): Promise<T> {
+    return this.request<T>("PATCH", path, {
+      body,
+      contentType: "application/apply-patch+yaml",
+      query: { fieldManager, force },
+    });
+  }
+
+  async delete(path: string, query?: Query): Promise<void> {
+    try {
+      await this.request("DELETE", path, query ? { query } : {});
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+
+  /** All items of a collection, following `continue` tokens. */
+  async list<T>(path: string, query: Query = {}): Promise<KubeList<T>> {
+    const items: T[] = [];
+    let cont: string | undefined;
+    let rv: string | undefined;
+    do {
+      const page = await this.get<KubeList<T>>(path, { ...query, limit: 500, continue: cont });
+      items.push(...page.items);
+      cont = page.metadata.continue || undefined;
+      rv = page.metadata.resourceVersion;
+    } while (cont);
+    return { metadata: { ...(rv ? { resourceVersion: rv } : {}) }, items };
+  }
+}
+
+/** Path helpers: `resourcePath({group, version, plural, namespace, name})`. */
+export interface ResourceRef {
+  group: string; // "" for core
+  version: string;
+  plural: string;
+  namespace?: string | undefined;
+  name?: string | undefined;
+  subresource?: string | undefined;
+}
+
+export function resourcePath(r: ResourceRef): string {
+  const base = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
+  const ns = r.namespace ? `/namespaces/${encodeURIComponent(r.namespace)}` : "";
+  const name = r.name ? `/${encodeURIComponent(r.name)}` : "";
+  const sub = r.name && r.subresource ? `/${r.subresource}` : "";
+  return `${base}${ns}/${r.plural}${name}${sub}`;
+}
+
+export const SECRETS = { group: "", version: "v1", plural: "secrets" } as const;
+export const CONFIGMAPS = { group: "", version: "v1", plural: "configmaps" } as const;
+export const NAMESPACES = { group: "", version: "v1", plural: "namespaces" } as const;
+export const SERVICEACCOUNTS = { group: "", version: "v1", plural: "serviceaccounts" } as const;
+export const EVENTS = { group: "", version: "v1", plural: "events" } as const;

@@ -1,0 +1,208 @@
+/**
+ * List + watch with a local cache, written for the failure modes client-node's informer has
+ * (silent stalls on half-open connections, stopping on any error):
+ * - watches ask the server to close after a randomised timeout, so every connection is renewed;
+ * - bookmarks keep the resourceVersion fresh; a watchdog aborts a watch that has been silent for
+ *   longer than the server timeout plus a margin;
+ * - any error (410 Gone, network, non-200) leads to a relist after a backoff, never to a stop;
+ * - a relist diffs against the cache and emits add/update/delete, so nothing is missed.
+ */
+import { fetch } from "undici";
+import { createInterface } from "node:readline";
+import { Readable } from "node:stream";
+import type { KubeApi, KubeObject, Query } from "./api.ts";
+
+export type InformerEvent = "add" | "update" | "delete";
+export type Handler<T> = (event: InformerEvent, obj: T, old?: T) => void;
+
+export interface InformerOptions {
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Server-side watch timeout range in seconds (randomised per connection). */
+  watchTimeoutSeconds?: [number, number];
+  /** Full relist period even when watches are healthy (0 = never). */
+  resyncMs?: number;
+  onError?: (error: unknown) => void;
+}
+
+export function objectKey(obj: KubeObject): string {
+  return obj.metadata.namespace ? `${obj.metadata.namespace}/${obj.metadata.name ?? ""}` : (obj.metadata.name ?? "");
+}
+
+export class Informer<T extends KubeObject> {
+  readonly #cache = new Map<string, T>();
+  readonly #handlers: Handler<T>[] = [];
+  #rv: string | undefined;
+  #stopped = false;
+  #synced = false;
+  #syncWaiters: (() => void)[] = [];
+  #abort: AbortController | undefined;
+  #loop: Promise<void> | undefined;
+  #failures = 0;
+  #lastRelist = 0;
+
+  constructor(
+    readonly api: KubeApi,
+    /** Collection path, e.g. `/api/v1/secrets` or `/apis/external-secrets.io/v1/externalsecrets`. */
+    readonly path: string,
+    readonly options: InformerOptions = {},
+  ) {}
+
+  on(handler: Handler<T>): void {
+    this.#handlers.push(handler);
+  }
+
+  get(key: string): T | undefined {
+    return this.#cache.get(key);
+  }
+
+  list(): T[] {
+    return [...this.#cache.values()];
+  }
+
+  get size(): number {
+    return this.#cache.size;
+  }
+
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  /** Starts the loop; resolves after the first successful list. */
+  start(): Promise<void> {
+    this.#loop ??= this.#run();
+    return this.waitForSync();
+  }
+
+  waitForSync(): Promise<void> {
+    if (this.#synced) return Promise.resolve();
+    return new Promise((r) => this.#syncWaiters.push(r));
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#abort?.abort();
+    await this.#loop?.catch(() => undefined);
+  }
+
+  #emit(event: InformerEvent, obj: T, old?: T): void {
+    for (const h of this.#handlers) {
+      try {
+        h(event, obj, old);
+      } catch (e) {
+        this.options.onError?.(e);
+      }
+    }
+  }
+
+  #selectors(): Query {
+    return { labelSelector: this.options.labelSelector, fieldSelector: this.options.fieldSelector };
+  }
+
+  async #relist(): Promise<void> {
+    const list = await this.api.list<T>(this.path, this.#selectors());
+    const seen = new Set<string>();
+    for (const obj of list.items) {
+      const key = objectKey(obj);
+      seen.add(key);
+      const old = this.#cache.get(key);
+      this.#cache.set(key, obj);
+      if (!old) this.#emit("add", obj);
+      else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.#emit("update", obj, old);
+    }
+    for (const [key, obj] of this.#cache) {
+      if (!seen.has(key)) {
+        this.#cache.delete(key);
+        this.#emit("delete", obj);
+      }
+    }
+    this.#rv = list.metadata.resourceVersion;
+    this.#lastRelist = Date.now();
+    if (!this.#synced) {
+      this.#synced = true;
+      for (const w of this.#syncWaiters.splice(0)) w();
+    }
+  }
+
+  async #run(): Promise<void> {
+    let needList = true;
+    while (!this.#stopped) {
+      try {
+        const resync = this.options.resyncMs ?? 0;
+        if (needList || (resync > 0 && Date.now() - this.#lastRelist > resync)) {
+          await this.#relist();
+          needList = false;
+        }
+        const outcome = await this.#watch();
+        if (outcome === "gone") needList = true;
+        this.#failures = 0;
+      } catch (e) {
+        if (this.#stopped) break;
+        this.options.onError?.(e);
+        needList = true;
+        this.#failures++;
+        const delay = Math.min(500 * 2 ** Math.min(this.#failures, 6), 30_000) * (0.8 + 0.4 * Math.random());
+        await new Promise((r) => setTimeout(r, delay).unref());
+      }
+    }
+  }
+
+  /** One watch connection; returns when the server closes it or the resourceVersion is too old. */
+  async #watch(): Promise<"closed" | "gone"> {
+    const [lo, hi] = this.options.watchTimeoutSeconds ?? [240, 360];
+    const timeoutSeconds = Math.round(lo + Math.random() * (hi - lo));
+    const url = this.api.url(this.path, {
+      ...this.#selectors(),
+      watch: true,
+      allowWatchBookmarks: true,
+      resourceVersion: this.#rv,
+      timeoutSeconds,
+    });
+    const { headers, dispatcher } = await this.api.prepare("GET", url);
+    const abort = new AbortController();
+    this.#abort = abort;
+    // Watchdog: the server must close the connection by itself after timeoutSeconds.
+    const watchdog = setTimeout(() => {
+      abort.abort(new Error(`watch of ${this.path} silent for ${timeoutSeconds + 30} s`));
+    }, (timeoutSeconds + 30) * 1000);
+    watchdog.unref();
+    try {
+      const res = await fetch(url, { headers, signal: abort.signal, ...(dispatcher ? { dispatcher } : {}) });
+      if (res.status === 410) return "gone";
+      if (res.status !== 200 || !res.body) throw new Error(`watch ${this.path}: HTTP ${res.status}`);
+      const lines = createInterface({ input: Readable.fromWeb(res.body as import("node:stream/web").ReadableStream), crlfDelay: Infinity });
+      for await (const line of lines) {
+        if (!line) continue;
+        const ev = JSON.parse(line) as { type: string; object: T & { code?: number } };
+        switch (ev.type) {
+          case "ADDED":
+          case "MODIFIED": {
+            const key = objectKey(ev.object);
+            const old = this.#cache.get(key);
+            this.#cache.set(key, ev.object);
+            this.#rv = ev.object.metadata.resourceVersion;
+            this.#emit(old ? "update" : "add", ev.object, old);
+            break;
+          }
+          case "DELETED": {
+            const key = objectKey(ev.object);
+            this.#cache.delete(key);
+            this.#rv = ev.object.metadata.resourceVersion;
+            this.#emit("delete", ev.object);
+            break;
+          }
+          case "BOOKMARK":
+            this.#rv = ev.object.metadata.resourceVersion;
+            break;
+          case "ERROR":
+            if (ev.object.code === 410) return "gone";
+            throw new Error(`watch ${this.path}: ${JSON.stringify(ev.object).slice(0, 300)}`);
+        }
+      }
+      return "closed";
+    } finally {
+      clearTimeout(watchdog);
+      this.#abort = undefined;
+    }
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * One authenticated session per store identity, shared by every ExternalSecret that uses it.
+ * A provider's `identity()` says which contexts may share: different identities never share a
+ * session or a cached value. Failed logins are remembered briefly (with growing backoff) so a
+ * store outage costs one login attempt per identity per backoff step, not one per reconcile.
+ * Sessions unused for `idleMs` are closed.
+ */
+import type { ProviderDefinition, ProviderDeps, Session, StoreContext } from "../providers/types.ts";
+
+interface Entry {
+  session?: Promise<Session>;
+  lastUsed: number;
+  failure?: { error: unknown; until: number; count: number };
+}
+
+export interface SessionPoolOptions {
+  idleMs?: number;
+  failureBackoffMs?: [number, number];
+  now?: () => number;
+}
+
+export class SessionPool {
+  readonly #entries = new Map<string, Entry>();
+  readonly #idleMs: number;
+  readonly #backoff: [number, number];
+  readonly #now: () => number;
+  #sweeper: NodeJS.Timeout | undefined;
+  logins = 0;
+
+  constructor(
+    readonly deps: ProviderDeps,
+    opts: SessionPoolOptions = {},
+  ) {
+    this.#idleMs = opts.idleMs ?? 30 * 60_000;
+    this.#backoff = opts.failureBackoffMs ?? [2_000, 60_000];
+    this.#now = opts.now ?? Date.now;
+    this.#sweeper = setInterval(() => void this.sweep(), Math.min(this.#idleMs, 60_000));
+    this.#sweeper.unref();
+  }
+
+  /** The pool key: provider name + the identity the provider derives for this context. */
+  static key(def: ProviderDefinition<unknown>, spec: unknown, ctx: StoreContext): string {
+    return `${def.name}|${def.identity(spec, ctx)}`;
+  }
+
+  async get(def: ProviderDefinition<unknown>, spec: unknown, ctx: StoreContext): Promise<{ key: string; session: Session }> {
+    const key = SessionPool.key(def, spec, ctx);
+    let entry = this.#entries.get(key);
+    const now = this.#now();
+    if (!entry) {
+      entry = { lastUsed: now };
+      this.#entries.set(key, entry);
+    }
+    entry.lastUsed = now;
+    if (entry.failure && now < entry.failure.until) throw entry.failure.error;
+    let pending = entry.session;
+    if (!pending) {
+      this.logins++;
+      const e = entry;
+      pending = def.connect(spec, ctx, this.deps);
+      e.session = pending;
+      pending.then(
+        () => {
+          e.failure = undefined;
+        },
+        (error: unknown) => {
+          const count = (e.failure?.count ?? 0) + 1;
+          const delay = Math.min(this.#backoff[0] * 2 ** (count - 1), this.#backoff[1]);
+          e.failure = { error, until: this.#now() + delay, count };
+          e.session = undefined;
+        },
+      );
+    }
+    return { key, session: await pending };
+  }
+
+  /** Drops a session (e.g. its store changed or was deleted). */
+  async invalidate(predicate: (key: string) => boolean): Promise<void> {
+    const closing: Promise<unknown>[] = [];
+    for (const [key, entry] of this.#entries) {
+      if (!predicate(key)) continue;
+      this.#entries.delete(key);
+      if (entry.session) closing.push(entry.session.then((s) => s.close()).catch(() => undefined));
+    }
+    await Promise.all(closing);
+  }
+
+  async sweep(): Promise<void> {
+    const cutoff = this.#now() - this.#idleMs;
+    await this.invalidate((key) => (this.#entries.get(key)?.lastUsed ?? 0) < cutoff);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  async close(): Promise<void> {
+    if (this.#sweeper) clearInterval(this.#sweeper);
+    await this.invalidate(() => true);
+  }
+}
