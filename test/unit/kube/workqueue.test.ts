@@ -1,0 +1,117 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { WorkQueue, jitter } from "../../../src/kube/workqueue.ts";
+
+const tick = (ms = 5): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+test("a key queued many times is processed once", async () => {
+  const seen: string[] = [];
+  const q = new WorkQueue({ concurrency: 1, handler: async (k) => void seen.push(k) });
+  for (let i = 0; i < 10; i++) q.add("a");
+  q.add("b");
+  q.start();
+  await q.idle();
+  assert.deepEqual(seen, ["a", "b"]);
+});
+
+test("urgent keys go before refreshes", async () => {
+  const seen: string[] = [];
+  const q = new WorkQueue({ concurrency: 1, handler: async (k) => void seen.push(k) });
+  q.add("r1", "refresh");
+  q.add("r2", "refresh");
+  q.add("new", "urgent");
+  q.add("r1", "urgent"); // upgraded
+  q.start();
+  await q.idle();
+  assert.deepEqual(seen, ["new", "r1", "r2"]);
+});
+
+test("one worker per key: an add during processing re-runs it afterwards, never concurrently", async () => {
+  let running = 0;
+  let maxRunning = 0;
+  let runs = 0;
+  const q = new WorkQueue({
+    concurrency: 4,
+    handler: async () => {
+      running++;
+      runs++;
+      maxRunning = Math.max(maxRunning, running);
+      await tick(20);
+      running--;
+    },
+  });
+  q.start();
+  q.add("k");
+  await tick(5);
+  q.add("k");
+  q.add("k");
+  await tick(100);
+  await q.idle();
+  assert.equal(maxRunning, 1);
+  assert.equal(runs, 2);
+});
+
+test("failures back off exponentially and success resets", async () => {
+  let calls = 0;
+  const delays: number[] = [];
+  const q = new WorkQueue({
+    concurrency: 1,
+    baseDelayMs: 10,
+    maxDelayMs: 40,
+    handler: async () => {
+      calls++;
+      if (calls <= 4) throw new Error("boom");
+    },
+    onError: (_k, _e, d) => delays.push(d),
+  });
+  q.start();
+  q.add("k");
+  await tick(250);
+  assert.deepEqual(delays, [10, 20, 40, 40]);
+  assert.equal(calls, 5);
+  assert.equal(q.backoff("k"), 10);
+  await q.shutdown();
+});
+
+test("requeueAfter schedules a refresh; forget cancels it", async () => {
+  let calls = 0;
+  const q = new WorkQueue({ concurrency: 1, handler: async () => (calls++, { requeueAfter: 20 }) });
+  q.start();
+  q.add("k");
+  await tick(70);
+  assert.ok(calls >= 2, `calls=${calls}`);
+  q.forget("k");
+  const before = calls;
+  await tick(60);
+  assert.ok(calls <= before + 1);
+  await q.shutdown();
+  assert.equal(q.scheduled, 0);
+});
+
+test("addAfter keeps the earliest deadline", async () => {
+  const q = new WorkQueue({ concurrency: 1, handler: async () => undefined });
+  q.addAfter("k", 10_000);
+  q.addAfter("k", 10);
+  q.addAfter("k", 20_000);
+  assert.equal(q.scheduled, 1);
+  q.start();
+  await tick(40);
+  assert.equal(q.scheduled, 0);
+  await q.shutdown();
+});
+
+test("shutdown waits for in-flight work", async () => {
+  let done = false;
+  const q = new WorkQueue({ concurrency: 1, handler: async () => { await tick(30); done = true; } });
+  q.start();
+  q.add("k");
+  await tick(5);
+  await q.shutdown();
+  assert.equal(done, true);
+});
+
+test("jitter stays within the fraction", () => {
+  assert.equal(jitter(1000, 0.1, () => 0), 900);
+  assert.equal(jitter(1000, 0.1, () => 1), 1100);
+  assert.equal(jitter(0, 0.1, () => 1), 0);
+});
