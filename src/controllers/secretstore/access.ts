@@ -1,0 +1,74 @@
+/**
+ * Which stores this operator serves, and which namespaces may use a store. Pure.
+ *
+ * - Controller class: a store whose `spec.controller` is empty or equals `--controller-class` is ours.
+ * - A SecretStore serves only its own namespace.
+ * - A ClusterSecretStore serves every namespace unless `spec.conditions` is set; then a namespace
+ *   must match at least one condition, and a condition matches when any of its `namespaces`,
+ *   `namespaceRegexes` or `namespaceSelector` matches (ESO's semantics).
+ */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: "In" | "NotIn" | "Exists" | "DoesNotExist"; values?: string[] }[];
+}
+
+export interface StoreCondition {
+  namespaceSelector?: LabelSelector;
+  namespaces?: string[];
+  namespaceRegexes?: string[];
+}
+
+export function isOurStore(spec: { controller?: string } | undefined, controllerClass: string): boolean {
+  const c = spec?.controller ?? "";
+  return c === "" || c === controllerClass;
+}
+
+export function matchesSelector(selector: LabelSelector, labels: Record<string, string>): boolean {
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const e of selector.matchExpressions ?? []) {
+    const has = Object.hasOwn(labels, e.key);
+    const v = labels[e.key];
+    switch (e.operator) {
+      case "In":
+        if (!has || !(e.values ?? []).includes(v!)) return false;
+        break;
+      case "NotIn":
+        if (has && (e.values ?? []).includes(v!)) return false;
+        break;
+      case "Exists":
+        if (!has) return false;
+        break;
+      case "DoesNotExist":
+        if (has) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Undefined when `namespace` may use a ClusterSecretStore with these conditions, else the reason.
+ * `namespaceLabels` is needed only for selectors; pass undefined when the namespace is unknown.
+ */
+export function clusterStoreDenial(
+  storeName: string,
+  conditions: StoreCondition[] | undefined,
+  namespace: string,
+  namespaceLabels: Record<string, string> | undefined,
+): string | undefined {
+  if (!conditions || conditions.length === 0) return undefined;
+  for (const c of conditions) {
+    if (c.namespaces?.includes(namespace)) return undefined;
+    for (const re of c.namespaceRegexes ?? []) {
+      try {
+        if (new RegExp(re).test(namespace)) return undefined;
+      } catch {
+        /* an invalid regex matches nothing; the store's own validation reports it */
+      }
+    }
+    if (c.namespaceSelector && namespaceLabels && matchesSelector(c.namespaceSelector, namespaceLabels)) return undefined;
+  }
+  return `ClusterSecretStore "${storeName}" does not allow namespace "${namespace}": denied by spec.conditions`;
+}
