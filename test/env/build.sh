@@ -81,6 +81,7 @@ case "$tool" in
       read -r from fromver <<<"$left"; read -r to tover <<<"$right"
       go mod edit -replace="$from${fromver:+@$fromver}=$to${tover:+@$tover}"
     done
+    go mod edit -replace="github.com/hashicorp/vault/sdk=github.com/hashicorp/vault/sdk@$VAULT_SDK_VERSION"
     go build -trimpath -ldflags "-s -w" -o "$work/bin/vault" github.com/hashicorp/vault
     ;;
   moto)
