@@ -1,0 +1,175 @@
+/**
+ * The ExternalSecret controller: informers, event routing and the work queue. The reconcile of
+ * one ExternalSecret lives in reconcile.ts.
+ *
+ * What triggers a reconcile:
+ * - an ExternalSecret is added, its spec changes (generation) or its labels/annotations change
+ *   (ESO's force-sync), in the urgent lane; our own status writes do not trigger;
+ * - its store changes (urgent; sessions of the old store spec are dropped);
+ * - its target Secret is changed or deleted by someone else (urgent: repair);
+ * - the refresh schedule (refresh lane, jittered).
+ */
+import type { KubeApi, KubeObject } from "../../kube/api.ts";
+import { Informer, objectKey } from "../../kube/informer.ts";
+import { WorkQueue } from "../../kube/workqueue.ts";
+import type { EventRecorder } from "../../kube/events.ts";
+import type { Logger } from "../../util/log.ts";
+import type { Metrics } from "../../manager/metrics.ts";
+import type { KubeAccess } from "../../providers/types.ts";
+import type { SessionPool } from "../../sync/sessions.ts";
+import type { ReadCache } from "../../sync/reads.ts";
+import { errorMessage } from "../../util/errors.ts";
+import { redactor } from "../../util/redact.ts";
+import { GROUP, VERSION_STORAGE, type ExternalSecret, type SecretStoreObject } from "./types.ts";
+import { reconcileExternalSecret, type ReconcileContext } from "./reconcile.ts";
+
+export const MANAGED_LABEL = "reconcile.external-secrets.io/managed";
+
+export interface ExternalSecretControllerDeps {
+  api: KubeApi;
+  log: Logger;
+  metrics: Metrics;
+  events: EventRecorder;
+  sessions: SessionPool;
+  reads: ReadCache;
+  kube: KubeAccess;
+  controllerClass: string;
+  namespace?: string | undefined;
+  concurrent: number;
+  now?: () => number;
+}
+
+export class ExternalSecretController {
+  readonly name = "externalsecret";
+  readonly externalSecrets: Informer<ExternalSecret>;
+  readonly secretStores: Informer<SecretStoreObject>;
+  readonly clusterSecretStores: Informer<SecretStoreObject>;
+  readonly managedSecrets: Informer<KubeObject>;
+  readonly namespaces: Informer<KubeObject>;
+  readonly queue: WorkQueue;
+  readonly #ctx: ReconcileContext;
+
+  constructor(readonly deps: ExternalSecretControllerDeps) {
+    const { api, namespace } = deps;
+    const ns = namespace ? `/namespaces/${namespace}` : "";
+    const onError = (e: unknown): void => {
+      deps.log.warn({ err: errorMessage(e) }, "watch error; relisting");
+    };
+    this.externalSecrets = new Informer(api, `/apis/${GROUP}/${VERSION_STORAGE}${ns}/externalsecrets`, { onError });
+    this.secretStores = new Informer(api, `/apis/${GROUP}/${VERSION_STORAGE}${ns}/secretstores`, { onError });
+    this.clusterSecretStores = new Informer(api, `/apis/${GROUP}/${VERSION_STORAGE}/clustersecretstores`, { onError });
+    this.managedSecrets = new Informer(api, `/api/v1${ns}/secrets`, { labelSelector: `${MANAGED_LABEL}=true`, onError });
+    this.namespaces = new Informer(api, "/api/v1/namespaces", { onError });
+    this.#ctx = {
+      ...deps,
+      now: deps.now ?? Date.now,
+      externalSecrets: this.externalSecrets,
+      secretStores: this.secretStores,
+      clusterSecretStores: this.clusterSecretStores,
+      managedSecrets: this.managedSecrets,
+      namespaces: this.namespaces,
+    };
+    this.queue = new WorkQueue({
+      concurrency: deps.concurrent,
+      handler: (key) => reconcileExternalSecret(this.#ctx, key),
+      metrics: deps.metrics.queue("externalsecret"),
+      onError: (key, e, retryIn) => {
+        deps.log.warn({ externalsecret: key, err: redactor.redact(errorMessage(e)), retryInMs: retryIn }, "reconcile failed");
+      },
+    });
+    this.#route();
+  }
+
+  #route(): void {
+    this.externalSecrets.on((event, obj, old) => {
+      const key = objectKey(obj);
+      if (event === "delete") {
+        this.queue.forget(key);
+        this.deps.metrics.removeExternalSecret(obj.metadata.namespace ?? "", obj.metadata.name ?? "");
+        return;
+      }
+      if (event === "add" || !old || specOrMetaChanged(old, obj)) this.queue.add(key, "urgent");
+    });
+    const storeChanged = (kind: "SecretStore" | "ClusterSecretStore") => (event: string, store: SecretStoreObject, old?: SecretStoreObject) => {
+      if (event === "update" && old && old.metadata.generation === store.metadata.generation) return;
+      void this.deps.sessions.invalidate((k) => k.includes(store.metadata.uid ?? "\u0000"));
+      for (const es of this.externalSecrets.list()) {
+        if (usesStore(es, kind, store)) this.queue.add(objectKey(es), "urgent");
+      }
+    };
+    this.secretStores.on(storeChanged("SecretStore"));
+    this.clusterSecretStores.on(storeChanged("ClusterSecretStore"));
+    this.managedSecrets.on((event, secret, old) => {
+      if (event === "add") return; // our own creates, and the initial list
+      if (event === "update" && old && sameContent(old, secret)) return;
+      for (const es of this.#ownersOf(secret)) this.queue.add(es, "urgent");
+    });
+  }
+
+  #ownersOf(secret: KubeObject): string[] {
+    const out: string[] = [];
+    for (const ref of secret.metadata.ownerReferences ?? []) {
+      if (ref.kind === "ExternalSecret" && secret.metadata.namespace) out.push(`${secret.metadata.namespace}/${ref.name}`);
+    }
+    if (out.length) return out;
+    // Orphan/Merge policies leave no owner reference: find ExternalSecrets targeting this name.
+    for (const es of this.externalSecrets.list()) {
+      if (es.metadata.namespace === secret.metadata.namespace && (es.spec?.target?.name ?? es.metadata.name) === secret.metadata.name) {
+        out.push(objectKey(es));
+      }
+    }
+    return out;
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([
+      this.namespaces.start(),
+      this.secretStores.start(),
+      this.clusterSecretStores.start(),
+      this.managedSecrets.start(),
+    ]);
+    await this.externalSecrets.start();
+    this.queue.start();
+    this.deps.log.info({ externalsecrets: this.externalSecrets.size }, "externalsecret controller started");
+  }
+
+  async stop(): Promise<void> {
+    await this.queue.shutdown();
+    await Promise.all([
+      this.externalSecrets.stop(),
+      this.secretStores.stop(),
+      this.clusterSecretStores.stop(),
+      this.managedSecrets.stop(),
+      this.namespaces.stop(),
+    ]);
+  }
+}
+
+function specOrMetaChanged(old: ExternalSecret, cur: ExternalSecret): boolean {
+  return (
+    old.metadata.generation !== cur.metadata.generation ||
+    JSON.stringify(old.metadata.labels ?? {}) !== JSON.stringify(cur.metadata.labels ?? {}) ||
+    JSON.stringify(old.metadata.annotations ?? {}) !== JSON.stringify(cur.metadata.annotations ?? {})
+  );
+}
+
+function usesStore(es: ExternalSecret, kind: string, store: SecretStoreObject): boolean {
+  const refs = [es.spec?.secretStoreRef, ...(es.spec?.data ?? []).map((d) => d.sourceRef?.storeRef), ...(es.spec?.dataFrom ?? []).map((d) => d.sourceRef?.storeRef)];
+  return refs.some(
+    (r) =>
+      r?.name === store.metadata.name &&
+      (r.kind ?? "SecretStore") === kind &&
+      (kind === "ClusterSecretStore" || es.metadata.namespace === store.metadata.namespace),
+  );
+}
+
+function sameContent(a: KubeObject, b: KubeObject): boolean {
+  const pick = (o: KubeObject): string =>
+    JSON.stringify([
+      (o as { data?: unknown }).data ?? {},
+      (o as { type?: unknown }).type,
+      o.metadata.labels ?? {},
+      o.metadata.annotations ?? {},
+    ]);
+  return pick(a) === pick(b);
+}

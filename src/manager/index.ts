@@ -1,0 +1,149 @@
+/**
+ * Wires the operator: Kubernetes client, shared services (sessions, reads, events, metrics),
+ * controllers, HTTP endpoints and leader election. Controllers start only while leading (or at
+ * once without leader election); the HTTP endpoints run on every replica.
+ */
+import { KubeConfig } from "@kubernetes/client-node";
+import { KubeApi } from "../kube/api.ts";
+import { createKubeAccess } from "../kube/access.ts";
+import { EventRecorder } from "../kube/events.ts";
+import { LeaderElector } from "../kube/leader.ts";
+import { createLogger, type Logger, type LogFormat } from "../util/log.ts";
+import { redactor } from "../util/redact.ts";
+import { SessionPool } from "../sync/sessions.ts";
+import { ReadCache } from "../sync/reads.ts";
+import { Metrics } from "./metrics.ts";
+import { HttpEndpoints } from "./http.ts";
+import { ExternalSecretController } from "../controllers/externalsecret/controller.ts";
+import { SecretStoreController } from "../controllers/secretstore/controller.ts";
+import "../providers/all.ts";
+
+export interface Controller {
+  readonly name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface OperatorOptions {
+  kubeconfig?: string;
+  /** Watch only this namespace. */
+  namespace?: string;
+  controllerClass: string;
+  concurrent: number;
+  leaderElection?: { namespace: string; name: string; leaseDurationMs: number } | undefined;
+  metricsPort: number;
+  sealingPort: number;
+  controllers: Set<string>;
+  sealedSecrets: { namespace: string; keyRenewPeriodMs: number; keyCn: string };
+  reloadStrategy: "env-vars" | "annotations";
+  storeRequeueMs: number;
+  logLevel: string;
+  logFormat: LogFormat;
+  /** For embedding and tests: use this logger instead of creating one. */
+  logger?: Logger;
+}
+
+export interface RunningOperator {
+  readonly metrics: Metrics;
+  readonly http: HttpEndpoints;
+  readonly port: number;
+  readonly controllers: Controller[];
+  stop(): Promise<void>;
+}
+
+/** Controllers beyond sync are registered by their folders (sealing, rollout). */
+export type ControllerFactory = (deps: ControllerDeps) => Controller | Promise<Controller>;
+export interface ControllerDeps {
+  api: KubeApi;
+  log: Logger;
+  metrics: Metrics;
+  events: EventRecorder;
+  http: HttpEndpoints;
+  options: OperatorOptions;
+}
+const extraControllers = new Map<string, ControllerFactory>();
+export function registerController(name: string, factory: ControllerFactory): void {
+  extraControllers.set(name, factory);
+}
+
+export async function runOperator(options: OperatorOptions): Promise<RunningOperator> {
+  const log = options.logger ?? createLogger({ level: options.logLevel, format: options.logFormat });
+  const kc = new KubeConfig();
+  if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
+  else kc.loadFromDefault();
+  const api = new KubeApi(kc);
+  const metrics = new Metrics();
+  const events = new EventRecorder(api, "custos", log);
+  const http = new HttpEndpoints(metrics);
+  const deps = {
+    recordCall: (call: string, status: "success" | "error") => {
+      const [provider, name] = call.includes(":") ? call.split(":", 2) as [string, string] : ["unknown", call];
+      metrics.providerCalls.inc({ provider, call: name, status });
+    },
+    redact: (v: string | Uint8Array) => {
+      redactor.add(v);
+    },
+  };
+  const sessions = new SessionPool(deps);
+  const reads = new ReadCache();
+  const kube = createKubeAccess(api);
+
+  const controllers: Controller[] = [];
+  if (options.controllers.has("externalsecret")) {
+    controllers.push(
+      new SecretStoreController({ api, log: log.child({ controller: "secretstore" }), metrics, sessions, kube, controllerClass: options.controllerClass, namespace: options.namespace, requeueMs: options.storeRequeueMs }),
+      new ExternalSecretController({
+        api,
+        log: log.child({ controller: "externalsecret" }),
+        metrics,
+        events,
+        sessions,
+        reads,
+        kube,
+        controllerClass: options.controllerClass,
+        namespace: options.namespace,
+        concurrent: options.concurrent,
+      }),
+    );
+  }
+  for (const [name, factory] of extraControllers) {
+    if (options.controllers.has(name)) controllers.push(await factory({ api, log: log.child({ controller: name }), metrics, events, http, options }));
+  }
+
+  let started = false;
+  let leader: LeaderElector | undefined;
+  const startControllers = async (): Promise<void> => {
+    for (const c of controllers) await c.start();
+    started = true;
+    log.info({ controllers: controllers.map((c) => c.name) }, "controllers started");
+  };
+  http.ready = () => started || (leader !== undefined && !leader.leading);
+  const port = options.metricsPort > 0 ? await http.listen(options.metricsPort) : 0;
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      log.info("stopping");
+      await Promise.all(controllers.map((c) => c.stop().catch(() => undefined)));
+      await leader?.stop();
+      await sessions.close();
+      await http.close();
+      log.info("stopped");
+    })());
+
+  if (options.leaderElection) {
+    leader = new LeaderElector(api, {
+      ...options.leaderElection,
+      log,
+      onStartedLeading: startControllers,
+      onStoppedLeading: () => {
+        // Another replica may already be writing: stop at once, and let the Deployment restart us.
+        void stop().then(() => process.exit(1));
+      },
+    });
+    leader.start();
+  } else {
+    await startControllers();
+  }
+  return { metrics, http, port, controllers, stop };
+}
