@@ -1,0 +1,303 @@
+/**
+ * Reconcile of one ExternalSecret: the I/O around the pure steps.
+ *
+ *   decide whether a sync is due                 (status.ts, pure)
+ *   resolve the store, check class and access    (secretstore/access.ts, pure)
+ *   session for the store identity               (sync/sessions.ts: one login per identity)
+ *   read every unique remote secret              (sync/reads.ts: shared, one read per window)
+ *   compute the data and the desired Secret      (data.ts, plan.ts, pure)
+ *   write the Secret only if it differs; write status only if it changes
+ */
+import type { KubeApi, KubeObject } from "../../kube/api.ts";
+import { isConflict, isNotFound, resourcePath, SECRETS, CONFIGMAPS } from "../../kube/api.ts";
+import type { Informer } from "../../kube/informer.ts";
+import type { EventRecorder } from "../../kube/events.ts";
+import { jitter, type HandlerResult } from "../../kube/workqueue.ts";
+import type { Logger } from "../../util/log.ts";
+import type { Metrics } from "../../manager/metrics.ts";
+import type { KubeAccess, RemoteSecret, StoreContext } from "../../providers/types.ts";
+import { providerFor } from "../../providers/registry.ts";
+import type { SessionPool } from "../../sync/sessions.ts";
+import type { ReadCache } from "../../sync/reads.ts";
+import { ReadCache as RC } from "../../sync/reads.ts";
+import { CustosError, errorMessage, isCustosError } from "../../util/errors.ts";
+import { redactor } from "../../util/redact.ts";
+import { clusterStoreDenial, isOurStore, type StoreCondition } from "../secretstore/access.ts";
+import { GROUP, VERSION_STORAGE, type ExternalSecret, type SecretStoreObject, type SecretObject } from "./types.ts";
+import { remoteRefsOf, buildSecretData, type FetchResults } from "./data.ts";
+import { planSecret, type TemplateSources } from "./plan.ts";
+import { renderForExternalSecret } from "./render.ts";
+import { buildStatus, statusChanged, syncDecision, type SyncReason } from "./status.ts";
+import { validateExternalSecret } from "../../api/externalsecrets/validate.ts";
+
+export interface ReconcileContext {
+  api: KubeApi;
+  log: Logger;
+  metrics: Metrics;
+  events: EventRecorder;
+  sessions: SessionPool;
+  reads: ReadCache;
+  kube: KubeAccess;
+  controllerClass: string;
+  now: () => number;
+  externalSecrets: Informer<ExternalSecret>;
+  secretStores: Informer<SecretStoreObject>;
+  clusterSecretStores: Informer<SecretStoreObject>;
+  managedSecrets: Informer<KubeObject>;
+  namespaces: Informer<KubeObject>;
+}
+
+/** How long a read may be reused by other ExternalSecrets: the refresh window. */
+const NEW_OBJECT_READ_WINDOW_MS = 10_000;
+const MAX_READ_WINDOW_MS = 10 * 60_000;
+const REFRESH_JITTER = 0.05;
+
+export async function reconcileExternalSecret(ctx: ReconcileContext, key: string): Promise<HandlerResult | undefined> {
+  const es = ctx.externalSecrets.get(key);
+  if (!es || es.metadata.deletionTimestamp) return undefined;
+  const started = ctx.now();
+  const name = es.metadata.name ?? "";
+  const namespace = es.metadata.namespace ?? "";
+  ctx.metrics.syncCalls.inc({ name, namespace });
+
+  const problems = validateExternalSecret(es);
+  if (problems.length) {
+    await writeStatus(ctx, es, { ok: false, reason: "SecretSyncedError", message: `invalid ExternalSecret: ${problems.join("; ")}` });
+    ctx.metrics.syncErrors.inc({ name, namespace });
+    return undefined; // nothing to retry until the spec changes
+  }
+
+  const target = targetName(es);
+  const existing = await currentSecret(ctx, namespace, target);
+  const decision = syncDecision(es, existing, ctx.now());
+  if (!decision.due) {
+    return decision.nextInMs === undefined ? undefined : { requeueAfter: jitter(decision.nextInMs, REFRESH_JITTER) };
+  }
+
+  try {
+    const result = await sync(ctx, es, existing, decision.reason);
+    ctx.metrics.reconcileDuration.set({ name, namespace }, ctx.now() - started);
+    return result;
+  } catch (e) {
+    ctx.metrics.syncErrors.inc({ name, namespace });
+    const message = redactor.redact(errorMessage(e));
+    await writeStatus(ctx, es, { ok: false, reason: "SecretSyncedError", message }).catch(() => undefined);
+    ctx.events.record(withKind(es), "Warning", "UpdateFailed", message);
+    ctx.metrics.reconcileDuration.set({ name, namespace }, ctx.now() - started);
+    if (isCustosError(e) && !e.retryable) {
+      // A spec or remote-data problem: retry on the normal schedule, not in a tight loop.
+      const interval = decision.intervalMs;
+      return interval ? { requeueAfter: jitter(interval, REFRESH_JITTER) } : undefined;
+    }
+    throw e; // back off and retry
+  }
+}
+
+async function sync(ctx: ReconcileContext, es: ExternalSecret, existing: SecretObject | undefined, reason: SyncReason): Promise<HandlerResult | undefined> {
+  const namespace = es.metadata.namespace ?? "";
+  const now = ctx.now();
+  const maxAge = readWindow(reason, syncIntervalMs(es));
+  const { reads, finds } = remoteRefsOf(es);
+
+  // Every store the ExternalSecret uses (secretStoreRef, plus per-entry sourceRef.storeRef).
+  const results: FetchResults = { reads: new Map(), finds: new Map() };
+  for (const group of groupByStore(es, reads, finds)) {
+    const { store, kind } = resolveStore(ctx, es, group.storeRef);
+    const found = providerFor(store.spec?.provider);
+    if ("error" in found) throw new CustosError("CUSTOS_INVALID_SPEC", `${kind} "${store.metadata.name ?? ""}": ${found.error}`);
+    const problems = found.def.validate(found.spec);
+    if (problems.length) throw new CustosError("CUSTOS_INVALID_SPEC", `${kind} "${store.metadata.name ?? ""}" is invalid: ${problems.join("; ")}`);
+    const storeCtx: StoreContext = {
+      storeKind: kind,
+      storeName: store.metadata.name ?? "",
+      storeUid: store.metadata.uid ?? "",
+      namespace: kind === "SecretStore" ? (store.metadata.namespace ?? namespace) : namespace,
+      kube: ctx.kube,
+    };
+    const { key: sessionKey, session } = await ctx.sessions.get(found.def, found.spec, storeCtx);
+    const got = await ctx.reads.readAll(sessionKey, session, group.reads, maxAge);
+    for (const ref of group.reads) {
+      const r = got.get(RC.refKey(sessionKey, ref));
+      if (r !== undefined) results.reads.set(refId(group.storeRef, ref), r);
+    }
+    for (const q of group.finds) {
+      try {
+        const m = await session.find(q);
+        for (const v of m.values()) registerValue(v);
+        results.finds.set(findId(group.storeRef, q), m);
+      } catch (e) {
+        results.finds.set(findId(group.storeRef, q), e instanceof Error ? e : new Error(String(e)));
+      }
+    }
+  }
+
+  const render = renderForExternalSecret(es);
+  const built = buildSecretData(es, results, render);
+  const sources = await templateSources(ctx, es);
+  const plan = planSecret({ es, data: built, existing, templateSources: sources, render, now: new Date(now) });
+
+  let written: SecretObject | undefined = existing;
+  const secretPath = resourcePath({ ...SECRETS, namespace, name: targetName(es) });
+  switch (plan.action) {
+    case "create":
+      written = await ctx.api.create<SecretObject>(resourcePath({ ...SECRETS, namespace }), plan.secret);
+      ctx.metrics.secretWrites.inc({ controller: "externalsecret", operation: "create" });
+      ctx.events.record(withKind(es), "Normal", "Created", `Created Secret ${targetName(es)}`);
+      break;
+    case "update":
+      try {
+        written = await ctx.api.replace<SecretObject>(secretPath, plan.secret);
+      } catch (e) {
+        if (isConflict(e)) throw new CustosError("CUSTOS_INTERNAL", `Secret ${targetName(es)} changed while updating; retrying`, { cause: e });
+        throw e;
+      }
+      ctx.metrics.secretWrites.inc({ controller: "externalsecret", operation: "update" });
+      ctx.events.record(withKind(es), "Normal", "Updated", `Updated Secret ${targetName(es)}`);
+      break;
+    case "delete":
+      await ctx.api.delete(secretPath);
+      written = undefined;
+      ctx.metrics.secretWrites.inc({ controller: "externalsecret", operation: "delete" });
+      ctx.events.record(withKind(es), "Normal", "Deleted", `Deleted Secret ${targetName(es)}: the remote secret no longer exists`);
+      break;
+    case "none":
+      break;
+  }
+
+  await writeStatus(ctx, es, plan.condition, { synced: plan.action !== "none" || reason !== "refresh", secret: written, now });
+  const interval = syncIntervalMs(es);
+  return interval > 0 && (es.spec?.refreshPolicy ?? "Periodic") === "Periodic" ? { requeueAfter: jitter(interval, REFRESH_JITTER) } : undefined;
+}
+
+function registerValue(v: RemoteSecret): void {
+  if (v.kind === "bytes") redactor.add(v.value);
+  else redactor.add(JSON.stringify(v.value));
+}
+
+function readWindow(reason: SyncReason, intervalMs: number): number {
+  switch (reason) {
+    case "refresh":
+      return Math.min(intervalMs * 0.1, MAX_READ_WINDOW_MS);
+    case "new":
+    case "secret-missing":
+      return NEW_OBJECT_READ_WINDOW_MS;
+    default:
+      return 0; // spec change or force-sync: the user asked for fresh data
+  }
+}
+
+export function targetName(es: ExternalSecret): string {
+  return es.spec?.target?.name || es.metadata.name || "";
+}
+
+function syncIntervalMs(es: ExternalSecret): number {
+  return syncDecision.intervalOf(es);
+}
+
+async function currentSecret(ctx: ReconcileContext, namespace: string, name: string): Promise<SecretObject | undefined> {
+  const cached = ctx.managedSecrets.get(`${namespace}/${name}`) as SecretObject | undefined;
+  if (cached) return cached;
+  // Not (yet) labelled as managed: Merge/None targets, or a Secret someone else created.
+  return ctx.api.getOrUndefined<SecretObject>(resourcePath({ ...SECRETS, namespace, name }));
+}
+
+interface StoreRef {
+  name: string;
+  kind?: string | undefined;
+}
+
+function resolveStore(ctx: ReconcileContext, es: ExternalSecret, ref: StoreRef): { store: SecretStoreObject; kind: "SecretStore" | "ClusterSecretStore" } {
+  const namespace = es.metadata.namespace ?? "";
+  const kind = ref.kind === "ClusterSecretStore" ? "ClusterSecretStore" : "SecretStore";
+  const store = kind === "SecretStore" ? ctx.secretStores.get(`${namespace}/${ref.name}`) : ctx.clusterSecretStores.get(ref.name);
+  if (!store) {
+    throw new CustosError(
+      "CUSTOS_STORE_NOT_FOUND",
+      kind === "SecretStore" ? `SecretStore "${ref.name}" not found in namespace "${namespace}"` : `ClusterSecretStore "${ref.name}" not found`,
+      { retryable: false },
+    );
+  }
+  if (!isOurStore(store.spec, ctx.controllerClass)) {
+    throw new CustosError("CUSTOS_STORE_DENIED", `${kind} "${ref.name}" belongs to controller class "${store.spec?.controller ?? ""}", not "${ctx.controllerClass}"`, { retryable: false });
+  }
+  if (kind === "ClusterSecretStore") {
+    const nsObj = ctx.namespaces.get(namespace);
+    const denial = clusterStoreDenial(ref.name, store.spec?.conditions as StoreCondition[] | undefined, namespace, nsObj?.metadata.labels ?? {});
+    if (denial) throw new CustosError("CUSTOS_STORE_DENIED", denial, { retryable: false });
+  }
+  return { store, kind };
+}
+
+interface StoreGroup {
+  storeRef: StoreRef;
+  reads: ReturnType<typeof remoteRefsOf>["reads"][number]["ref"][];
+  finds: ReturnType<typeof remoteRefsOf>["finds"][number]["query"][];
+}
+
+function groupByStore(es: ExternalSecret, reads: ReturnType<typeof remoteRefsOf>["reads"], finds: ReturnType<typeof remoteRefsOf>["finds"]): StoreGroup[] {
+  const main: StoreRef = { name: es.spec?.secretStoreRef?.name ?? "", kind: es.spec?.secretStoreRef?.kind };
+  const groups = new Map<string, StoreGroup>();
+  const group = (ref: StoreRef | undefined): StoreGroup => {
+    const r = ref?.name ? ref : main;
+    const k = `${r.kind ?? "SecretStore"}/${r.name}`;
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = { storeRef: r, reads: [], finds: [] }));
+    return g;
+  };
+  for (const r of reads) group(r.storeRef).reads.push(r.ref);
+  for (const f of finds) group(f.storeRef).finds.push(f.query);
+  if (groups.size === 0) group(undefined);
+  return [...groups.values()];
+}
+
+export function refId(store: StoreRef, ref: { key: string; version?: string | undefined; metadataPolicy?: string | undefined }): string {
+  return JSON.stringify([store.kind ?? "SecretStore", store.name, ref.key, ref.version ?? "", ref.metadataPolicy ?? "None"]);
+}
+
+export function findId(store: StoreRef, q: unknown): string {
+  return JSON.stringify([store.kind ?? "SecretStore", store.name, q]);
+}
+
+async function templateSources(ctx: ReconcileContext, es: ExternalSecret): Promise<TemplateSources> {
+  const namespace = es.metadata.namespace ?? "";
+  const out: TemplateSources = { configMaps: new Map(), secrets: new Map() };
+  for (const from of es.spec?.target?.template?.templateFrom ?? []) {
+    if (from.configMap?.name && !out.configMaps.has(from.configMap.name)) {
+      const cm = await ctx.api.getOrUndefined<{ data?: Record<string, string> }>(resourcePath({ ...CONFIGMAPS, namespace, name: from.configMap.name }));
+      if (!cm) throw new CustosError("CUSTOS_INVALID_SPEC", `template ConfigMap "${from.configMap.name}" not found`, { retryable: false });
+      out.configMaps.set(from.configMap.name, cm.data ?? {});
+    }
+    if (from.secret?.name && !out.secrets.has(from.secret.name)) {
+      const s = await ctx.api.getOrUndefined<{ data?: Record<string, string> }>(resourcePath({ ...SECRETS, namespace, name: from.secret.name }));
+      if (!s) throw new CustosError("CUSTOS_INVALID_SPEC", `template Secret "${from.secret.name}" not found`, { retryable: false });
+      const decoded: Record<string, string> = {};
+      for (const [k, v] of Object.entries(s.data ?? {})) {
+        decoded[k] = Buffer.from(v, "base64").toString("utf8");
+        redactor.add(decoded[k]);
+      }
+      out.secrets.set(from.secret.name, decoded);
+    }
+  }
+  return out;
+}
+
+function withKind(es: ExternalSecret): ExternalSecret & { apiVersion: string; kind: string } {
+  return { ...es, apiVersion: `${GROUP}/${VERSION_STORAGE}`, kind: "ExternalSecret" };
+}
+
+async function writeStatus(
+  ctx: ReconcileContext,
+  es: ExternalSecret,
+  condition: { ok: boolean; reason: string; message: string },
+  sync?: { synced: boolean; secret: SecretObject | undefined; now: number },
+): Promise<void> {
+  const next = buildStatus(es, condition, sync ? { synced: sync.synced, now: new Date(sync.now), secretName: targetName(es) } : undefined, new Date(ctx.now()));
+  ctx.metrics.setExternalSecretCondition(es.metadata.namespace ?? "", es.metadata.name ?? "", "Ready", condition.ok ? "True" : "False");
+  if (!statusChanged(es.status, next)) return;
+  const path = resourcePath({ group: GROUP, version: VERSION_STORAGE, plural: "externalsecrets", namespace: es.metadata.namespace, name: es.metadata.name, subresource: "status" });
+  try {
+    await ctx.api.mergePatch(path, { status: next });
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+  }
+}
