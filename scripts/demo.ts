@@ -60,7 +60,9 @@ const cleanup = async (): Promise<void> => {
   rmSync(work, { recursive: true, force: true });
 };
 process.once("SIGINT", () => void cleanup().then(() => process.exit(130)));
-say(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s — API server ${env.apiUrl}, Vault ${env.vault.addr}`);
+say(
+  `ready in ${((Date.now() - t0) / 1000).toFixed(1)} s — API server ${env.apiUrl}, Vault ${env.vault.addr}`,
+);
 
 const kubectl = async (...args: string[]): Promise<string> =>
   (await run(env.bin.kubectl, ["--kubeconfig", env.kubeconfig, ...args])).stdout;
@@ -68,10 +70,16 @@ const kubectl = async (...args: string[]): Promise<string> =>
 try {
   step(2, "Vault: a KV v2 secret, a read policy, and JWT auth that trusts the cluster's service-account key");
   await vault(env, "POST", "sys/mounts/kv-v2", { type: "kv", options: { version: "2" } });
-  await vault(env, "POST", "kv-v2/data/kubernetes/supersecret/test-secret", { data: { username_on_vault: "alice", password: "s3cr3t" } });
-  await vault(env, "PUT", "sys/policies/acl/k8s-policy", { policy: readFileSync(join(examples, "k8s-jwt-policy.hcl"), "utf8") });
+  await vault(env, "POST", "kv-v2/data/kubernetes/supersecret/test-secret", {
+    data: { username_on_vault: "alice", password: "s3cr3t" },
+  });
+  await vault(env, "PUT", "sys/policies/acl/k8s-policy", {
+    policy: readFileSync(join(examples, "k8s-jwt-policy.hcl"), "utf8"),
+  });
   await vault(env, "POST", "sys/auth/jwt-auth", { type: "jwt" });
-  await vault(env, "POST", "auth/jwt-auth/config", { jwt_validation_pubkeys: [env.serviceAccountPublicKeyPem] });
+  await vault(env, "POST", "auth/jwt-auth/config", {
+    jwt_validation_pubkeys: [env.serviceAccountPublicKeyPem],
+  });
   await vault(env, "POST", "auth/jwt-auth/role/secret-accessor", {
     role_type: "jwt",
     user_claim: "sub",
@@ -87,14 +95,34 @@ try {
   await kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s");
   const logFile = join(work, "operator.log");
   const log = createWriteStream(logFile);
-  operator = spawn(process.execPath, ["--import", "tsx", join(root, "src/cli/main.ts"), "operator", "--kubeconfig", env.kubeconfig, "--metrics-port", "0", "--log-format", "text", "--controllers", "externalsecret"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  operator = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      join(root, "src/cli/main.ts"),
+      "operator",
+      "--kubeconfig",
+      env.kubeconfig,
+      "--metrics-port",
+      "0",
+      "--log-format",
+      "text",
+      "--controllers",
+      "externalsecret",
+    ],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   operator.stdout?.pipe(log);
   operator.stderr?.pipe(log);
   say(`operator running (logs: ${logFile})`);
 
-  step(4, "Apply document 000's manifests unchanged (ServiceAccount, SecretStore with JWT auth, ExternalSecret v1beta1)");
+  step(
+    4,
+    "Apply document 000's manifests unchanged (ServiceAccount, SecretStore with JWT auth, ExternalSecret v1beta1)",
+  );
   for (const f of ["serviceaccount.yaml", "secretstore.yaml", "externalsecret.yaml"]) {
     const path = join(work, f);
     writeFileSync(path, manifest(f, env));
@@ -103,18 +131,49 @@ try {
 
   step(5, "Custos logs in once with a TokenRequest token and writes the Secret");
   const first = await until("the Secret", async () => {
-    const out = await kubectl("get", "secret", "vault-secret-name", "-n", "default", "-o", "jsonpath={.data.username}");
+    const out = await kubectl(
+      "get",
+      "secret",
+      "vault-secret-name",
+      "-n",
+      "default",
+      "-o",
+      "jsonpath={.data.username}",
+    );
     return out ? Buffer.from(out, "base64").toString() : undefined;
   });
   say(`kubectl get secret vault-secret-name -> username=${first}`);
-  say((await kubectl("get", "externalsecret", "external-secret-example", "-n", "default")).trim().split("\n").join("\n   "));
+  say(
+    (await kubectl("get", "externalsecret", "external-secret-example", "-n", "default"))
+      .trim()
+      .split("\n")
+      .join("\n   "),
+  );
 
   step(6, "Rotate in Vault, then force a sync the way ESO users do (annotate the ExternalSecret)");
-  await vault(env, "POST", "kv-v2/data/kubernetes/supersecret/test-secret", { data: { username_on_vault: "bob", password: "n3w" } });
+  await vault(env, "POST", "kv-v2/data/kubernetes/supersecret/test-secret", {
+    data: { username_on_vault: "bob", password: "n3w" },
+  });
   say("vault kv put ... username_on_vault=bob");
-  await kubectl("annotate", "externalsecret", "external-secret-example", "-n", "default", `force-sync=${Date.now()}`, "--overwrite");
+  await kubectl(
+    "annotate",
+    "externalsecret",
+    "external-secret-example",
+    "-n",
+    "default",
+    `force-sync=${Date.now()}`,
+    "--overwrite",
+  );
   const second = await until("the rotated value", async () => {
-    const out = await kubectl("get", "secret", "vault-secret-name", "-n", "default", "-o", "jsonpath={.data.username}");
+    const out = await kubectl(
+      "get",
+      "secret",
+      "vault-secret-name",
+      "-n",
+      "default",
+      "-o",
+      "jsonpath={.data.username}",
+    );
     const v = out ? Buffer.from(out, "base64").toString() : undefined;
     return v === "bob" ? v : undefined;
   });

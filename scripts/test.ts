@@ -51,7 +51,9 @@ const step = (name: string): void => {
 let failed = false;
 if (!quick && args.length === 0) {
   step("typecheck");
-  failed ||= (await run(node, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json", "--noEmit"])) !== 0;
+  failed ||=
+    (await run(node, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json", "--noEmit"])) !==
+    0;
   step("lint");
   failed ||= (await run(node, [join(root, "node_modules/eslint/bin/eslint.js"), "."])) !== 0;
   step("generated CRDs up to date");
@@ -59,7 +61,9 @@ if (!quick && args.length === 0) {
 }
 
 const unit = args.length ? args.filter((a) => a.includes("test/unit/")) : testFiles("test/unit");
-const real = args.length ? args.filter((a) => !a.includes("test/unit/")) : [...testFiles("test/integration"), ...testFiles("test/e2e")];
+const real = args.length
+  ? args.filter((a) => !a.includes("test/unit/"))
+  : [...testFiles("test/integration"), ...testFiles("test/e2e")];
 const testArgs = ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=2"];
 
 if (unit.length) {

@@ -3,12 +3,17 @@ import { readFile } from "node:fs/promises";
 import type { KubeAccess } from "../providers/types.ts";
 import { CustosError } from "../util/errors.ts";
 import { redactor } from "../util/redact.ts";
-import { KubeApi, isNotFound, resourcePath, SECRETS, CONFIGMAPS, SERVICEACCOUNTS, type KubeObject } from "./api.ts";
+import {
+  KubeApi,
+  isNotFound,
+  resourcePath,
+  SECRETS,
+  CONFIGMAPS,
+  SERVICEACCOUNTS,
+  type KubeObject,
+} from "./api.ts";
 
 interface SecretLike extends KubeObject {
-  data?: Record<string, string>;
-}
-interface ConfigMapLike extends KubeObject {
   data?: Record<string, string>;
 }
 
@@ -17,20 +22,34 @@ const IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 export function createKubeAccess(api: KubeApi): KubeAccess {
   return {
     async secretKey(namespace, name, key) {
-      const s = await getOr(api, resourcePath({ ...SECRETS, namespace, name }), `Secret ${namespace}/${name}`);
+      const s = await getOr(
+        api,
+        resourcePath({ ...SECRETS, namespace, name }),
+        `Secret ${namespace}/${name}`,
+      );
       const v = s.data?.[key];
       if (v === undefined) {
-        throw new CustosError("CUSTOS_MISSING_CREDENTIALS", `Secret ${namespace}/${name} has no key "${key}"`);
+        throw new CustosError(
+          "CUSTOS_MISSING_CREDENTIALS",
+          `Secret ${namespace}/${name} has no key "${key}"`,
+        );
       }
       const bytes = Buffer.from(v, "base64");
       redactor.add(bytes);
       return bytes;
     },
     async configMapKey(namespace, name, key) {
-      const cm = (await getOr(api, resourcePath({ ...CONFIGMAPS, namespace, name }), `ConfigMap ${namespace}/${name}`)) as ConfigMapLike;
+      const cm = await getOr(
+        api,
+        resourcePath({ ...CONFIGMAPS, namespace, name }),
+        `ConfigMap ${namespace}/${name}`,
+      );
       const v = cm.data?.[key];
       if (v === undefined) {
-        throw new CustosError("CUSTOS_MISSING_CREDENTIALS", `ConfigMap ${namespace}/${name} has no key "${key}"`);
+        throw new CustosError(
+          "CUSTOS_MISSING_CREDENTIALS",
+          `ConfigMap ${namespace}/${name} has no key "${key}"`,
+        );
       }
       return v;
     },
@@ -46,13 +65,24 @@ export function createKubeAccess(api: KubeApi): KubeAccess {
         return res.status.token;
       } catch (e) {
         if (isNotFound(e)) {
-          throw new CustosError("CUSTOS_MISSING_CREDENTIALS", `ServiceAccount ${namespace}/${name} not found`);
+          throw new CustosError(
+            "CUSTOS_MISSING_CREDENTIALS",
+            `ServiceAccount ${namespace}/${name} not found`,
+          );
         }
-        throw new CustosError("CUSTOS_AUTH_FAILED", `TokenRequest for ServiceAccount ${namespace}/${name} failed: ${(e as Error).message}`, { cause: e });
+        throw new CustosError(
+          "CUSTOS_AUTH_FAILED",
+          `TokenRequest for ServiceAccount ${namespace}/${name} failed: ${(e as Error).message}`,
+          { cause: e },
+        );
       }
     },
     async serviceAccountAnnotations(namespace, name) {
-      const sa = await getOr(api, resourcePath({ ...SERVICEACCOUNTS, namespace, name }), `ServiceAccount ${namespace}/${name}`);
+      const sa = await getOr(
+        api,
+        resourcePath({ ...SERVICEACCOUNTS, namespace, name }),
+        `ServiceAccount ${namespace}/${name}`,
+      );
       return sa.metadata.annotations ?? {};
     },
     async ownToken() {

@@ -95,10 +95,13 @@ export class KubeApi {
   }
 
   /** Prepared request: headers with credentials and the dispatcher carrying the cluster's TLS. */
-  async prepare(method: string, url: string): Promise<{ headers: Record<string, string>; dispatcher?: Dispatcher }> {
+  async prepare(
+    method: string,
+    url: string,
+  ): Promise<{ headers: Record<string, string>; dispatcher?: Dispatcher }> {
     const ctx = new RequestContext(url, method as HttpMethod);
     await this.kubeConfig.applySecurityAuthentication(ctx);
-    const dispatcher = ctx.getDispatcher() as Dispatcher | undefined;
+    const dispatcher = ctx.getDispatcher();
     return { headers: ctx.getHeaders(), ...(dispatcher ? { dispatcher } : {}) };
   }
 

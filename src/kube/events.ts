@@ -23,13 +23,23 @@ export class EventRecorder {
   ) {}
 
   /** Fire and forget: event failures are logged, never thrown. */
-  record(obj: KubeObject & { apiVersion?: string; kind?: string }, type: EventType, reason: string, message: string): void {
+  record(
+    obj: KubeObject & { apiVersion?: string; kind?: string },
+    type: EventType,
+    reason: string,
+    message: string,
+  ): void {
     void this.#record(obj, type, reason, redactor.redact(message)).catch((e: unknown) => {
       this.log?.debug({ err: (e as Error).message, reason }, "could not record event");
     });
   }
 
-  async #record(obj: KubeObject & { apiVersion?: string; kind?: string }, type: EventType, reason: string, message: string): Promise<void> {
+  async #record(
+    obj: KubeObject & { apiVersion?: string; kind?: string },
+    type: EventType,
+    reason: string,
+    message: string,
+  ): Promise<void> {
     const namespace = obj.metadata.namespace ?? "default";
     const key = `${obj.metadata.uid ?? ""}|${type}|${reason}|${message}`;
     const now = Date.now();

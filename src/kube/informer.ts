@@ -26,7 +26,9 @@ export interface InformerOptions {
 }
 
 export function objectKey(obj: KubeObject): string {
-  return obj.metadata.namespace ? `${obj.metadata.namespace}/${obj.metadata.name ?? ""}` : (obj.metadata.name ?? "");
+  return obj.metadata.namespace
+    ? `${obj.metadata.namespace}/${obj.metadata.name ?? ""}`
+    : (obj.metadata.name ?? "");
 }
 
 export class Informer<T extends KubeObject> {
@@ -162,15 +164,18 @@ export class Informer<T extends KubeObject> {
     const abort = new AbortController();
     this.#abort = abort;
     // Watchdog: the server must close the connection by itself after timeoutSeconds.
-    const watchdog = setTimeout(() => {
-      abort.abort(new Error(`watch of ${this.path} silent for ${timeoutSeconds + 30} s`));
-    }, (timeoutSeconds + 30) * 1000);
+    const watchdog = setTimeout(
+      () => {
+        abort.abort(new Error(`watch of ${this.path} silent for ${timeoutSeconds + 30} s`));
+      },
+      (timeoutSeconds + 30) * 1000,
+    );
     watchdog.unref();
     try {
       const res = await fetch(url, { headers, signal: abort.signal, ...(dispatcher ? { dispatcher } : {}) });
       if (res.status === 410) return "gone";
       if (res.status !== 200 || !res.body) throw new Error(`watch ${this.path}: HTTP ${res.status}`);
-      const lines = createInterface({ input: Readable.fromWeb(res.body as import("node:stream/web").ReadableStream), crlfDelay: Infinity });
+      const lines = createInterface({ input: Readable.fromWeb(res.body), crlfDelay: Infinity });
       for await (const line of lines) {
         if (!line) continue;
         const ev = JSON.parse(line) as { type: string; object: T & { code?: number } };

@@ -82,7 +82,10 @@ export class LeaderElector {
           this.#lastRenew = Date.now();
           if (!this.#leading) {
             this.#leading = true;
-            this.#o.log?.info({ lease: `${this.#o.namespace}/${this.#o.name}`, identity: this.identity }, "became leader");
+            this.#o.log?.info(
+              { lease: `${this.#o.namespace}/${this.#o.name}`, identity: this.identity },
+              "became leader",
+            );
             await this.#o.onStartedLeading();
           }
         } else if (this.#leading) {
@@ -97,7 +100,10 @@ export class LeaderElector {
         return;
       }
       if (!this.#stopped) {
-        this.#timer = setTimeout(() => void loop(), this.#o.retryPeriodMs * (this.#leading ? 1 : 1 + Math.random() * 0.2));
+        this.#timer = setTimeout(
+          () => void loop(),
+          this.#o.retryPeriodMs * (this.#leading ? 1 : 1 + Math.random() * 0.2),
+        );
       }
     };
     void loop();

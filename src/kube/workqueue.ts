@@ -17,7 +17,7 @@ export interface HandlerResult {
 
 export interface WorkQueueOptions {
   concurrency: number;
-  handler: (key: string) => Promise<HandlerResult | undefined | void>;
+  handler: (key: string) => Promise<HandlerResult | undefined>;
   baseDelayMs?: number;
   maxDelayMs?: number;
   /** Called when a handler throws (after the retry is scheduled). */
@@ -39,7 +39,8 @@ interface Entry {
 }
 
 export class WorkQueue {
-  readonly #opts: Required<Pick<WorkQueueOptions, "concurrency" | "baseDelayMs" | "maxDelayMs">> & WorkQueueOptions;
+  readonly #opts: Required<Pick<WorkQueueOptions, "concurrency" | "baseDelayMs" | "maxDelayMs">> &
+    WorkQueueOptions;
   readonly #lanes: Record<Lane, Set<string>> = { urgent: new Set(), refresh: new Set() };
   readonly #queued = new Map<string, Entry>();
   readonly #processing = new Set<string>();

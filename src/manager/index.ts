@@ -77,7 +77,9 @@ export async function runOperator(options: OperatorOptions): Promise<RunningOper
   const http = new HttpEndpoints(metrics);
   const deps = {
     recordCall: (call: string, status: "success" | "error") => {
-      const [provider, name] = call.includes(":") ? call.split(":", 2) as [string, string] : ["unknown", call];
+      const [provider, name] = call.includes(":")
+        ? (call.split(":", 2) as [string, string])
+        : ["unknown", call];
       metrics.providerCalls.inc({ provider, call: name, status });
     },
     redact: (v: string | Uint8Array) => {
@@ -91,7 +93,16 @@ export async function runOperator(options: OperatorOptions): Promise<RunningOper
   const controllers: Controller[] = [];
   if (options.controllers.has("externalsecret")) {
     controllers.push(
-      new SecretStoreController({ api, log: log.child({ controller: "secretstore" }), metrics, sessions, kube, controllerClass: options.controllerClass, namespace: options.namespace, requeueMs: options.storeRequeueMs }),
+      new SecretStoreController({
+        api,
+        log: log.child({ controller: "secretstore" }),
+        metrics,
+        sessions,
+        kube,
+        controllerClass: options.controllerClass,
+        namespace: options.namespace,
+        requeueMs: options.storeRequeueMs,
+      }),
       new ExternalSecretController({
         api,
         log: log.child({ controller: "externalsecret" }),
@@ -107,7 +118,10 @@ export async function runOperator(options: OperatorOptions): Promise<RunningOper
     );
   }
   for (const [name, factory] of extraControllers) {
-    if (options.controllers.has(name)) controllers.push(await factory({ api, log: log.child({ controller: name }), metrics, events, http, options }));
+    if (options.controllers.has(name))
+      controllers.push(
+        await factory({ api, log: log.child({ controller: name }), metrics, events, http, options }),
+      );
   }
 
   let started = false;

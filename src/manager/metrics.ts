@@ -108,7 +108,9 @@ export class Metrics {
 
   queue(name: string): QueueMetrics {
     return {
-      depth: (n) => this.queueDepth.set({ name }, n),
+      depth: (n) => {
+        this.queueDepth.set({ name }, n);
+      },
       queueLatency: (ms) => {
         this.queueLatency.observe({ name }, ms / 1000);
       },
@@ -122,14 +124,20 @@ export class Metrics {
   }
 
   /** Sets the one-hot condition gauge of an ExternalSecret. */
-  setExternalSecretCondition(namespace: string, name: string, condition: string, status: "True" | "False" | "Unknown"): void {
+  setExternalSecretCondition(
+    namespace: string,
+    name: string,
+    condition: string,
+    status: "True" | "False" | "Unknown",
+  ): void {
     for (const s of ["True", "False", "Unknown"]) {
       this.statusCondition.set({ name, namespace, condition, status: s }, s === status ? 1 : 0);
     }
   }
 
   removeExternalSecret(namespace: string, name: string): void {
-    for (const s of ["True", "False", "Unknown"]) this.statusCondition.remove({ name, namespace, condition: "Ready", status: s });
+    for (const s of ["True", "False", "Unknown"])
+      this.statusCondition.remove({ name, namespace, condition: "Ready", status: s });
     this.reconcileDuration.remove({ name, namespace });
   }
 }

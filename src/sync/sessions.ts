@@ -39,11 +39,15 @@ export class SessionPool {
   }
 
   /** The pool key: provider name + the identity the provider derives for this context. */
-  static key(def: ProviderDefinition<unknown>, spec: unknown, ctx: StoreContext): string {
+  static key(def: ProviderDefinition, spec: unknown, ctx: StoreContext): string {
     return `${def.name}|${def.identity(spec, ctx)}`;
   }
 
-  async get(def: ProviderDefinition<unknown>, spec: unknown, ctx: StoreContext): Promise<{ key: string; session: Session }> {
+  async get(
+    def: ProviderDefinition,
+    spec: unknown,
+    ctx: StoreContext,
+  ): Promise<{ key: string; session: Session }> {
     const key = SessionPool.key(def, spec, ctx);
     let entry = this.#entries.get(key);
     const now = this.#now();

@@ -24,10 +24,20 @@ export function createLogger(opts: LogOptions = {}): Logger {
       out.write(format === "text" ? toText(clean) : clean);
     },
   };
-  return pino({ level: opts.level ?? "info", base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, stream);
+  return pino(
+    { level: opts.level ?? "info", base: undefined, timestamp: pino.stdTimeFunctions.isoTime },
+    stream,
+  );
 }
 
-const LEVELS: Record<number, string> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
+const LEVELS: Record<number, string> = {
+  10: "TRACE",
+  20: "DEBUG",
+  30: "INFO",
+  40: "WARN",
+  50: "ERROR",
+  60: "FATAL",
+};
 
 function toText(line: string): string {
   try {

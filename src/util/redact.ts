@@ -56,7 +56,8 @@ function collectLeaves(v: unknown, out: (leaf: string) => void, depth = 0): void
   if (typeof v === "string") out(v);
   else if (typeof v === "number" && String(v).length >= MIN_LENGTH) out(String(v));
   else if (Array.isArray(v)) for (const x of v) collectLeaves(x, out, depth + 1);
-  else if (v !== null && typeof v === "object") for (const x of Object.values(v)) collectLeaves(x, out, depth + 1);
+  else if (v !== null && typeof v === "object")
+    for (const x of Object.values(v)) collectLeaves(x, out, depth + 1);
 }
 
 function escapeRegExp(s: string): string {

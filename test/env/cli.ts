@@ -55,8 +55,11 @@ if (command === "up") {
   setInterval(() => undefined, 1 << 30);
 } else if (command === "build") {
   const tools = rest.length ? rest : ["kubernetes", "etcd", "vault", "moto"];
-  for (const t of tools) process.stdout.write(`${t}: ${await ensureTool(t as Parameters<typeof ensureTool>[0])}\n`);
+  for (const t of tools)
+    process.stdout.write(`${t}: ${await ensureTool(t as Parameters<typeof ensureTool>[0])}\n`);
 } else {
-  process.stderr.write("usage: npm run env -- up [--env-file FILE] [--only kube,controller-manager,vault,moto]\n       npm run env -- build [kubernetes etcd vault moto kubeseal helm]\n");
+  process.stderr.write(
+    "usage: npm run env -- up [--env-file FILE] [--only kube,controller-manager,vault,moto]\n       npm run env -- build [kubernetes etcd vault moto kubeseal helm]\n",
+  );
   process.exit(2);
 }

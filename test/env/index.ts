@@ -61,7 +61,9 @@ export function readVersions(): Record<string, string> {
 }
 
 /** Builds (once, cached) or finds a tool; returns its install directory. */
-export async function ensureTool(tool: "kubernetes" | "etcd" | "vault" | "moto" | "kubeseal" | "helm"): Promise<string> {
+export async function ensureTool(
+  tool: "kubernetes" | "etcd" | "vault" | "moto" | "kubeseal" | "helm",
+): Promise<string> {
   try {
     const { stdout } = await execFileP("bash", [join(here, "build.sh"), tool], {
       maxBuffer: 64 * 1024 * 1024,
@@ -71,7 +73,9 @@ export async function ensureTool(tool: "kubernetes" | "etcd" | "vault" | "moto" 
   } catch (e) {
     const err = e as { stderr?: string; message: string };
     const tail = (err.stderr ?? "").trim().split("\n").slice(-15).join("\n");
-    throw new Error(`could not build ${tool} for the test environment:\n${tail || err.message}`);
+    throw new Error(`could not build ${tool} for the test environment:\n${tail || err.message}`, {
+      cause: e,
+    });
   }
 }
 
@@ -158,9 +162,11 @@ export async function startEnv(options: EnvOptions = {}): Promise<TestEnv> {
     (child.stdout as unknown as { unref?: () => void } | null)?.unref?.();
     (child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
     (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => {
-      resolve(code);
-    }));
+    const exited = new Promise<number | null>((resolve) =>
+      child.once("exit", (code) => {
+        resolve(code);
+      }),
+    );
     const p = { name, child, log, exited };
     procs.push(p);
     say(`${name} started (log ${log})`);
@@ -182,13 +188,18 @@ export async function startEnv(options: EnvOptions = {}): Promise<TestEnv> {
     if (want.has("vault")) {
       const port = await freePort();
       const token = "root";
-      const p = run("vault", join(vaultDir, "bin/vault"), [
-        "server",
-        "-dev",
-        `-dev-root-token-id=${token}`,
-        `-dev-listen-address=127.0.0.1:${port}`,
-        "-dev-no-store-token",
-      ], { HOME: dir, VAULT_DISABLE_MLOCK: "true" });
+      const p = run(
+        "vault",
+        join(vaultDir, "bin/vault"),
+        [
+          "server",
+          "-dev",
+          `-dev-root-token-id=${token}`,
+          `-dev-listen-address=127.0.0.1:${port}`,
+          "-dev-no-store-token",
+        ],
+        { HOME: dir, VAULT_DISABLE_MLOCK: "true" },
+      );
       env.vault = { addr: `http://127.0.0.1:${port}`, token };
       readiness.push(waitFor(p, `http://127.0.0.1:${port}/v1/sys/health`, {}));
     }
@@ -196,7 +207,12 @@ export async function startEnv(options: EnvOptions = {}): Promise<TestEnv> {
     if (want.has("moto")) {
       const port = await freePort();
       const p = run("moto", join(motoDir, "bin/moto_server"), ["-H", "127.0.0.1", "-p", String(port)]);
-      env.aws = { endpoint: `http://127.0.0.1:${port}`, region: "us-east-1", accessKeyId: "test", secretAccessKey: "test" };
+      env.aws = {
+        endpoint: `http://127.0.0.1:${port}`,
+        region: "us-east-1",
+        accessKeyId: "test",
+        secretAccessKey: "test",
+      };
       readiness.push(waitFor(p, `http://127.0.0.1:${port}/moto-api/`, {}));
     }
 
@@ -256,7 +272,11 @@ export async function startEnv(options: EnvOptions = {}): Promise<TestEnv> {
         serviceAccountPublicKeyPem: saPubPem,
         serviceAccountIssuer: apiUrl,
       });
-      env.bin = { dir: join(k8sDir, "bin"), kubectl: join(k8sDir, "bin/kubectl"), vault: join(vaultDir || "", "bin/vault") };
+      env.bin = {
+        dir: join(k8sDir, "bin"),
+        kubectl: join(k8sDir, "bin/kubectl"),
+        vault: join(vaultDir || "", "bin/vault"),
+      };
 
       if (want.has("controller-manager")) {
         run("kube-controller-manager", join(k8sDir, "bin/kube-controller-manager"), [

@@ -25,6 +25,5 @@ export async function sharedEnv(components?: Component[]): Promise<SharedEnv> {
 
 /** The serialisable part of an environment, as written for test processes. */
 export function describeEnv(env: TestEnv): SharedEnv {
-  const { stop: _stop, ...rest } = env;
-  return rest;
+  return Object.fromEntries(Object.entries(env).filter(([k]) => k !== "stop")) as SharedEnv;
 }

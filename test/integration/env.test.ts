@@ -9,7 +9,11 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { randomBytes } from "node:crypto";
 import { request } from "undici";
-import { SecretsManagerClient, CreateSecretCommand, GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
+import {
+  SecretsManagerClient,
+  CreateSecretCommand,
+  GetSecretValueCommand,
+} from "@aws-sdk/client-secrets-manager";
 import { sharedEnv, type SharedEnv } from "../env/shared.ts";
 import { readVersions } from "../env/index.ts";
 import { KubeApi } from "../../src/kube/api.ts";
@@ -33,7 +37,12 @@ async function kubectl(args: string[], input?: string): Promise<string> {
   return (await child).stdout;
 }
 
-async function vault(method: string, path: string, body?: unknown, token = env.vault.token): Promise<{ status: number; json: Record<string, unknown> }> {
+async function vault(
+  method: string,
+  path: string,
+  body?: unknown,
+  token = env.vault.token,
+): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await request(`${env.vault.addr}/v1/${path}`, {
     method: method as "GET",
     headers: { "x-vault-token": token, "content-type": "application/json" },
@@ -56,8 +65,13 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
 test("the built kubectl applies a manifest and reads it back; /version is the pinned release", async () => {
   const ns = `env-${suffix()}`;
   await kubectl(["create", "namespace", ns]);
-  await kubectl(["apply", "-f", "-", "-n", ns], `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\ndata:\n  greeting: hi\n`);
-  const got = JSON.parse(await kubectl(["get", "configmap", "hello", "-n", ns, "-o", "json"])) as { data: Record<string, string> };
+  await kubectl(
+    ["apply", "-f", "-", "-n", ns],
+    `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\ndata:\n  greeting: hi\n`,
+  );
+  const got = JSON.parse(await kubectl(["get", "configmap", "hello", "-n", ns, "-o", "json"])) as {
+    data: Record<string, string>;
+  };
   assert.equal(got.data.greeting, "hi");
   const version = await api.get<{ gitVersion: string }>("/version");
   assert.equal(version.gitVersion, readVersions().KUBERNETES_VERSION);
@@ -66,9 +80,14 @@ test("the built kubectl applies a manifest and reads it back; /version is the pi
 test("an object with an ownerReference is garbage-collected after its owner is deleted", async () => {
   const ns = `gc-${suffix()}`;
   await api.create("/api/v1/namespaces", { metadata: { name: ns } });
-  const owner = await api.create<{ metadata: { uid: string } }>(`/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: "owner" } });
+  const owner = await api.create<{ metadata: { uid: string } }>(`/api/v1/namespaces/${ns}/configmaps`, {
+    metadata: { name: "owner" },
+  });
   await api.create(`/api/v1/namespaces/${ns}/configmaps`, {
-    metadata: { name: "owned", ownerReferences: [{ apiVersion: "v1", kind: "ConfigMap", name: "owner", uid: owner.metadata.uid }] },
+    metadata: {
+      name: "owned",
+      ownerReferences: [{ apiVersion: "v1", kind: "ConfigMap", name: "owner", uid: owner.metadata.uid }],
+    },
   });
   await api.delete(`/api/v1/namespaces/${ns}/configmaps/owner`);
   await until("the owned ConfigMap to be collected", async () =>
@@ -78,18 +97,23 @@ test("an object with an ownerReference is garbage-collected after its owner is d
 
 async function serviceAccountToken(ns: string, name: string, audiences?: string[]): Promise<string> {
   await api.create(`/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name } }).catch(() => undefined);
-  const res = await api.create<{ status: { token: string } }>(`/api/v1/namespaces/${ns}/serviceaccounts/${name}/token`, {
-    apiVersion: "authentication.k8s.io/v1",
-    kind: "TokenRequest",
-    spec: { ...(audiences ? { audiences } : {}), expirationSeconds: 600 },
-  });
+  const res = await api.create<{ status: { token: string } }>(
+    `/api/v1/namespaces/${ns}/serviceaccounts/${name}/token`,
+    {
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "TokenRequest",
+      spec: { ...(audiences ? { audiences } : {}), expirationSeconds: 600 },
+    },
+  );
   return res.status.token;
 }
 
 async function kvSetup(id: string): Promise<void> {
   await vault("POST", `sys/mounts/kv-${id}`, { type: "kv", options: { version: "2" } });
   await vault("POST", `kv-${id}/data/app/db`, { data: { password: "env-test-value" } });
-  await vault("PUT", `sys/policies/acl/read-${id}`, { policy: `path "kv-${id}/data/app/*" { capabilities = ["read"] }` });
+  await vault("PUT", `sys/policies/acl/read-${id}`, {
+    policy: `path "kv-${id}/data/app/*" { capabilities = ["read"] }`,
+  });
 }
 
 test("a TokenRequest token (audience vault) logs in to Vault's JWT auth and reads a KV v2 secret", async () => {
@@ -99,7 +123,12 @@ test("a TokenRequest token (audience vault) logs in to Vault's JWT auth and read
   await kvSetup(id);
   await vault("POST", `sys/auth/jwt-${id}`, { type: "jwt" });
   assert.equal(
-    (await vault("POST", `auth/jwt-${id}/config`, { jwt_validation_pubkeys: [env.serviceAccountPublicKeyPem], bound_issuer: env.serviceAccountIssuer })).status,
+    (
+      await vault("POST", `auth/jwt-${id}/config`, {
+        jwt_validation_pubkeys: [env.serviceAccountPublicKeyPem],
+        bound_issuer: env.serviceAccountIssuer,
+      })
+    ).status,
     204,
   );
   await vault("POST", `auth/jwt-${id}/role/app`, {
@@ -133,7 +162,10 @@ test("Vault's Kubernetes auth calls TokenReview on the API server", async () => 
     subjects: [{ kind: "ServiceAccount", name: "reader", namespace: ns }],
   });
   await vault("POST", `sys/auth/kubernetes-${id}`, { type: "kubernetes" });
-  await vault("POST", `auth/kubernetes-${id}/config`, { kubernetes_host: env.apiUrl, kubernetes_ca_cert: env.caPem });
+  await vault("POST", `auth/kubernetes-${id}/config`, {
+    kubernetes_host: env.apiUrl,
+    kubernetes_ca_cert: env.caPem,
+  });
   await vault("POST", `auth/kubernetes-${id}/role/reader`, {
     bound_service_account_names: ["reader"],
     bound_service_account_namespaces: [ns],
@@ -146,7 +178,10 @@ test("Vault's Kubernetes auth calls TokenReview on the API server", async () => 
   assert.equal((read.json.data as { data: Record<string, string> }).data.password, "env-test-value");
   // a token of a service account the role does not bind is refused
   const other = await serviceAccountToken(ns, "other");
-  assert.notEqual((await vault("POST", `auth/kubernetes-${id}/login`, { role: "reader", jwt: other }, "")).status, 200);
+  assert.notEqual(
+    (await vault("POST", `auth/kubernetes-${id}/login`, { role: "reader", jwt: other }, "")).status,
+    200,
+  );
 });
 
 test("moto serves Secrets Manager GetSecretValue for a secret created through it", async () => {

@@ -19,7 +19,11 @@ export function registerOperatorCommand(program: Command): void {
     )
     .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)")
     .option("--namespace <ns>", "watch only this namespace (default: all namespaces)")
-    .option("--controller-class <name>", "serve stores whose spec.controller is empty or equals this", "default")
+    .option(
+      "--controller-class <name>",
+      "serve stores whose spec.controller is empty or equals this",
+      "default",
+    )
     .option("--concurrent <n>", "ExternalSecrets reconciled in parallel", int, 4)
     .option("--enable-leader-election", "run active/standby: only the Lease holder reconciles", false)
     .option("--leader-election-namespace <ns>", "namespace of the leader election Lease", "custos-system")
@@ -28,15 +32,29 @@ export function registerOperatorCommand(program: Command): void {
     .option("--metrics-port <port>", "port of /metrics, /healthz and /readyz (0 = disabled)", int, 8080)
     .option("--sealing-port <port>", "port of the Sealed Secrets HTTP API (/v1/cert.pem, ...)", int, 8081)
     .addOption(
-      new Option("--controllers <list>", "comma-separated controllers to run").default("externalsecret,sealedsecret,rollout"),
+      new Option("--controllers <list>", "comma-separated controllers to run").default(
+        "externalsecret,sealedsecret,rollout",
+      ),
     )
     .option("--sealed-secrets-namespace <ns>", "namespace holding the sealing keys", "kube-system")
     .option("--key-renew-period <duration>", "sealing key rotation period (Go duration, 0 = never)", "720h")
     .option("--key-cn <cn>", "common name of new sealing certificates", "")
-    .addOption(new Option("--reload-strategy <strategy>", "how workloads are restarted").choices(["env-vars", "annotations"] as const).default("env-vars" as const))
+    .addOption(
+      new Option("--reload-strategy <strategy>", "how workloads are restarted")
+        .choices(["env-vars", "annotations"] as const)
+        .default("env-vars" as const),
+    )
     .option("--store-requeue-interval <duration>", "how often stores are re-validated", "5m")
-    .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error"] as const).default("info" as const))
-    .addOption(new Option("--log-format <format>", "log format").choices(["json", "text"] as const).default("json" as const))
+    .addOption(
+      new Option("--log-level <level>", "log level")
+        .choices(["trace", "debug", "info", "warn", "error"] as const)
+        .default("info" as const),
+    )
+    .addOption(
+      new Option("--log-format <format>", "log format")
+        .choices(["json", "text"] as const)
+        .default("json" as const),
+    )
     .action(async (o) => {
       const options: OperatorOptions = {
         ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
@@ -44,12 +62,25 @@ export function registerOperatorCommand(program: Command): void {
         controllerClass: o.controllerClass,
         concurrent: Math.max(1, o.concurrent),
         leaderElection: o.enableLeaderElection
-          ? { namespace: o.leaderElectionNamespace, name: o.leaderElectionId, leaseDurationMs: parseDuration(o.leaseDuration) }
+          ? {
+              namespace: o.leaderElectionNamespace,
+              name: o.leaderElectionId,
+              leaseDurationMs: parseDuration(o.leaseDuration),
+            }
           : undefined,
         metricsPort: o.metricsPort,
         sealingPort: o.sealingPort,
-        controllers: new Set(o.controllers.split(",").map((s) => s.trim()).filter(Boolean)),
-        sealedSecrets: { namespace: o.sealedSecretsNamespace, keyRenewPeriodMs: parseDuration(o.keyRenewPeriod), keyCn: o.keyCn },
+        controllers: new Set(
+          o.controllers
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean),
+        ),
+        sealedSecrets: {
+          namespace: o.sealedSecretsNamespace,
+          keyRenewPeriodMs: parseDuration(o.keyRenewPeriod),
+          keyCn: o.keyCn,
+        },
         reloadStrategy: o.reloadStrategy,
         storeRequeueMs: parseDuration(o.storeRequeueInterval),
         logLevel: o.logLevel,

@@ -55,10 +55,17 @@ export class ExternalSecretController {
     const onError = (e: unknown): void => {
       deps.log.warn({ err: errorMessage(e) }, "watch error; relisting");
     };
-    this.externalSecrets = new Informer(api, `/apis/${GROUP}/${VERSION_STORAGE}${ns}/externalsecrets`, { onError });
+    this.externalSecrets = new Informer(api, `/apis/${GROUP}/${VERSION_STORAGE}${ns}/externalsecrets`, {
+      onError,
+    });
     this.secretStores = new Informer(api, `/apis/${GROUP}/${VERSION_STORAGE}${ns}/secretstores`, { onError });
-    this.clusterSecretStores = new Informer(api, `/apis/${GROUP}/${VERSION_STORAGE}/clustersecretstores`, { onError });
-    this.managedSecrets = new Informer(api, `/api/v1${ns}/secrets`, { labelSelector: `${MANAGED_LABEL}=true`, onError });
+    this.clusterSecretStores = new Informer(api, `/apis/${GROUP}/${VERSION_STORAGE}/clustersecretstores`, {
+      onError,
+    });
+    this.managedSecrets = new Informer(api, `/api/v1${ns}/secrets`, {
+      labelSelector: `${MANAGED_LABEL}=true`,
+      onError,
+    });
     this.namespaces = new Informer(api, "/api/v1/namespaces", { onError });
     this.#ctx = {
       ...deps,
@@ -74,7 +81,10 @@ export class ExternalSecretController {
       handler: (key) => reconcileExternalSecret(this.#ctx, key),
       metrics: deps.metrics.queue("externalsecret"),
       onError: (key, e, retryIn) => {
-        deps.log.warn({ externalsecret: key, err: redactor.redact(errorMessage(e)), retryInMs: retryIn }, "reconcile failed");
+        deps.log.warn(
+          { externalsecret: key, err: redactor.redact(errorMessage(e)), retryInMs: retryIn },
+          "reconcile failed",
+        );
       },
     });
     this.#route();
@@ -90,13 +100,15 @@ export class ExternalSecretController {
       }
       if (event === "add" || !old || specOrMetaChanged(old, obj)) this.queue.add(key, "urgent");
     });
-    const storeChanged = (kind: "SecretStore" | "ClusterSecretStore") => (event: string, store: SecretStoreObject, old?: SecretStoreObject) => {
-      if (event === "update" && old && old.metadata.generation === store.metadata.generation) return;
-      void this.deps.sessions.invalidate((k) => k.includes(store.metadata.uid ?? "\u0000"));
-      for (const es of this.externalSecrets.list()) {
-        if (usesStore(es, kind, store)) this.queue.add(objectKey(es), "urgent");
-      }
-    };
+    const storeChanged =
+      (kind: "SecretStore" | "ClusterSecretStore") =>
+      (event: string, store: SecretStoreObject, old?: SecretStoreObject) => {
+        if (event === "update" && old && old.metadata.generation === store.metadata.generation) return;
+        void this.deps.sessions.invalidate((k) => k.includes(store.metadata.uid ?? "\u0000"));
+        for (const es of this.externalSecrets.list()) {
+          if (usesStore(es, kind, store)) this.queue.add(objectKey(es), "urgent");
+        }
+      };
     this.secretStores.on(storeChanged("SecretStore"));
     this.clusterSecretStores.on(storeChanged("ClusterSecretStore"));
     this.managedSecrets.on((event, secret, old) => {
@@ -109,12 +121,16 @@ export class ExternalSecretController {
   #ownersOf(secret: KubeObject): string[] {
     const out: string[] = [];
     for (const ref of secret.metadata.ownerReferences ?? []) {
-      if (ref.kind === "ExternalSecret" && secret.metadata.namespace) out.push(`${secret.metadata.namespace}/${ref.name}`);
+      if (ref.kind === "ExternalSecret" && secret.metadata.namespace)
+        out.push(`${secret.metadata.namespace}/${ref.name}`);
     }
     if (out.length) return out;
     // Orphan/Merge policies leave no owner reference: find ExternalSecrets targeting this name.
     for (const es of this.externalSecrets.list()) {
-      if (es.metadata.namespace === secret.metadata.namespace && (es.spec?.target?.name ?? es.metadata.name) === secret.metadata.name) {
+      if (
+        es.metadata.namespace === secret.metadata.namespace &&
+        (es.spec?.target?.name ?? es.metadata.name) === secret.metadata.name
+      ) {
         out.push(objectKey(es));
       }
     }
@@ -154,7 +170,11 @@ function specOrMetaChanged(old: ExternalSecret, cur: ExternalSecret): boolean {
 }
 
 function usesStore(es: ExternalSecret, kind: string, store: SecretStoreObject): boolean {
-  const refs = [es.spec?.secretStoreRef, ...(es.spec?.data ?? []).map((d) => d.sourceRef?.storeRef), ...(es.spec?.dataFrom ?? []).map((d) => d.sourceRef?.storeRef)];
+  const refs = [
+    es.spec?.secretStoreRef,
+    ...(es.spec?.data ?? []).map((d) => d.sourceRef?.storeRef),
+    ...(es.spec?.dataFrom ?? []).map((d) => d.sourceRef?.storeRef),
+  ];
   return refs.some(
     (r) =>
       r?.name === store.metadata.name &&

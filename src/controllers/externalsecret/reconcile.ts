@@ -23,7 +23,13 @@ import { ReadCache as RC } from "../../sync/reads.ts";
 import { CustosError, errorMessage, isCustosError } from "../../util/errors.ts";
 import { redactor } from "../../util/redact.ts";
 import { clusterStoreDenial, isOurStore, type StoreCondition } from "../secretstore/access.ts";
-import { GROUP, VERSION_STORAGE, type ExternalSecret, type SecretStoreObject, type SecretObject } from "./types.ts";
+import {
+  GROUP,
+  VERSION_STORAGE,
+  type ExternalSecret,
+  type SecretStoreObject,
+  type SecretObject,
+} from "./types.ts";
 import { remoteRefsOf, buildSecretData, type FetchResults } from "./data.ts";
 import { planSecret, type TemplateSources } from "./plan.ts";
 import { renderForExternalSecret } from "./render.ts";
@@ -52,7 +58,10 @@ const NEW_OBJECT_READ_WINDOW_MS = 10_000;
 const MAX_READ_WINDOW_MS = 10 * 60_000;
 const REFRESH_JITTER = 0.05;
 
-export async function reconcileExternalSecret(ctx: ReconcileContext, key: string): Promise<HandlerResult | undefined> {
+export async function reconcileExternalSecret(
+  ctx: ReconcileContext,
+  key: string,
+): Promise<HandlerResult | undefined> {
   const es = ctx.externalSecrets.get(key);
   if (!es || es.metadata.deletionTimestamp) return undefined;
   const started = ctx.now();
@@ -62,7 +71,11 @@ export async function reconcileExternalSecret(ctx: ReconcileContext, key: string
 
   const problems = validateExternalSecret(es);
   if (problems.length) {
-    await writeStatus(ctx, es, { ok: false, reason: "SecretSyncedError", message: `invalid ExternalSecret: ${problems.join("; ")}` });
+    await writeStatus(ctx, es, {
+      ok: false,
+      reason: "SecretSyncedError",
+      message: `invalid ExternalSecret: ${problems.join("; ")}`,
+    });
     ctx.metrics.syncErrors.inc({ name, namespace });
     return undefined; // nothing to retry until the spec changes
   }
@@ -71,7 +84,9 @@ export async function reconcileExternalSecret(ctx: ReconcileContext, key: string
   const existing = await currentSecret(ctx, namespace, target);
   const decision = syncDecision(es, existing, ctx.now());
   if (!decision.due) {
-    return decision.nextInMs === undefined ? undefined : { requeueAfter: jitter(decision.nextInMs, REFRESH_JITTER) };
+    return decision.nextInMs === undefined
+      ? undefined
+      : { requeueAfter: jitter(decision.nextInMs, REFRESH_JITTER) };
   }
 
   try {
@@ -93,7 +108,12 @@ export async function reconcileExternalSecret(ctx: ReconcileContext, key: string
   }
 }
 
-async function sync(ctx: ReconcileContext, es: ExternalSecret, existing: SecretObject | undefined, reason: SyncReason): Promise<HandlerResult | undefined> {
+async function sync(
+  ctx: ReconcileContext,
+  es: ExternalSecret,
+  existing: SecretObject | undefined,
+  reason: SyncReason,
+): Promise<HandlerResult | undefined> {
   const namespace = es.metadata.namespace ?? "";
   const now = ctx.now();
   const maxAge = readWindow(reason, syncIntervalMs(es));
@@ -104,9 +124,14 @@ async function sync(ctx: ReconcileContext, es: ExternalSecret, existing: SecretO
   for (const group of groupByStore(es, reads, finds)) {
     const { store, kind } = resolveStore(ctx, es, group.storeRef);
     const found = providerFor(store.spec?.provider);
-    if ("error" in found) throw new CustosError("CUSTOS_INVALID_SPEC", `${kind} "${store.metadata.name ?? ""}": ${found.error}`);
+    if ("error" in found)
+      throw new CustosError("CUSTOS_INVALID_SPEC", `${kind} "${store.metadata.name ?? ""}": ${found.error}`);
     const problems = found.def.validate(found.spec);
-    if (problems.length) throw new CustosError("CUSTOS_INVALID_SPEC", `${kind} "${store.metadata.name ?? ""}" is invalid: ${problems.join("; ")}`);
+    if (problems.length)
+      throw new CustosError(
+        "CUSTOS_INVALID_SPEC",
+        `${kind} "${store.metadata.name ?? ""}" is invalid: ${problems.join("; ")}`,
+      );
     const storeCtx: StoreContext = {
       storeKind: kind,
       storeName: store.metadata.name ?? "",
@@ -134,7 +159,14 @@ async function sync(ctx: ReconcileContext, es: ExternalSecret, existing: SecretO
   const render = renderForExternalSecret(es);
   const built = buildSecretData(es, results, render);
   const sources = await templateSources(ctx, es);
-  const plan = planSecret({ es, data: built, existing, templateSources: sources, render, now: new Date(now) });
+  const plan = planSecret({
+    es,
+    data: built,
+    existing,
+    templateSources: sources,
+    render,
+    now: new Date(now),
+  });
 
   let written: SecretObject | undefined = existing;
   const secretPath = resourcePath({ ...SECRETS, namespace, name: targetName(es) });
@@ -148,7 +180,12 @@ async function sync(ctx: ReconcileContext, es: ExternalSecret, existing: SecretO
       try {
         written = await ctx.api.replace<SecretObject>(secretPath, plan.secret);
       } catch (e) {
-        if (isConflict(e)) throw new CustosError("CUSTOS_INTERNAL", `Secret ${targetName(es)} changed while updating; retrying`, { cause: e });
+        if (isConflict(e))
+          throw new CustosError(
+            "CUSTOS_INTERNAL",
+            `Secret ${targetName(es)} changed while updating; retrying`,
+            { cause: e },
+          );
         throw e;
       }
       ctx.metrics.secretWrites.inc({ controller: "externalsecret", operation: "update" });
@@ -158,15 +195,26 @@ async function sync(ctx: ReconcileContext, es: ExternalSecret, existing: SecretO
       await ctx.api.delete(secretPath);
       written = undefined;
       ctx.metrics.secretWrites.inc({ controller: "externalsecret", operation: "delete" });
-      ctx.events.record(withKind(es), "Normal", "Deleted", `Deleted Secret ${targetName(es)}: the remote secret no longer exists`);
+      ctx.events.record(
+        withKind(es),
+        "Normal",
+        "Deleted",
+        `Deleted Secret ${targetName(es)}: the remote secret no longer exists`,
+      );
       break;
     case "none":
       break;
   }
 
-  await writeStatus(ctx, es, plan.condition, { synced: plan.action !== "none" || reason !== "refresh", secret: written, now });
+  await writeStatus(ctx, es, plan.condition, {
+    synced: plan.action !== "none" || reason !== "refresh",
+    secret: written,
+    now,
+  });
   const interval = syncIntervalMs(es);
-  return interval > 0 && (es.spec?.refreshPolicy ?? "Periodic") === "Periodic" ? { requeueAfter: jitter(interval, REFRESH_JITTER) } : undefined;
+  return interval > 0 && (es.spec?.refreshPolicy ?? "Periodic") === "Periodic"
+    ? { requeueAfter: jitter(interval, REFRESH_JITTER) }
+    : undefined;
 }
 
 function registerValue(v: RemoteSecret): void {
@@ -194,7 +242,11 @@ function syncIntervalMs(es: ExternalSecret): number {
   return syncDecision.intervalOf(es);
 }
 
-async function currentSecret(ctx: ReconcileContext, namespace: string, name: string): Promise<SecretObject | undefined> {
+async function currentSecret(
+  ctx: ReconcileContext,
+  namespace: string,
+  name: string,
+): Promise<SecretObject | undefined> {
   const cached = ctx.managedSecrets.get(`${namespace}/${name}`) as SecretObject | undefined;
   if (cached) return cached;
   // Not (yet) labelled as managed: Merge/None targets, or a Secret someone else created.
@@ -206,23 +258,41 @@ interface StoreRef {
   kind?: string | undefined;
 }
 
-function resolveStore(ctx: ReconcileContext, es: ExternalSecret, ref: StoreRef): { store: SecretStoreObject; kind: "SecretStore" | "ClusterSecretStore" } {
+function resolveStore(
+  ctx: ReconcileContext,
+  es: ExternalSecret,
+  ref: StoreRef,
+): { store: SecretStoreObject; kind: "SecretStore" | "ClusterSecretStore" } {
   const namespace = es.metadata.namespace ?? "";
   const kind = ref.kind === "ClusterSecretStore" ? "ClusterSecretStore" : "SecretStore";
-  const store = kind === "SecretStore" ? ctx.secretStores.get(`${namespace}/${ref.name}`) : ctx.clusterSecretStores.get(ref.name);
+  const store =
+    kind === "SecretStore"
+      ? ctx.secretStores.get(`${namespace}/${ref.name}`)
+      : ctx.clusterSecretStores.get(ref.name);
   if (!store) {
     throw new CustosError(
       "CUSTOS_STORE_NOT_FOUND",
-      kind === "SecretStore" ? `SecretStore "${ref.name}" not found in namespace "${namespace}"` : `ClusterSecretStore "${ref.name}" not found`,
+      kind === "SecretStore"
+        ? `SecretStore "${ref.name}" not found in namespace "${namespace}"`
+        : `ClusterSecretStore "${ref.name}" not found`,
       { retryable: false },
     );
   }
   if (!isOurStore(store.spec, ctx.controllerClass)) {
-    throw new CustosError("CUSTOS_STORE_DENIED", `${kind} "${ref.name}" belongs to controller class "${store.spec?.controller ?? ""}", not "${ctx.controllerClass}"`, { retryable: false });
+    throw new CustosError(
+      "CUSTOS_STORE_DENIED",
+      `${kind} "${ref.name}" belongs to controller class "${store.spec?.controller ?? ""}", not "${ctx.controllerClass}"`,
+      { retryable: false },
+    );
   }
   if (kind === "ClusterSecretStore") {
     const nsObj = ctx.namespaces.get(namespace);
-    const denial = clusterStoreDenial(ref.name, store.spec?.conditions as StoreCondition[] | undefined, namespace, nsObj?.metadata.labels ?? {});
+    const denial = clusterStoreDenial(
+      ref.name,
+      store.spec?.conditions as StoreCondition[] | undefined,
+      namespace,
+      nsObj?.metadata.labels ?? {},
+    );
     if (denial) throw new CustosError("CUSTOS_STORE_DENIED", denial, { retryable: false });
   }
   return { store, kind };
@@ -234,7 +304,11 @@ interface StoreGroup {
   finds: ReturnType<typeof remoteRefsOf>["finds"][number]["query"][];
 }
 
-function groupByStore(es: ExternalSecret, reads: ReturnType<typeof remoteRefsOf>["reads"], finds: ReturnType<typeof remoteRefsOf>["finds"]): StoreGroup[] {
+function groupByStore(
+  es: ExternalSecret,
+  reads: ReturnType<typeof remoteRefsOf>["reads"],
+  finds: ReturnType<typeof remoteRefsOf>["finds"],
+): StoreGroup[] {
   const main: StoreRef = { name: es.spec?.secretStoreRef?.name ?? "", kind: es.spec?.secretStoreRef?.kind };
   const groups = new Map<string, StoreGroup>();
   const group = (ref: StoreRef | undefined): StoreGroup => {
@@ -250,8 +324,17 @@ function groupByStore(es: ExternalSecret, reads: ReturnType<typeof remoteRefsOf>
   return [...groups.values()];
 }
 
-export function refId(store: StoreRef, ref: { key: string; version?: string | undefined; metadataPolicy?: string | undefined }): string {
-  return JSON.stringify([store.kind ?? "SecretStore", store.name, ref.key, ref.version ?? "", ref.metadataPolicy ?? "None"]);
+export function refId(
+  store: StoreRef,
+  ref: { key: string; version?: string | undefined; metadataPolicy?: string | undefined },
+): string {
+  return JSON.stringify([
+    store.kind ?? "SecretStore",
+    store.name,
+    ref.key,
+    ref.version ?? "",
+    ref.metadataPolicy ?? "None",
+  ]);
 }
 
 export function findId(store: StoreRef, q: unknown): string {
@@ -263,13 +346,25 @@ async function templateSources(ctx: ReconcileContext, es: ExternalSecret): Promi
   const out: TemplateSources = { configMaps: new Map(), secrets: new Map() };
   for (const from of es.spec?.target?.template?.templateFrom ?? []) {
     if (from.configMap?.name && !out.configMaps.has(from.configMap.name)) {
-      const cm = await ctx.api.getOrUndefined<{ data?: Record<string, string> }>(resourcePath({ ...CONFIGMAPS, namespace, name: from.configMap.name }));
-      if (!cm) throw new CustosError("CUSTOS_INVALID_SPEC", `template ConfigMap "${from.configMap.name}" not found`, { retryable: false });
+      const cm = await ctx.api.getOrUndefined<{ data?: Record<string, string> }>(
+        resourcePath({ ...CONFIGMAPS, namespace, name: from.configMap.name }),
+      );
+      if (!cm)
+        throw new CustosError(
+          "CUSTOS_INVALID_SPEC",
+          `template ConfigMap "${from.configMap.name}" not found`,
+          { retryable: false },
+        );
       out.configMaps.set(from.configMap.name, cm.data ?? {});
     }
     if (from.secret?.name && !out.secrets.has(from.secret.name)) {
-      const s = await ctx.api.getOrUndefined<{ data?: Record<string, string> }>(resourcePath({ ...SECRETS, namespace, name: from.secret.name }));
-      if (!s) throw new CustosError("CUSTOS_INVALID_SPEC", `template Secret "${from.secret.name}" not found`, { retryable: false });
+      const s = await ctx.api.getOrUndefined<{ data?: Record<string, string> }>(
+        resourcePath({ ...SECRETS, namespace, name: from.secret.name }),
+      );
+      if (!s)
+        throw new CustosError("CUSTOS_INVALID_SPEC", `template Secret "${from.secret.name}" not found`, {
+          retryable: false,
+        });
       const decoded: Record<string, string> = {};
       for (const [k, v] of Object.entries(s.data ?? {})) {
         decoded[k] = Buffer.from(v, "base64").toString("utf8");
@@ -291,10 +386,27 @@ async function writeStatus(
   condition: { ok: boolean; reason: string; message: string },
   sync?: { synced: boolean; secret: SecretObject | undefined; now: number },
 ): Promise<void> {
-  const next = buildStatus(es, condition, sync ? { synced: sync.synced, now: new Date(sync.now), secretName: targetName(es) } : undefined, new Date(ctx.now()));
-  ctx.metrics.setExternalSecretCondition(es.metadata.namespace ?? "", es.metadata.name ?? "", "Ready", condition.ok ? "True" : "False");
+  const next = buildStatus(
+    es,
+    condition,
+    sync ? { synced: sync.synced, now: new Date(sync.now), secretName: targetName(es) } : undefined,
+    new Date(ctx.now()),
+  );
+  ctx.metrics.setExternalSecretCondition(
+    es.metadata.namespace ?? "",
+    es.metadata.name ?? "",
+    "Ready",
+    condition.ok ? "True" : "False",
+  );
   if (!statusChanged(es.status, next)) return;
-  const path = resourcePath({ group: GROUP, version: VERSION_STORAGE, plural: "externalsecrets", namespace: es.metadata.namespace, name: es.metadata.name, subresource: "status" });
+  const path = resourcePath({
+    group: GROUP,
+    version: VERSION_STORAGE,
+    plural: "externalsecrets",
+    namespace: es.metadata.namespace,
+    name: es.metadata.name,
+    subresource: "status",
+  });
   try {
     await ctx.api.mergePatch(path, { status: next });
   } catch (e) {

@@ -9,7 +9,11 @@
  */
 export interface LabelSelector {
   matchLabels?: Record<string, string>;
-  matchExpressions?: { key: string; operator: "In" | "NotIn" | "Exists" | "DoesNotExist"; values?: string[] }[];
+  matchExpressions?: {
+    key: string;
+    operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
+    values?: string[];
+  }[];
 }
 
 export interface StoreCondition {
@@ -68,7 +72,8 @@ export function clusterStoreDenial(
         /* an invalid regex matches nothing; the store's own validation reports it */
       }
     }
-    if (c.namespaceSelector && namespaceLabels && matchesSelector(c.namespaceSelector, namespaceLabels)) return undefined;
+    if (c.namespaceSelector && namespaceLabels && matchesSelector(c.namespaceSelector, namespaceLabels))
+      return undefined;
   }
   return `ClusterSecretStore "${storeName}" does not allow namespace "${namespace}": denied by spec.conditions`;
 }

@@ -22,7 +22,13 @@ const VERSION = "v1";
 export interface StoreObject {
   apiVersion?: string;
   kind?: string;
-  metadata: { name?: string; namespace?: string; uid?: string; generation?: number; resourceVersion?: string };
+  metadata: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    generation?: number;
+    resourceVersion?: string;
+  };
   spec?: { controller?: string; provider?: Record<string, unknown>; conditions?: unknown[] };
   status?: { conditions?: StoreCondition[]; capabilities?: string };
 }
@@ -52,7 +58,9 @@ export class SecretStoreController {
     };
     this.#informers = {
       SecretStore: new Informer(deps.api, `/apis/${GROUP}/${VERSION}${ns}/secretstores`, { onError }),
-      ClusterSecretStore: new Informer(deps.api, `/apis/${GROUP}/${VERSION}/clustersecretstores`, { onError }),
+      ClusterSecretStore: new Informer(deps.api, `/apis/${GROUP}/${VERSION}/clustersecretstores`, {
+        onError,
+      }),
     };
     this.#queue = new WorkQueue({
       concurrency: 2,
@@ -88,7 +96,11 @@ export class SecretStoreController {
     } else {
       const problems = found.def.validate(found.spec);
       if (problems.length) {
-        ready = { ok: false, reason: "InvalidProviderConfig", message: `invalid store: ${problems.join("; ")}` };
+        ready = {
+          ok: false,
+          reason: "InvalidProviderConfig",
+          message: `invalid store: ${problems.join("; ")}`,
+        };
       } else if (kind === "ClusterSecretStore" && isReferent(found.spec)) {
         // Credentials resolve in each using namespace: nothing to log in to yet.
         ready = { ok: true, reason: "Valid", message: "store validated" };
@@ -103,16 +115,28 @@ export class SecretStoreController {
           });
           ready = { ok: true, reason: "Valid", message: "store validated" };
         } catch (e) {
-          ready = { ok: false, reason: "ValidationFailed", message: `unable to validate store: ${redactor.redact(errorMessage(e))}` };
+          ready = {
+            ok: false,
+            reason: "ValidationFailed",
+            message: `unable to validate store: ${redactor.redact(errorMessage(e))}`,
+          };
         }
       }
     }
     const condition = storeReadyCondition(store.status?.conditions, ready, new Date());
     for (const s of ["True", "False"]) {
-      this.deps.metrics.storeCondition.set({ kind, name, namespace, condition: "Ready", status: s }, condition.status === s ? 1 : 0);
+      this.deps.metrics.storeCondition.set(
+        { kind, name, namespace, condition: "Ready", status: s },
+        condition.status === s ? 1 : 0,
+      );
     }
     const current = store.status?.conditions?.find((c) => c.type === "Ready");
-    if (!current || current.status !== condition.status || current.reason !== condition.reason || current.message !== condition.message) {
+    if (
+      !current ||
+      current.status !== condition.status ||
+      current.reason !== condition.reason ||
+      current.message !== condition.message
+    ) {
       const path = `/apis/${GROUP}/${VERSION}${kind === "SecretStore" ? `/namespaces/${namespace}/secretstores` : "/clustersecretstores"}/${name}/status`;
       await this.deps.api.mergePatch(path, { status: { conditions: [condition], capabilities: "ReadOnly" } });
     }

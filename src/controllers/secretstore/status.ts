@@ -20,6 +20,9 @@ export function storeReadyCondition(
     status,
     reason: ready.reason,
     message: ready.message,
-    lastTransitionTime: prev?.status === status && prev.lastTransitionTime ? prev.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, "Z"),
+    lastTransitionTime:
+      prev?.status === status && prev.lastTransitionTime
+        ? prev.lastTransitionTime
+        : now.toISOString().replace(/\.\d{3}Z$/, "Z"),
   };
 }

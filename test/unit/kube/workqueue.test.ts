@@ -102,7 +102,13 @@ test("addAfter keeps the earliest deadline", async () => {
 
 test("shutdown waits for in-flight work", async () => {
   let done = false;
-  const q = new WorkQueue({ concurrency: 1, handler: async () => { await tick(30); done = true; } });
+  const q = new WorkQueue({
+    concurrency: 1,
+    handler: async () => {
+      await tick(30);
+      done = true;
+    },
+  });
   q.start();
   q.add("k");
   await tick(5);
@@ -111,7 +117,16 @@ test("shutdown waits for in-flight work", async () => {
 });
 
 test("jitter stays within the fraction", () => {
-  assert.equal(jitter(1000, 0.1, () => 0), 900);
-  assert.equal(jitter(1000, 0.1, () => 1), 1100);
-  assert.equal(jitter(0, 0.1, () => 1), 0);
+  assert.equal(
+    jitter(1000, 0.1, () => 0),
+    900,
+  );
+  assert.equal(
+    jitter(1000, 0.1, () => 1),
+    1100,
+  );
+  assert.equal(
+    jitter(0, 0.1, () => 1),
+    0,
+  );
 });

@@ -1,6 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { clusterStoreDenial, isOurStore, matchesSelector } from "../../../src/controllers/secretstore/access.ts";
+import {
+  clusterStoreDenial,
+  isOurStore,
+  matchesSelector,
+} from "../../../src/controllers/secretstore/access.ts";
 
 test("controller class: empty or equal is ours", () => {
   assert.equal(isOurStore({}, "default"), true);
@@ -31,8 +35,14 @@ for (const [name, conditions, ns, labels, allowed] of cases) {
 
 test("label selector expressions", () => {
   const l = { a: "1", b: "2" };
-  assert.equal(matchesSelector({ matchExpressions: [{ key: "a", operator: "In", values: ["1", "3"] }] }, l), true);
-  assert.equal(matchesSelector({ matchExpressions: [{ key: "a", operator: "NotIn", values: ["1"] }] }, l), false);
+  assert.equal(
+    matchesSelector({ matchExpressions: [{ key: "a", operator: "In", values: ["1", "3"] }] }, l),
+    true,
+  );
+  assert.equal(
+    matchesSelector({ matchExpressions: [{ key: "a", operator: "NotIn", values: ["1"] }] }, l),
+    false,
+  );
   assert.equal(matchesSelector({ matchExpressions: [{ key: "c", operator: "Exists" }] }, l), false);
   assert.equal(matchesSelector({ matchExpressions: [{ key: "c", operator: "DoesNotExist" }] }, l), true);
 });

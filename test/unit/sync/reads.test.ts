@@ -78,7 +78,12 @@ test("readMany batches refs with distinct keys", async () => {
     },
     async close() {},
   };
-  const out = await cache.readAll("id", s, [{ key: "a" }, { key: "b" }, { key: "c" }, { key: "a", version: "v1" }], 0);
+  const out = await cache.readAll(
+    "id",
+    s,
+    [{ key: "a" }, { key: "b" }, { key: "c" }, { key: "a", version: "v1" }],
+    0,
+  );
   assert.deepEqual(batches, [["b", "c"]]);
   assert.equal(out.size, 4);
   assert.ok([...out.values()].every((v) => !(v instanceof Error)));
@@ -97,7 +102,13 @@ function fakeDef(fail: { n: number }): ProviderDefinition<{ id: string }> {
   };
 }
 
-const ctx = { storeKind: "SecretStore" as const, storeName: "s", storeUid: "u", namespace: "ns", kube: {} as never };
+const ctx = {
+  storeKind: "SecretStore" as const,
+  storeName: "s",
+  storeUid: "u",
+  namespace: "ns",
+  kube: {} as never,
+};
 const deps = { recordCall: () => undefined, redact: () => undefined };
 
 test("one login per identity however many users", async () => {
