@@ -61,7 +61,12 @@ export class SessionPool {
     if (!pending) {
       this.logins++;
       const e = entry;
-      pending = def.connect(spec, ctx, this.deps);
+      pending = def.connect(spec, ctx, {
+        ...this.deps,
+        recordCall: (call, status) => {
+          this.deps.recordCall(`${def.name}:${call}`, status);
+        },
+      });
       e.session = pending;
       pending.then(
         () => {

@@ -113,7 +113,7 @@ const deps = { recordCall: () => undefined, redact: () => undefined };
 
 test("one login per identity however many users", async () => {
   const pool = new SessionPool(deps);
-  const def = fakeDef({ n: 0 }) as unknown as ProviderDefinition<unknown>;
+  const def = fakeDef({ n: 0 }) as unknown as ProviderDefinition;
   await Promise.all(Array.from({ length: 50 }, () => pool.get(def, { id: "x" }, ctx)));
   await pool.get(def, { id: "y" }, ctx);
   assert.equal(pool.logins, 2);
@@ -123,7 +123,7 @@ test("one login per identity however many users", async () => {
 test("a failed login is remembered with backoff, then retried", async () => {
   let now = 0;
   const pool = new SessionPool(deps, { now: () => now, failureBackoffMs: [100, 1000] });
-  const def = fakeDef({ n: 1 }) as unknown as ProviderDefinition<unknown>;
+  const def = fakeDef({ n: 1 }) as unknown as ProviderDefinition;
   await assert.rejects(pool.get(def, { id: "x" }, ctx), /login failed/);
   await assert.rejects(pool.get(def, { id: "x" }, ctx), /login failed/);
   assert.equal(pool.logins, 1);

@@ -1,0 +1,444 @@
+/**
+ * End to end: `custos operator` as a process, the real API server, real Vault. ESO manifests as
+ * users write them (v1beta1 and v1), the seed document's JWT flow unchanged, and the behaviours of
+ * ExternalSecret against KV v1 and v2. Counting is done at the server (Vault's audit log).
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, mkdtempSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sharedEnv, type SharedEnv } from "../env/shared.ts";
+import {
+  applyCrds,
+  createNamespace,
+  esStatus,
+  eventually,
+  kubectl,
+  readyCondition,
+  secretData,
+  sleep,
+  startOperator,
+  suffix,
+  vaultClient,
+  KubeApi,
+  type OperatorProcess,
+  type SecretObj,
+  type VaultClient,
+} from "./helpers.ts";
+
+const examples = join(import.meta.dirname, "..", "..", "..", "shared", "examples");
+let env: SharedEnv;
+let api: KubeApi;
+let vault: VaultClient;
+let op: OperatorProcess;
+let auditDir: string;
+const CANARY = `canary-${suffix()}-value`;
+
+before(async () => {
+  env = await sharedEnv();
+  api = KubeApi.fromDefault(env.kubeconfig);
+  vault = vaultClient(env);
+  await applyCrds(env);
+  auditDir = mkdtempSync(join(tmpdir(), "custos-audit-"));
+  await vault.call("PUT", `sys/audit/file-${suffix()}`, { type: "file", options: { file_path: join(auditDir, "audit.log"), log_raw: "false" } });
+  op = await startOperator(env, ["--controllers", "externalsecret"]);
+});
+
+after(async () => {
+  await op.stop();
+  rmSync(auditDir, { recursive: true, force: true });
+});
+
+/** A KV mount of its own, a token store in the namespace, and a SecretStore over it. */
+async function kvStore(ns: string, opts: { version?: "v1" | "v2"; storeName?: string; server?: string } = {}): Promise<{ mount: string; put: (path: string, data: Record<string, unknown>) => Promise<void> }> {
+  const version = opts.version ?? "v2";
+  const mount = `kv-${suffix()}`;
+  await vault.call("POST", `sys/mounts/${mount}`, { type: "kv", options: { version: version === "v2" ? "2" : "1" } });
+  await api.create(`/api/v1/namespaces/${ns}/secrets`, { metadata: { name: "vault-token" }, stringData: { token: env.vault.token } });
+  await kubectl(env, ["apply", "-n", ns, "-f", "-"], `apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: ${opts.storeName ?? "vault"}
+spec:
+  provider:
+    vault:
+      server: ${opts.server ?? env.vault.addr}
+      path: ${mount}
+      version: ${version}
+      auth:
+        tokenSecretRef:
+          name: vault-token
+          key: token
+`);
+  return {
+    mount,
+    put: async (path, data) => {
+      await vault.call("POST", version === "v2" ? `${mount}/data/${path}` : `${mount}/${path}`, version === "v2" ? { data } : data);
+    },
+  };
+}
+
+async function applyEs(ns: string, yaml: string): Promise<void> {
+  await kubectl(env, ["apply", "-n", ns, "-f", "-"], yaml);
+}
+
+async function waitForData(ns: string, name: string, check: (d: Record<string, string>) => boolean, timeoutMs = 30_000): Promise<Record<string, string>> {
+  return eventually(`Secret ${ns}/${name}`, async () => {
+    const d = await secretData(api, ns, name);
+    return d && check(d) ? d : undefined;
+  }, timeoutMs);
+}
+
+test("document 000: JWT auth with a service-account token, v1beta1 manifests unchanged; rotation and force-sync", async () => {
+  const dir = join(examples, "seed-000-eso-vault-jwt");
+  const ns = await createNamespace(api, "seed000");
+  await vault.call("POST", "sys/mounts/kv-v2", { type: "kv", options: { version: "2" } }).catch(() => undefined);
+  await vault.call("POST", "kv-v2/data/kubernetes/supersecret/test-secret", { data: { username_on_vault: "alice", password: "s3cr3t" } });
+  await vault.call("PUT", "sys/policies/acl/k8s-policy", { policy: readFileSync(join(dir, "k8s-jwt-policy.hcl"), "utf8") });
+  await vault.call("POST", "sys/auth/jwt-auth", { type: "jwt" }).catch(() => undefined);
+  await vault.call("POST", "auth/jwt-auth/config", { jwt_validation_pubkeys: [env.serviceAccountPublicKeyPem] });
+  await vault.call("POST", "auth/jwt-auth/role/secret-accessor", { role_type: "jwt", user_claim: "sub", bound_audiences: ["vault"], token_policies: ["k8s-policy"] });
+  await kubectl(env, ["apply", "-n", ns, "-f", join(dir, "serviceaccount.yaml")]);
+  await kubectl(env, ["apply", "-n", ns, "-f", "-"], readFileSync(join(dir, "secretstore.yaml"), "utf8").replace("http://127.0.0.1:8200", env.vault.addr));
+  await kubectl(env, ["apply", "-n", ns, "-f", join(dir, "externalsecret.yaml")]);
+
+  const data = await waitForData(ns, "vault-secret-name", (d) => d.username === "alice");
+  assert.deepEqual(Object.keys(data), ["username"], "exactly one key");
+  const cond = await eventually("Ready", async () => {
+    const c = readyCondition(await esStatus(api, ns, "external-secret-example"));
+    return c?.status === "True" ? c : undefined;
+  });
+  assert.equal(cond.reason, "SecretSynced");
+  const secret = await api.get<SecretObj>(`/api/v1/namespaces/${ns}/secrets/vault-secret-name`);
+  assert.equal(secret.metadata.labels?.["reconcile.external-secrets.io/managed"], "true");
+  assert.ok(secret.metadata.annotations?.["reconcile.external-secrets.io/data-hash"]);
+  assert.equal(secret.metadata.ownerReferences?.[0]?.kind, "ExternalSecret");
+
+  await vault.call("POST", "kv-v2/data/kubernetes/supersecret/test-secret", { data: { username_on_vault: "bob", password: "s3cr3t" } });
+  await kubectl(env, ["annotate", "externalsecret", "external-secret-example", "-n", ns, `force-sync=${Date.now()}`, "--overwrite"]);
+  await waitForData(ns, "vault-secret-name", (d) => d.username === "bob", 15_000);
+});
+
+test("rotation reaches the Secret within the refresh interval; an unchanged refresh writes nothing", async () => {
+  const ns = await createNamespace(api, "rotate");
+  const kv = await kvStore(ns);
+  await kv.put("app/db", { password: "one" });
+  await applyEs(ns, `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: db
+spec:
+  refreshInterval: 2s
+  secretStoreRef: { name: vault }
+  data:
+  - secretKey: password
+    remoteRef: { key: app/db, property: password }
+`);
+  await waitForData(ns, "db", (d) => d.password === "one");
+  const rv1 = (await api.get<SecretObj>(`/api/v1/namespaces/${ns}/secrets/db`)).metadata.resourceVersion;
+  await sleep(5000); // two or more refreshes with no change
+  const rv2 = (await api.get<SecretObj>(`/api/v1/namespaces/${ns}/secrets/db`)).metadata.resourceVersion;
+  assert.equal(rv2, rv1, "an unchanged refresh writes no Secret");
+  await kv.put("app/db", { password: "two" });
+  await waitForData(ns, "db", (d) => d.password === "two", 10_000);
+});
+
+test("KV v1 and v2: property (exact key, gjson path), whole secret as JSON, version, dataFrom extract and find", async () => {
+  const ns = await createNamespace(api, "kv");
+  const v2 = await kvStore(ns, { storeName: "v2" });
+  const v1 = await kvStore(ns, { version: "v1", storeName: "v1" });
+  await v2.put("app/config", { "a.b": "dotted", nested: { inner: "deep" }, list: ["x", "y"], n: 3 });
+  await v2.put("app/config", { "a.b": "dotted2", nested: { inner: "deep2" }, list: ["x", "y"], n: 4 }); // version 2
+  await v1.put("legacy/creds", { user: "root", pass: "pw" });
+  await v2.put("found/one", { k: "1" });
+  await v2.put("found/two", { k: "2" });
+  await applyEs(ns, `apiVersion: external-secrets.io/v1beta1
+kind: ExternalSecret
+metadata:
+  name: mixed
+spec:
+  refreshInterval: 1h
+  secretStoreRef: { name: v2, kind: SecretStore }
+  target: { name: mixed-out }
+  dataFrom:
+  - extract: { key: app/config }
+  - find:
+      path: found
+      name: { regexp: ".*" }
+  data:
+  - secretKey: exact
+    remoteRef: { key: app/config, property: a.b }
+  - secretKey: path
+    remoteRef: { key: app/config, property: nested.inner }
+  - secretKey: index
+    remoteRef: { key: app/config, property: list.1 }
+  - secretKey: old
+    remoteRef: { key: app/config, property: nested.inner, version: "1" }
+  - secretKey: whole
+    remoteRef: { key: legacy/creds }
+    sourceRef: { storeRef: { name: v1, kind: SecretStore } }
+`);
+  const d = await waitForData(ns, "mixed-out", (x) => x.exact !== undefined);
+  assert.equal(d.exact, "dotted2");
+  assert.equal(d.path, "deep2");
+  assert.equal(d.index, "y");
+  assert.equal(d.old, "deep");
+  assert.deepEqual(JSON.parse(d.whole!), { user: "root", pass: "pw" });
+  assert.equal(d.n, "4", "extract: non-string values JSON-encoded");
+  assert.equal(d["a.b"], "dotted2");
+  assert.deepEqual(JSON.parse(d.nested!), { inner: "deep2" });
+  assert.ok(d.found_one !== undefined || d["found/one"] !== undefined || d.one !== undefined, `find results present: ${Object.keys(d).join(",")}`);
+});
+
+test("creationPolicy Orphan/Merge/None and deletionPolicy Delete/Retain", async () => {
+  const ns = await createNamespace(api, "policy");
+  const kv = await kvStore(ns);
+  await kv.put("p/a", { v: "A" });
+  await api.create(`/api/v1/namespaces/${ns}/secrets`, { metadata: { name: "existing" }, stringData: { keep: "me" } });
+  const es = (name: string, target: string, extra: string, key = "p/a"): string => `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: ${name} }
+spec:
+  refreshInterval: 1s
+  secretStoreRef: { name: vault }
+  target: { name: ${target}, ${extra} }
+  data:
+  - secretKey: v
+    remoteRef: { key: ${key}, property: v }
+`;
+  await applyEs(ns, es("orphan", "orphan-out", "creationPolicy: Orphan"));
+  await applyEs(ns, es("merge", "existing", "creationPolicy: Merge"));
+  await applyEs(ns, es("none", "none-out", "creationPolicy: None"));
+  await kv.put("p/gone", { v: "G" });
+  await applyEs(ns, es("deleter", "deleter-out", "creationPolicy: Owner, deletionPolicy: Delete", "p/gone"));
+  await applyEs(ns, es("retainer", "retainer-out", "creationPolicy: Owner, deletionPolicy: Retain", "p/gone"));
+
+  await waitForData(ns, "orphan-out", (d) => d.v === "A");
+  const orphan = await api.get<SecretObj>(`/api/v1/namespaces/${ns}/secrets/orphan-out`);
+  assert.equal(orphan.metadata.ownerReferences?.length ?? 0, 0, "Orphan sets no owner");
+  const merged = await waitForData(ns, "existing", (d) => d.v === "A");
+  assert.equal(merged.keep, "me", "Merge keeps existing keys");
+  await waitForData(ns, "deleter-out", (d) => d.v === "G");
+  await waitForData(ns, "retainer-out", (d) => d.v === "G");
+  await sleep(1500);
+  assert.equal(await secretData(api, ns, "none-out"), undefined, "None creates nothing");
+
+  await vault.call("DELETE", `${kv.mount}/metadata/p/gone`);
+  await eventually("Delete policy removes the Secret", async () => (await secretData(api, ns, "deleter-out")) === undefined);
+  await sleep(2000);
+  assert.deepEqual(await secretData(api, ns, "retainer-out"), { v: "G" }, "Retain keeps it");
+
+  await kubectl(env, ["delete", "externalsecret", "orphan", "-n", ns]);
+  await sleep(1000);
+  assert.ok(await secretData(api, ns, "orphan-out"), "orphaned Secret outlives its ExternalSecret");
+});
+
+test("a missing property or key gives a clear condition naming it, and never deletes the Secret", async () => {
+  const ns = await createNamespace(api, "missing");
+  const kv = await kvStore(ns);
+  await kv.put("m/a", { v: "1" });
+  await applyEs(ns, `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: m }
+spec:
+  refreshInterval: 1s
+  secretStoreRef: { name: vault }
+  data:
+  - secretKey: v
+    remoteRef: { key: m/a, property: v }
+`);
+  await waitForData(ns, "m", (d) => d.v === "1");
+  await applyEs(ns, `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: m }
+spec:
+  refreshInterval: 1s
+  secretStoreRef: { name: vault }
+  data:
+  - secretKey: v
+    remoteRef: { key: m/a, property: nope }
+`);
+  const c = await eventually("error condition", async () => {
+    const r = readyCondition(await esStatus(api, ns, "m"));
+    return r?.status === "False" ? r : undefined;
+  });
+  assert.match(c.message ?? "", /nope/);
+  assert.deepEqual(await secretData(api, ns, "m"), { v: "1" });
+});
+
+test("store unreachable: no Secret changed or deleted, Ready=False with the cause, recovery without restart", async () => {
+  const ns = await createNamespace(api, "outage");
+  const kv = await kvStore(ns);
+  await kv.put("o/a", { v: "before" });
+  await applyEs(ns, `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: o }
+spec:
+  refreshInterval: 1s
+  secretStoreRef: { name: vault }
+  data:
+  - secretKey: v
+    remoteRef: { key: o/a, property: v }
+`);
+  await waitForData(ns, "o", (d) => d.v === "before");
+  // point the store at a closed port
+  await kubectl(env, ["patch", "secretstore", "vault", "-n", ns, "--type=merge", "-p", JSON.stringify({ spec: { provider: { vault: { server: "http://127.0.0.1:1" } } } })]);
+  const c = await eventually("outage condition", async () => {
+    const r = readyCondition(await esStatus(api, ns, "o"));
+    return r?.status === "False" ? r : undefined;
+  });
+  assert.match(c.message ?? "", /127\.0\.0\.1:1|unreachable|ECONNREFUSED|connect/i);
+  assert.deepEqual(await secretData(api, ns, "o"), { v: "before" });
+  await kv.put("o/a", { v: "after" });
+  await kubectl(env, ["patch", "secretstore", "vault", "-n", ns, "--type=merge", "-p", JSON.stringify({ spec: { provider: { vault: { server: env.vault.addr } } } })]);
+  await waitForData(ns, "o", (d) => d.v === "after", 30_000);
+  await eventually("Ready again", async () => readyCondition(await esStatus(api, ns, "o"))?.status === "True");
+});
+
+test("namespace isolation: a SecretStore is never usable from another namespace; ClusterSecretStore conditions", async () => {
+  const a = await createNamespace(api, "iso-a");
+  const b = await createNamespace(api, "iso-b", { team: "blue" });
+  const c = await createNamespace(api, "iso-c");
+  const kv = await kvStore(a);
+  await kv.put("i/x", { v: "x" });
+  await applyEs(b, `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: steal }
+spec:
+  secretStoreRef: { name: vault }
+  data:
+  - secretKey: v
+    remoteRef: { key: i/x, property: v }
+`);
+  const denied = await eventually("not found condition", async () => {
+    const r = readyCondition(await esStatus(api, b, "steal"));
+    return r?.status === "False" ? r : undefined;
+  });
+  assert.match(denied.message ?? "", /SecretStore "vault" not found in namespace/);
+  assert.equal(await secretData(api, b, "steal"), undefined);
+
+  const css = `css-${suffix()}`;
+  await kubectl(env, ["apply", "-f", "-"], `apiVersion: external-secrets.io/v1
+kind: ClusterSecretStore
+metadata: { name: ${css} }
+spec:
+  conditions:
+  - namespaceSelector: { matchLabels: { team: blue } }
+  provider:
+    vault:
+      server: ${env.vault.addr}
+      path: ${kv.mount}
+      version: v2
+      auth:
+        tokenSecretRef: { name: vault-token, key: token, namespace: ${a} }
+`);
+  const esYaml = `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: via-css }
+spec:
+  secretStoreRef: { name: ${css}, kind: ClusterSecretStore }
+  data:
+  - secretKey: v
+    remoteRef: { key: i/x, property: v }
+`;
+  await applyEs(b, esYaml);
+  await applyEs(c, esYaml);
+  await waitForData(b, "via-css", (d) => d.v === "x");
+  const deniedC = await eventually("denied condition", async () => {
+    const r = readyCondition(await esStatus(api, c, "via-css"));
+    return r?.status === "False" ? r : undefined;
+  });
+  assert.match(deniedC.message ?? "", /denied by spec.conditions/);
+  assert.equal(await secretData(api, c, "via-css"), undefined);
+});
+
+test("counting at the server: 50 ExternalSecrets in 5 namespaces, 5 distinct secrets, one store: one login, at most 5 reads per cycle", async () => {
+  const nss = await Promise.all([1, 2, 3, 4, 5].map(() => createNamespace(api, "count")));
+  const home = nss[0]!;
+  const mount = `kv-${suffix()}`;
+  await vault.call("POST", `sys/mounts/${mount}`, { type: "kv", options: { version: "2" } });
+  for (let i = 0; i < 5; i++) await vault.call("POST", `${mount}/data/shared/s${i}`, { data: { v: `${CANARY}-${i}` } });
+  // an AppRole identity used only by this store, so its logins are countable
+  const approle = `approle-${suffix()}`;
+  await vault.call("POST", `sys/auth/${approle}`, { type: "approle" });
+  await vault.call("PUT", `sys/policies/acl/${approle}`, { policy: `path "${mount}/*" { capabilities = ["read", "list"] }` });
+  await vault.call("POST", `auth/${approle}/role/custos`, { token_policies: [approle], token_ttl: "1h" });
+  const roleId = ((await vault.call("GET", `auth/${approle}/role/custos/role-id`)).json.data as { role_id: string }).role_id;
+  const secretId = ((await vault.call("POST", `auth/${approle}/role/custos/secret-id`)).json.data as { secret_id: string }).secret_id;
+  await api.create(`/api/v1/namespaces/${home}/secrets`, { metadata: { name: "approle" }, stringData: { secretId } });
+  const css = `count-${suffix()}`;
+  await kubectl(env, ["apply", "-f", "-"], `apiVersion: external-secrets.io/v1
+kind: ClusterSecretStore
+metadata: { name: ${css} }
+spec:
+  provider:
+    vault:
+      server: ${env.vault.addr}
+      path: ${mount}
+      version: v2
+      auth:
+        appRole:
+          path: ${approle}
+          roleId: ${roleId}
+          secretRef: { name: approle, key: secretId, namespace: ${home} }
+`);
+  const docs: string[] = [];
+  for (const ns of nss) {
+    for (let j = 0; j < 10; j++) {
+      docs.push(`apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: es-${j}, namespace: ${ns} }
+spec:
+  refreshInterval: 8s
+  secretStoreRef: { name: ${css}, kind: ClusterSecretStore }
+  data:
+  - secretKey: v
+    remoteRef: { key: shared/s${j % 5}, property: v }
+`);
+    }
+  }
+  await kubectl(env, ["apply", "-f", "-"], docs.join("---\n"));
+  for (const ns of nss) for (let j = 0; j < 10; j++) await waitForData(ns, `es-${j}`, (d) => d.v === `${CANARY}-${j % 5}`, 60_000);
+  const audit = (): { logins: number; reads: number } => {
+    const file = join(auditDir, "audit.log");
+    const lines = existsSync(file) ? readFileSync(file, "utf8").trim().split("\n") : [];
+    let logins = 0;
+    let reads = 0;
+    for (const l of lines) {
+      const e = JSON.parse(l) as { type: string; request?: { path?: string; operation?: string } };
+      if (e.type !== "request") continue;
+      if (e.request?.path === `auth/${approle}/login`) logins++;
+      if (e.request?.path?.startsWith(`${mount}/data/shared/`) && e.request.operation === "read") reads++;
+    }
+    return { logins, reads };
+  };
+  const first = audit();
+  assert.equal(first.logins, 1, "one login for the store identity");
+  assert.ok(first.reads <= 5 * 2, `initial sync reads: ${first.reads}`);
+  // three refresh cycles
+  const rvs = async (): Promise<string[]> =>
+    Promise.all(nss.flatMap((ns) => Array.from({ length: 10 }, async (_, j) => (await api.get<SecretObj>(`/api/v1/namespaces/${ns}/secrets/es-${j}`)).metadata.resourceVersion)));
+  const before = await rvs();
+  await sleep(3 * 8000 + 2000);
+  const after1 = audit();
+  const cycles = 3;
+  assert.equal(after1.logins, 1, "no login per reconcile");
+  assert.ok(after1.reads - first.reads <= 5 * (cycles + 1), `reads over ${cycles} cycles: ${after1.reads - first.reads}`);
+  assert.deepEqual(await rvs(), before, "an unchanged refresh writes no Secret");
+});
+
+test("a canary value synced through every path never appears in logs, events, statuses or metrics", async () => {
+  // runs after the counting test has synced CANARY-* values through 50 ExternalSecrets
+  const logs = op.output();
+  assert.ok(logs.length > 0);
+  assert.ok(!logs.includes(CANARY), "operator logs leak a value");
+  const metrics = await op.metrics();
+  assert.ok(!metrics.includes(CANARY), "metrics leak a value");
+  const events = await kubectl(env, ["get", "events", "-A", "-o", "json"]);
+  assert.ok(!events.includes(CANARY), "events leak a value");
+  const statuses = await kubectl(env, ["get", "externalsecrets", "-A", "-o", "json"]);
+  assert.ok(!statuses.includes(CANARY), "statuses leak a value");
+  assert.match(metrics, /externalsecret_sync_calls_total/);
+  assert.match(metrics, /externalsecret_provider_api_calls_count/);
+});

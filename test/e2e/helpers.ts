@@ -1,0 +1,159 @@
+/**
+ * Helpers for end-to-end tests: the operator as a real process (`custos operator`), the CRDs
+ * applied with the real kubectl, and small clients for Vault and the API server.
+ */
+import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { randomBytes } from "node:crypto";
+import { request } from "undici";
+import type { SharedEnv } from "../env/shared.ts";
+import { freePort } from "../env/index.ts";
+import { KubeApi } from "../../src/kube/api.ts";
+
+const root = join(import.meta.dirname, "..", "..");
+const run = promisify(execFile);
+
+export const suffix = (): string => randomBytes(4).toString("hex");
+
+export async function kubectl(env: SharedEnv, args: string[], input?: string): Promise<string> {
+  const p = run(env.bin.kubectl, ["--kubeconfig", env.kubeconfig, ...args]);
+  if (input !== undefined) p.child.stdin?.end(input);
+  return (await p).stdout;
+}
+
+let crdsApplied: Promise<void> | undefined;
+/** Applies every CRD in deploy/crds once per process and waits until they are established. */
+export function applyCrds(env: SharedEnv): Promise<void> {
+  crdsApplied ??= (async () => {
+    const dir = join(root, "deploy", "crds");
+    for (const f of readdirSync(dir).filter((f) => f.endsWith(".yaml"))) {
+      await kubectl(env, ["apply", "-f", join(dir, f)]);
+    }
+    await kubectl(env, ["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+  })();
+  return crdsApplied;
+}
+
+export async function createNamespace(api: KubeApi, prefix: string, labels: Record<string, string> = {}): Promise<string> {
+  const ns = `${prefix}-${suffix()}`;
+  await api.create("/api/v1/namespaces", { metadata: { name: ns, labels } });
+  return ns;
+}
+
+export interface OperatorProcess {
+  child: ChildProcess;
+  metricsUrl: string;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  metrics(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** Starts `custos operator` as a separate process against the environment. */
+export async function startOperator(env: SharedEnv, args: string[] = []): Promise<OperatorProcess> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(root, "src/cli/main.ts"), "operator", "--kubeconfig", env.kubeconfig, "--metrics-port", String(port), "--log-level", "debug", ...args],
+    { stdio: ["ignore", "pipe", "pipe"], cwd: root },
+  );
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  const metricsUrl = `http://127.0.0.1:${port}/metrics`;
+  // ready when /readyz answers 200
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`operator exited early:\n${out}`);
+    try {
+      const res = await request(`http://127.0.0.1:${port}/readyz`);
+      await res.body.dump();
+      if (res.statusCode === 200) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) throw new Error(`operator not ready:\n${out}`);
+    await sleep(100);
+  }
+  return {
+    child,
+    metricsUrl,
+    output: () => out,
+    metrics: async () => (await request(metricsUrl)).body.text(),
+    stop: async () => {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+    await sleep(200);
+  }
+}
+
+export interface VaultClient {
+  call(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: Record<string, unknown> }>;
+}
+
+export function vaultClient(env: SharedEnv): VaultClient {
+  return {
+    async call(method, path, body, token = env.vault.token) {
+      const res = await request(`${env.vault.addr}/v1/${path}`, {
+        method: method as "GET",
+        headers: { "x-vault-token": token },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await res.body.text();
+      const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+      if (res.statusCode >= 400 && method !== "GET") throw new Error(`vault ${method} ${path}: ${res.statusCode} ${text}`);
+      return { status: res.statusCode, json };
+    },
+  };
+}
+
+export interface SecretObj {
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: { kind: string; name: string; controller?: boolean }[]; resourceVersion: string };
+  type?: string;
+  data?: Record<string, string>;
+}
+
+export async function secretData(api: KubeApi, namespace: string, name: string): Promise<Record<string, string> | undefined> {
+  const s = await api.getOrUndefined<SecretObj>(`/api/v1/namespaces/${namespace}/secrets/${name}`);
+  if (!s) return undefined;
+  return Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+}
+
+export interface EsStatus {
+  refreshTime?: string;
+  syncedResourceVersion?: string;
+  conditions?: { type: string; status: string; reason?: string; message?: string }[];
+}
+
+export async function esStatus(api: KubeApi, namespace: string, name: string): Promise<EsStatus | undefined> {
+  const es = await api.getOrUndefined<{ status?: EsStatus }>(`/apis/external-secrets.io/v1/namespaces/${namespace}/externalsecrets/${name}`);
+  return es?.status;
+}
+
+export function readyCondition(status: EsStatus | undefined): { status: string; reason?: string; message?: string } | undefined {
+  return status?.conditions?.find((c) => c.type === "Ready");
+}
+
+export { KubeApi };
