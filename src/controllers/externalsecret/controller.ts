@@ -178,7 +178,7 @@ function usesStore(es: ExternalSecret, kind: string, store: SecretStoreObject): 
   return refs.some(
     (r) =>
       r?.name === store.metadata.name &&
-      (r.kind ?? "SecretStore") === kind &&
+      (r?.kind ?? "SecretStore") === kind &&
       (kind === "ClusterSecretStore" || es.metadata.namespace === store.metadata.namespace),
   );
 }

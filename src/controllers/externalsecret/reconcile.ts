@@ -30,11 +30,11 @@ import {
   type SecretStoreObject,
   type SecretObject,
 } from "./types.ts";
-import { remoteRefsOf, buildSecretData, type FetchResults } from "./data.ts";
+import { remoteRefsOf, buildSecretData, refId, findId, type FetchResults, type RefRead, type RefFind } from "./data.ts";
 import { planSecret, type TemplateSources } from "./plan.ts";
 import { renderForExternalSecret } from "./render.ts";
-import { buildStatus, statusChanged, syncDecision, type SyncReason } from "./status.ts";
-import { validateExternalSecret } from "../../api/externalsecrets/validate.ts";
+import { buildStatus, statusChanged, syncDecision, recordRefresh, type SyncReason } from "./status.ts";
+import { validateExternalSecret } from "./validate.ts";
 
 export interface ReconcileContext {
   api: KubeApi;
@@ -300,15 +300,11 @@ function resolveStore(
 
 interface StoreGroup {
   storeRef: StoreRef;
-  reads: ReturnType<typeof remoteRefsOf>["reads"][number]["ref"][];
-  finds: ReturnType<typeof remoteRefsOf>["finds"][number]["query"][];
+  reads: RefRead["ref"][];
+  finds: RefFind["query"][];
 }
 
-function groupByStore(
-  es: ExternalSecret,
-  reads: ReturnType<typeof remoteRefsOf>["reads"],
-  finds: ReturnType<typeof remoteRefsOf>["finds"],
-): StoreGroup[] {
+function groupByStore(es: ExternalSecret, reads: RefRead[], finds: RefFind[]): StoreGroup[] {
   const main: StoreRef = { name: es.spec?.secretStoreRef?.name ?? "", kind: es.spec?.secretStoreRef?.kind };
   const groups = new Map<string, StoreGroup>();
   const group = (ref: StoreRef | undefined): StoreGroup => {
@@ -322,23 +318,6 @@ function groupByStore(
   for (const f of finds) group(f.storeRef).finds.push(f.query);
   if (groups.size === 0) group(undefined);
   return [...groups.values()];
-}
-
-export function refId(
-  store: StoreRef,
-  ref: { key: string; version?: string | undefined; metadataPolicy?: string | undefined },
-): string {
-  return JSON.stringify([
-    store.kind ?? "SecretStore",
-    store.name,
-    ref.key,
-    ref.version ?? "",
-    ref.metadataPolicy ?? "None",
-  ]);
-}
-
-export function findId(store: StoreRef, q: unknown): string {
-  return JSON.stringify([store.kind ?? "SecretStore", store.name, q]);
 }
 
 async function templateSources(ctx: ReconcileContext, es: ExternalSecret): Promise<TemplateSources> {

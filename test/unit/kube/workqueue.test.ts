@@ -6,7 +6,7 @@ const tick = (ms = 5): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 test("a key queued many times is processed once", async () => {
   const seen: string[] = [];
-  const q = new WorkQueue({ concurrency: 1, handler: async (k) => void seen.push(k) });
+  const q = new WorkQueue({ concurrency: 1, handler: async (k) => (seen.push(k), undefined) });
   for (let i = 0; i < 10; i++) q.add("a");
   q.add("b");
   q.start();
@@ -16,7 +16,7 @@ test("a key queued many times is processed once", async () => {
 
 test("urgent keys go before refreshes", async () => {
   const seen: string[] = [];
-  const q = new WorkQueue({ concurrency: 1, handler: async (k) => void seen.push(k) });
+  const q = new WorkQueue({ concurrency: 1, handler: async (k) => (seen.push(k), undefined) });
   q.add("r1", "refresh");
   q.add("r2", "refresh");
   q.add("new", "urgent");
@@ -38,6 +38,7 @@ test("one worker per key: an add during processing re-runs it afterwards, never 
       maxRunning = Math.max(maxRunning, running);
       await tick(20);
       running--;
+      return undefined;
     },
   });
   q.start();
@@ -61,6 +62,7 @@ test("failures back off exponentially and success resets", async () => {
     handler: async () => {
       calls++;
       if (calls <= 4) throw new Error("boom");
+      return undefined;
     },
     onError: (_k, _e, d) => delays.push(d),
   });
@@ -107,6 +109,7 @@ test("shutdown waits for in-flight work", async () => {
     handler: async () => {
       await tick(30);
       done = true;
+      return undefined;
     },
   });
   q.start();

@@ -1,0 +1,259 @@
+/**
+ * From an ExternalSecret and what the stores returned, the secret data ESO would produce. Pure.
+ *
+ * - `remoteRefsOf(es)`: the unique reads and finds an ExternalSecret needs, per store, so the
+ *   fetcher can share them with every other ExternalSecret;
+ * - `buildSecretData(es, results, render)`: dataFrom first (extract, find, with rewrites), then
+ *   data[] on top; properties by exact key then gjson path; decoding and key conversion.
+ */
+import type { FindQuery, RemoteKey, RemoteSecret } from "../../providers/types.ts";
+import { CustosError, isCustosError } from "../../util/errors.ts";
+import { getPath, toGjsonString } from "../../util/gjson.ts";
+import { redactor } from "../../util/redact.ts";
+import type { DataFromEntry, ExternalSecret, FindSpec, RemoteRef, Rewrite, StoreRef } from "./types.ts";
+
+export interface RefRead {
+  storeRef?: StoreRef | undefined;
+  ref: RemoteKey;
+}
+export interface RefFind {
+  storeRef?: StoreRef | undefined;
+  query: FindQuery;
+}
+
+export interface FetchResults {
+  /** By `refId(storeRef, ref)`. */
+  reads: Map<string, RemoteSecret | Error>;
+  /** By `findId(storeRef, query)`. */
+  finds: Map<string, Map<string, RemoteSecret> | Error>;
+}
+
+/** Renders a Go template with `data` as its dot (used by rewrite transforms). */
+export type RenderFn = (name: string, text: string, data: unknown) => string;
+
+export interface BuiltData {
+  data: Record<string, Uint8Array>;
+  /** Keys whose remote secret no longer exists (for deletionPolicy). */
+  missingKeys: string[];
+  /** True when some referenced remote secret does not exist. */
+  anyMissing: boolean;
+}
+
+export function storeRefOf(es: ExternalSecret, sourceStore: StoreRef | undefined): StoreRef {
+  const ref = sourceStore?.name ? sourceStore : es.spec?.secretStoreRef;
+  return { name: ref?.name ?? "", kind: ref?.kind ?? "SecretStore" };
+}
+
+export function refId(store: StoreRef, ref: RemoteKey): string {
+  return JSON.stringify([store.kind ?? "SecretStore", store.name, ref.key, ref.version ?? "", ref.metadataPolicy ?? "None"]);
+}
+
+export function findId(store: StoreRef, q: FindQuery): string {
+  return JSON.stringify([store.kind ?? "SecretStore", store.name, q.path ?? "", q.name?.regexp ?? "", q.tags ?? {}]);
+}
+
+function keyOf(r: RemoteRef): RemoteKey {
+  return {
+    key: r.key,
+    ...(r.version ? { version: r.version } : {}),
+    ...(r.metadataPolicy === "Fetch" ? { metadataPolicy: "Fetch" as const } : {}),
+  };
+}
+
+function queryOf(f: FindSpec): FindQuery {
+  return {
+    ...(f.path ? { path: f.path } : {}),
+    ...(f.name?.regexp ? { name: { regexp: f.name.regexp } } : {}),
+    ...(f.tags && Object.keys(f.tags).length ? { tags: f.tags } : {}),
+  };
+}
+
+export function remoteRefsOf(es: ExternalSecret): { reads: RefRead[]; finds: RefFind[] } {
+  const reads = new Map<string, RefRead>();
+  const finds = new Map<string, RefFind>();
+  for (const d of es.spec?.dataFrom ?? []) {
+    const store = storeRefOf(es, d.sourceRef?.storeRef);
+    if (d.extract) reads.set(refId(store, keyOf(d.extract)), { storeRef: store, ref: keyOf(d.extract) });
+    if (d.find) finds.set(findId(store, queryOf(d.find)), { storeRef: store, query: queryOf(d.find) });
+  }
+  for (const d of es.spec?.data ?? []) {
+    const store = storeRefOf(es, d.sourceRef?.storeRef);
+    reads.set(refId(store, keyOf(d.remoteRef)), { storeRef: store, ref: keyOf(d.remoteRef) });
+  }
+  return { reads: [...reads.values()], finds: [...finds.values()] };
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** A remote secret as one value: bytes as they are, a map as JSON. */
+function wholeValue(s: RemoteSecret): Uint8Array {
+  return s.kind === "bytes" ? s.value : enc.encode(JSON.stringify(s.value));
+}
+
+/** A remote secret as a map of top-level keys (for extract); bytes must hold a JSON object. */
+function asMap(s: RemoteSecret, what: string): Record<string, unknown> {
+  if (s.kind === "map") return s.value;
+  try {
+    const parsed = JSON.parse(dec.decode(s.value)) as unknown;
+    if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch {
+    /* fall through */
+  }
+  throw new CustosError("CUSTOS_DECODE", `${what} is not a JSON object, so its keys cannot be extracted`, { retryable: false });
+}
+
+function valueBytes(v: unknown): Uint8Array {
+  if (typeof v === "string") return enc.encode(v);
+  if (v instanceof Uint8Array) return v;
+  return enc.encode(JSON.stringify(v));
+}
+
+/** `property`: an exact top-level key first, then a gjson path. */
+export function extractProperty(s: RemoteSecret, ref: RemoteRef): Uint8Array {
+  if (!ref.property) return wholeValue(s);
+  let obj: unknown;
+  if (s.kind === "map") obj = s.value;
+  else {
+    try {
+      obj = JSON.parse(dec.decode(s.value));
+    } catch {
+      throw new CustosError("CUSTOS_PROPERTY_NOT_FOUND", `secret "${ref.key}" is not JSON, so it has no property "${ref.property}"`, { retryable: false });
+    }
+  }
+  if (obj !== null && typeof obj === "object" && !Array.isArray(obj) && Object.hasOwn(obj, ref.property)) {
+    return valueBytes((obj as Record<string, unknown>)[ref.property]);
+  }
+  const found = getPath(obj, ref.property);
+  if (found === undefined) {
+    throw new CustosError("CUSTOS_PROPERTY_NOT_FOUND", `secret "${ref.key}" has no property "${ref.property}"`, { retryable: false });
+  }
+  return enc.encode(toGjsonString(found));
+}
+
+export function decode(value: Uint8Array, strategy: string | undefined, what: string): Uint8Array {
+  const text = (): string => dec.decode(value);
+  switch (strategy ?? "None") {
+    case "None":
+      return value;
+    case "Base64": {
+      const t = text().trim();
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(t) || t.length % 4 === 1) throw new CustosError("CUSTOS_DECODE", `${what}: value is not valid base64`, { retryable: false });
+      return Buffer.from(t, "base64");
+    }
+    case "Base64URL": {
+      const t = text().trim();
+      if (!/^[A-Za-z0-9_-]*={0,2}$/.test(t)) throw new CustosError("CUSTOS_DECODE", `${what}: value is not valid base64url`, { retryable: false });
+      return Buffer.from(t, "base64url");
+    }
+    case "Auto": {
+      const t = text().trim();
+      if (t.length > 0 && t.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(t)) return Buffer.from(t, "base64");
+      if (t.length > 0 && /^[A-Za-z0-9_-]+={0,2}$/.test(t) && /[-_]/.test(t)) return Buffer.from(t, "base64url");
+      return value;
+    }
+    default:
+      throw new CustosError("CUSTOS_INVALID_SPEC", `unknown decodingStrategy "${strategy ?? ""}"`, { retryable: false });
+  }
+}
+
+/** ESO's key conversion: Default replaces characters outside [-._a-zA-Z0-9] with "_". */
+export function convertKey(key: string, strategy: string | undefined): string {
+  if ((strategy ?? "Default") === "Unicode") {
+    return key.replace(/[^-._a-zA-Z0-9]/gu, (c) => `_U${c.codePointAt(0)!.toString(16).padStart(4, "0")}_`);
+  }
+  return key.replace(/[^-._a-zA-Z0-9]/g, "_");
+}
+
+/** Go regexp replacement templates (`$1`, `${1}`, `${name}`) into JavaScript's. */
+export function goReplacement(target: string): string {
+  return target.replace(/\$(\$|\{(\w+)\}|(\w+))/g, (_m, all: string, braced: string | undefined, bare: string | undefined) => {
+    if (all === "$") return "$$";
+    const name = braced ?? bare ?? "";
+    return /^\d+$/.test(name) ? `$${name}` : `$<${name}>`;
+  });
+}
+
+/** Go regexp syntax differences that matter in practice: named groups `(?P<name>...)`. */
+export function goRegExp(source: string, flags = ""): RegExp {
+  try {
+    return new RegExp(source.replace(/\(\?P</g, "(?<"), flags);
+  } catch (e) {
+    throw new CustosError("CUSTOS_INVALID_SPEC", `invalid regular expression "${source}": ${(e as Error).message}`, { retryable: false });
+  }
+}
+
+export function applyRewrites(data: Record<string, Uint8Array>, rewrites: Rewrite[] | undefined, render: RenderFn): Record<string, Uint8Array> {
+  let cur = data;
+  for (const rw of rewrites ?? []) {
+    const next: Record<string, Uint8Array> = {};
+    for (const [k, v] of Object.entries(cur)) {
+      let nk = k;
+      if (rw.regexp) nk = k.replace(goRegExp(rw.regexp.source, "g"), goReplacement(rw.regexp.target));
+      else if (rw.transform) nk = render("rewrite", rw.transform.template, { value: k }).trim();
+      next[nk] = v;
+    }
+    cur = next;
+  }
+  return cur;
+}
+
+function isNotFound(e: unknown): boolean {
+  return isCustosError(e, "CUSTOS_SECRET_NOT_FOUND");
+}
+
+function dataFromEntry(es: ExternalSecret, d: DataFromEntry, results: FetchResults, render: RenderFn, missing: { any: boolean }): Record<string, Uint8Array> {
+  const store = storeRefOf(es, d.sourceRef?.storeRef);
+  let out: Record<string, Uint8Array> = {};
+  if (d.extract) {
+    const r = results.reads.get(refId(store, keyOf(d.extract)));
+    if (r === undefined) throw new CustosError("CUSTOS_INTERNAL", `no result for dataFrom.extract "${d.extract.key}"`);
+    if (r instanceof Error) {
+      if (isNotFound(r)) {
+        missing.any = true;
+        return {};
+      }
+      throw r;
+    }
+    const m = d.extract.property ? asMap({ kind: "bytes", value: extractProperty(r, d.extract) }, `property "${d.extract.property}" of "${d.extract.key}"`) : asMap(r, `secret "${d.extract.key}"`);
+    for (const [k, v] of Object.entries(m)) {
+      out[convertKey(k, d.extract.conversionStrategy)] = decode(valueBytes(v), d.extract.decodingStrategy, `dataFrom.extract "${d.extract.key}" key "${k}"`);
+    }
+  } else if (d.find) {
+    const r = results.finds.get(findId(store, queryOf(d.find)));
+    if (r === undefined) throw new CustosError("CUSTOS_INTERNAL", "no result for dataFrom.find");
+    if (r instanceof Error) throw r;
+    for (const [remoteKey, secret] of r) {
+      out[convertKey(remoteKey, d.find.conversionStrategy)] = decode(wholeValue(secret), d.find.decodingStrategy, `dataFrom.find result "${remoteKey}"`);
+    }
+  }
+  out = applyRewrites(out, d.rewrite, render);
+  return out;
+}
+
+export function buildSecretData(es: ExternalSecret, results: FetchResults, render: RenderFn): BuiltData {
+  const data: Record<string, Uint8Array> = {};
+  const missingKeys: string[] = [];
+  const missing = { any: false };
+  for (const d of es.spec?.dataFrom ?? []) Object.assign(data, dataFromEntry(es, d, results, render, missing));
+  for (const d of es.spec?.data ?? []) {
+    const store = storeRefOf(es, d.sourceRef?.storeRef);
+    const r = results.reads.get(refId(store, keyOf(d.remoteRef)));
+    if (r === undefined) throw new CustosError("CUSTOS_INTERNAL", `no result for data "${d.secretKey}"`);
+    if (r instanceof Error) {
+      if (isNotFound(r)) {
+        missing.any = true;
+        missingKeys.push(d.secretKey);
+        continue;
+      }
+      throw r;
+    }
+    const value = decode(extractProperty(r, d.remoteRef), d.remoteRef.decodingStrategy, `data "${d.secretKey}"`);
+    if (d.remoteRef.nullBytePolicy === "Fail" && value.includes(0)) {
+      throw new CustosError("CUSTOS_DECODE", `data "${d.secretKey}" contains a NUL byte (nullBytePolicy: Fail)`, { retryable: false });
+    }
+    data[d.secretKey] = value;
+  }
+  for (const v of Object.values(data)) redactor.add(v);
+  return { data, missingKeys, anyMissing: missing.any };
+}

@@ -1,0 +1,241 @@
+/**
+ * The desired target Secret and what to do about it. Pure: a function of the ExternalSecret, the
+ * data built from the stores, the current Secret and the template sources.
+ *
+ * Actions: `create`, `update` (only when something we manage differs), `delete` (deletionPolicy
+ * Delete after the remote secret is gone), `none`. The condition carries the real cause.
+ */
+import { parse as parseYaml } from "yaml";
+import { CustosError, errorMessage } from "../../util/errors.ts";
+import { esoDataHash } from "../../util/eso-hash.ts";
+import { redactor } from "../../util/redact.ts";
+import type { BuiltData, RenderFn } from "./data.ts";
+import { DATA_HASH_ANNOTATION, type ReadyInput } from "./status.ts";
+import { GROUP, VERSION_STORAGE, type ExternalSecret, type SecretObject, type TemplateFrom } from "./types.ts";
+
+export const MANAGED_LABEL = "reconcile.external-secrets.io/managed";
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+
+export interface TemplateSources {
+  configMaps: Map<string, Record<string, string>>;
+  secrets: Map<string, Record<string, string>>;
+}
+
+export interface PlanInput {
+  es: ExternalSecret;
+  data: BuiltData;
+  existing: SecretObject | undefined;
+  templateSources: TemplateSources;
+  render: RenderFn;
+  now: Date;
+}
+
+export type Plan =
+  | { action: "create" | "update"; secret: SecretObject; condition: ReadyInput }
+  | { action: "delete" | "none"; secret?: undefined; condition: ReadyInput };
+
+const SYNCED: ReadyInput = { ok: true, reason: "SecretSynced", message: "secret synced" };
+
+export function targetNameOf(es: ExternalSecret): string {
+  return es.spec?.target?.name || es.metadata.name || "";
+}
+
+export function planSecret(input: PlanInput): Plan {
+  const { es, data, existing } = input;
+  const creation = es.spec?.target?.creationPolicy ?? "Owner";
+  const deletion = es.spec?.target?.deletionPolicy ?? "Retain";
+  const name = targetNameOf(es);
+
+  if (data.anyMissing) {
+    if (deletion === "Delete") {
+      return {
+        action: existing ? "delete" : "none",
+        condition: { ok: false, reason: "SecretDeleted", message: "the remote secret does not exist; the target Secret was deleted (deletionPolicy: Delete)" },
+      };
+    }
+    if (deletion === "Retain") {
+      if (!existing) {
+        throw new CustosError("CUSTOS_SECRET_NOT_FOUND", `remote secret not found for ${data.missingKeys.length ? `key(s) ${data.missingKeys.join(", ")}` : "dataFrom"}`, { retryable: false });
+      }
+      return { action: "none", condition: { ok: true, reason: "SecretSynced", message: "the remote secret does not exist; the target Secret is retained (deletionPolicy: Retain)" } };
+    }
+    // Merge: carry on without the missing keys.
+  }
+
+  if (creation === "None") return { action: "none", condition: SYNCED };
+  if (creation === "Merge" && !existing) {
+    return { action: "none", condition: { ok: false, reason: "SecretMissing", message: `target Secret "${name}" does not exist (creationPolicy: Merge needs an existing Secret)` } };
+  }
+
+  // ownership
+  const controllerRef = existing?.metadata.ownerReferences?.find((r) => r.controller);
+  if (creation === "Owner" && controllerRef && controllerRef.uid !== es.metadata.uid) {
+    throw new CustosError(
+      "CUSTOS_OWNERSHIP_CONFLICT",
+      `target Secret "${name}" is already controlled by ${controllerRef.kind} "${controllerRef.name}"`,
+      { retryable: false },
+    );
+  }
+
+  const rendered = renderTarget(input);
+  const desiredData = creation === "Merge" ? { ...decodeData(existing), ...rendered.data } : rendered.data;
+  // deletionPolicy Merge: keys whose remote secret is gone are dropped.
+  for (const k of data.missingKeys) delete desiredData[k];
+  const hash = esoDataHash(desiredData);
+
+  const labels: Record<string, string> = { ...rendered.labels };
+  const annotations: Record<string, string> = { ...rendered.annotations, [DATA_HASH_ANNOTATION]: hash };
+  if (creation !== "Merge") labels[MANAGED_LABEL] = "true";
+  const type = es.spec?.target?.template?.type ?? existing?.type ?? "Opaque";
+  const immutable = es.spec?.target?.immutable === true ? true : undefined;
+  const ownerRef =
+    creation === "Owner"
+      ? { apiVersion: `${GROUP}/${VERSION_STORAGE}`, kind: "ExternalSecret", name: es.metadata.name ?? "", uid: es.metadata.uid ?? "", controller: true, blockOwnerDeletion: true }
+      : undefined;
+
+  const encoded = encodeData(desiredData);
+  if (!existing) {
+    return {
+      action: "create",
+      secret: {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name, namespace: es.metadata.namespace ?? "", labels, annotations, ...(ownerRef ? { ownerReferences: [ownerRef] } : {}) },
+        type,
+        data: encoded,
+        ...(immutable ? { immutable } : {}),
+      },
+      condition: SYNCED,
+    };
+  }
+
+  const sameData = sameMap(existing.data ?? {}, encoded);
+  const metaOk =
+    Object.entries(labels).every(([k, v]) => existing.metadata.labels?.[k] === v) &&
+    Object.entries(annotations).every(([k, v]) => existing.metadata.annotations?.[k] === v);
+  const ownerOk = !ownerRef || existing.metadata.ownerReferences?.some((r) => r.uid === ownerRef.uid && r.controller);
+  const typeOk = (existing.type ?? "Opaque") === type;
+  const immutableOk = (existing.immutable ?? false) === (immutable ?? false) || existing.immutable === true;
+  if (sameData && metaOk && ownerOk && typeOk && immutableOk) return { action: "none", condition: SYNCED };
+  if (existing.immutable) {
+    throw new CustosError("CUSTOS_INVALID_SPEC", `target Secret "${name}" is immutable and its data differs; delete it to let it be re-created`, { retryable: false });
+  }
+  if (!typeOk && existing.type) {
+    // the type of a Secret cannot be changed in place
+    throw new CustosError("CUSTOS_INVALID_SPEC", `target Secret "${name}" has type "${existing.type}", the template asks for "${type}"; delete it to let it be re-created`, { retryable: false });
+  }
+  const owners = (existing.metadata.ownerReferences ?? []).filter((r) => !ownerRef || r.uid !== ownerRef.uid);
+  return {
+    action: "update",
+    secret: {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: {
+        ...existing.metadata,
+        labels: { ...existing.metadata.labels, ...labels },
+        annotations: { ...existing.metadata.annotations, ...annotations },
+        ...(ownerRef || owners.length ? { ownerReferences: ownerRef ? [...owners, ownerRef] : owners } : {}),
+      },
+      type,
+      data: encoded,
+      ...(immutable ? { immutable } : {}),
+    },
+    condition: SYNCED,
+  };
+}
+
+interface Rendered {
+  data: Record<string, Uint8Array>;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function renderTarget(input: PlanInput): Rendered {
+  const { es, data, render, templateSources } = input;
+  const tpl = es.spec?.target?.template;
+  if (!tpl) {
+    return { data: { ...data.data }, labels: copyMeta(es.metadata.labels), annotations: copyMeta(es.metadata.annotations) };
+  }
+  const values: Record<string, string> = {};
+  for (const [k, v] of Object.entries(data.data)) values[k] = dec.decode(v);
+  const out: Rendered = { data: {}, labels: {}, annotations: {} };
+  const hasDataTemplates = Object.keys(tpl.data ?? {}).length > 0 || (tpl.templateFrom ?? []).some((f) => (f.target ?? "Data") === "Data");
+  if (!hasDataTemplates || (tpl.mergePolicy ?? "Replace") === "Merge") Object.assign(out.data, data.data);
+
+  const run = (tname: string, text: string): string => {
+    try {
+      const result = render(tname, text, values);
+      redactor.add(result);
+      return result;
+    } catch (e) {
+      throw new CustosError("CUSTOS_TEMPLATE", `template ${redactor.redact(errorMessage(e))}`, { retryable: false, cause: e });
+    }
+  };
+  const put = (target: TemplateFrom["target"], key: string, value: string): void => {
+    if ((target ?? "Data") === "Data") out.data[key] = enc.encode(value);
+    else if (target === "Labels") out.labels[key] = value;
+    else out.annotations[key] = value;
+  };
+  const putMap = (target: TemplateFrom["target"], text: string, where: string): void => {
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(text);
+    } catch (e) {
+      throw new CustosError("CUSTOS_TEMPLATE", `${where}: rendered output is not a YAML map: ${(e as Error).message.split("\n")[0] ?? ""}`, { retryable: false });
+    }
+    if (parsed === null || parsed === undefined) return;
+    if (typeof parsed !== "object" || Array.isArray(parsed)) {
+      throw new CustosError("CUSTOS_TEMPLATE", `${where}: rendered output is not a YAML map`, { retryable: false });
+    }
+    for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) put(target, k, typeof v === "string" ? v : JSON.stringify(v));
+  };
+
+  for (const [i, from] of (tpl.templateFrom ?? []).entries()) {
+    const target = from.target ?? "Data";
+    if (from.literal !== undefined) {
+      putMap(target, run(`templateFrom[${i}].literal`, from.literal), `templateFrom[${i}].literal`);
+      continue;
+    }
+    const source = from.configMap ?? from.secret;
+    if (!source) continue;
+    const content = from.configMap ? templateSources.configMaps.get(source.name) : templateSources.secrets.get(source.name);
+    if (!content) throw new CustosError("CUSTOS_INVALID_SPEC", `template source "${source.name}" not found`, { retryable: false });
+    for (const item of source.items ?? Object.keys(content).map((key) => ({ key, templateAs: "Values" as const }))) {
+      const text = content[item.key];
+      if (text === undefined) throw new CustosError("CUSTOS_INVALID_SPEC", `template source "${source.name}" has no key "${item.key}"`, { retryable: false });
+      const rendered = run(`${source.name}/${item.key}`, text);
+      if ((item.templateAs ?? "Values") === "KeysAndValues") putMap(target, rendered, `${source.name}/${item.key}`);
+      else put(target, item.key, rendered);
+    }
+  }
+  for (const [k, text] of Object.entries(tpl.data ?? {})) out.data[k] = enc.encode(run(k, text));
+  for (const [k, text] of Object.entries(tpl.metadata?.labels ?? {})) out.labels[k] = run(`metadata.labels.${k}`, text);
+  for (const [k, text] of Object.entries(tpl.metadata?.annotations ?? {})) out.annotations[k] = run(`metadata.annotations.${k}`, text);
+  return out;
+}
+
+function copyMeta(m: Record<string, string> | undefined): Record<string, string> {
+  const out = { ...(m ?? {}) };
+  delete out[LAST_APPLIED];
+  return out;
+}
+
+function decodeData(s: SecretObject | undefined): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {};
+  for (const [k, v] of Object.entries(s?.data ?? {})) out[k] = Buffer.from(v, "base64");
+  return out;
+}
+
+function encodeData(d: Record<string, Uint8Array>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(d).sort()) out[k] = Buffer.from(d[k]!).toString("base64");
+  return out;
+}
+
+function sameMap(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}

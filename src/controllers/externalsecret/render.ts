@@ -1,0 +1,21 @@
+/**
+ * Template rendering for an ExternalSecret: Go text/template with Sprig and ESO's functions,
+ * `missingkey=error`, as ESO's engine v2 does.
+ */
+import { CustosError } from "../../util/errors.ts";
+import type { RenderFn } from "./data.ts";
+import type { ExternalSecret } from "./types.ts";
+
+let engine: RenderFn | undefined;
+
+/** Installs the template engine (src/template registers itself on import). */
+export function setTemplateEngine(fn: RenderFn): void {
+  engine = fn;
+}
+
+export function renderForExternalSecret(_es: ExternalSecret): RenderFn {
+  return (name, text, data) => {
+    if (!engine) throw new CustosError("CUSTOS_TEMPLATE", `${name}: the template engine is not available`, { retryable: false });
+    return engine(name, text, data);
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * When an ExternalSecret is due for a sync, and what its status says. Pure.
+ *
+ * A sync is due when the object is new, its spec or labels/annotations changed (ESO's force-sync,
+ * detected through `syncedResourceVersion`), its target Secret is missing or was changed by
+ * someone else, or the refresh interval has passed (refreshPolicy Periodic). refreshInterval "0"
+ * and refreshPolicy OnChange sync only on changes; CreatedOnce syncs until the Secret exists.
+ */
+import { parseDuration } from "../../util/duration.ts";
+import { esoDataHash, syncedResourceVersion } from "../../util/eso-hash.ts";
+import type { Condition, ExternalSecret, ExternalSecretStatus, SecretObject } from "./types.ts";
+
+export type SyncReason = "new" | "changed" | "secret-missing" | "secret-changed" | "refresh";
+
+export interface SyncDecision {
+  due: boolean;
+  reason: SyncReason;
+  /** When not due: how long until the next periodic refresh (undefined = none). */
+  nextInMs?: number | undefined;
+  intervalMs: number;
+}
+
+const DEFAULT_INTERVAL = "1h";
+export const DATA_HASH_ANNOTATION = "reconcile.external-secrets.io/data-hash";
+
+/** Last successful refresh per object uid, kept in memory so refreshes need no status write. */
+const lastRefresh = new Map<string, number>();
+
+export function recordRefresh(uid: string | undefined, at: number): void {
+  if (uid) lastRefresh.set(uid, at);
+}
+export function forgetRefresh(uid: string | undefined): void {
+  if (uid) lastRefresh.delete(uid);
+}
+
+function intervalOf(es: ExternalSecret): number {
+  try {
+    return Math.max(0, parseDuration(es.spec?.refreshInterval ?? DEFAULT_INTERVAL));
+  } catch {
+    return 0;
+  }
+}
+
+function secretDataHash(secret: SecretObject): string {
+  const data: Record<string, Uint8Array> = {};
+  for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, "base64");
+  return esoDataHash(data);
+}
+
+export function syncDecision(es: ExternalSecret, existing: SecretObject | undefined, now: number): SyncDecision {
+  const intervalMs = intervalOf(es);
+  const policy = es.spec?.refreshPolicy ?? "Periodic";
+  const creation = es.spec?.target?.creationPolicy ?? "Owner";
+  const status = es.status;
+  const ready = status?.conditions?.find((c) => c.type === "Ready");
+  const due = (reason: SyncReason): SyncDecision => ({ due: true, reason, intervalMs });
+
+  if (!status?.syncedResourceVersion || !ready) return due("new");
+  if (status.syncedResourceVersion !== syncedResourceVersion(es.metadata)) return due("changed");
+  if (ready.status !== "True") return due("changed"); // keep retrying a failed sync (with backoff)
+  const writesSecret = creation === "Owner" || creation === "Orphan";
+  if (writesSecret && !existing && ready.reason !== "SecretDeleted") return due("secret-missing");
+  if (writesSecret && existing) {
+    const recorded = existing.metadata.annotations?.[DATA_HASH_ANNOTATION];
+    if (recorded && recorded !== secretDataHash(existing)) return due("secret-changed");
+  }
+  if (policy === "CreatedOnce" || policy === "OnChange" || intervalMs === 0) {
+    return { due: false, reason: "refresh", intervalMs };
+  }
+  const last = Math.max(lastRefresh.get(es.metadata.uid ?? "") ?? 0, status.refreshTime ? Date.parse(status.refreshTime) : 0);
+  const elapsed = now - last;
+  if (elapsed >= intervalMs) return due("refresh");
+  return { due: false, reason: "refresh", nextInMs: intervalMs - elapsed, intervalMs };
+}
+syncDecision.intervalOf = intervalOf;
+
+export interface ReadyInput {
+  ok: boolean;
+  reason: string;
+  message: string;
+}
+
+function rfc3339(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/**
+ * The next status. `sync` is set after a sync that succeeded; `synced` says whether it changed
+ * anything worth recording (refreshTime and syncedResourceVersion move only then).
+ */
+export function buildStatus(
+  es: ExternalSecret,
+  ready: ReadyInput,
+  sync: { synced: boolean; now: Date; secretName: string } | undefined,
+  now: Date,
+): ExternalSecretStatus {
+  const prev = es.status ?? {};
+  const status: "True" | "False" = ready.ok ? "True" : "False";
+  const old = prev.conditions?.find((c) => c.type === "Ready");
+  const condition: Condition = {
+    type: "Ready",
+    status,
+    reason: ready.reason,
+    message: ready.message,
+    lastTransitionTime: old?.status === status && old.lastTransitionTime ? old.lastTransitionTime : rfc3339(now),
+  };
+  const next: ExternalSecretStatus = {
+    ...prev,
+    conditions: [...(prev.conditions ?? []).filter((c) => c.type !== "Ready"), condition],
+  };
+  if (sync?.synced) {
+    next.refreshTime = rfc3339(sync.now);
+    next.syncedResourceVersion = syncedResourceVersion(es.metadata);
+    next.binding = { name: sync.secretName };
+  }
+  return next;
+}
+
+export function statusChanged(old: ExternalSecretStatus | undefined, next: ExternalSecretStatus): boolean {
+  const pick = (s: ExternalSecretStatus | undefined): string =>
+    JSON.stringify([
+      s?.refreshTime ?? null,
+      s?.syncedResourceVersion ?? null,
+      s?.binding?.name ?? null,
+      (s?.conditions ?? []).map((c) => [c.type, c.status, c.reason ?? "", c.message ?? ""]),
+    ]);
+  return pick(old) !== pick(next);
+}

@@ -1,0 +1,31 @@
+/**
+ * ESO-compatible hashes, so a cluster can switch from ESO without rewriting every Secret:
+ * - the `reconcile.external-secrets.io/data-hash` annotation: hex SHA3-224 of Go's
+ *   `fmt.Sprintf("%+v", map[string][]byte)` — keys sorted, values as decimal byte lists,
+ *   e.g. `map[a:[104 105] b:[]]`;
+ * - `syncedResourceVersion`: `<generation>-<hash of labels and annotations>`.
+ */
+import { createHash } from "node:crypto";
+
+export function goMapOfBytes(data: Record<string, Uint8Array>): string {
+  const keys = Object.keys(data).sort();
+  const parts = keys.map((k) => `${k}:[${Array.from(data[k]!).join(" ")}]`);
+  return `map[${parts.join(" ")}]`;
+}
+
+export function esoDataHash(data: Record<string, Uint8Array>): string {
+  return createHash("sha3-224").update(goMapOfBytes(data)).digest("hex");
+}
+
+function goMapOfStrings(m: Record<string, string> | undefined): string {
+  const keys = Object.keys(m ?? {}).sort();
+  return `map[${keys.map((k) => `${k}:${m![k]!}`).join(" ")}]`;
+}
+
+/** ESO's `<generation>-<hash>` over the ExternalSecret's labels and annotations. */
+export function syncedResourceVersion(meta: { generation?: number; labels?: Record<string, string>; annotations?: Record<string, string> }): string {
+  const h = createHash("sha3-224")
+    .update(goMapOfStrings(meta.labels) + goMapOfStrings(meta.annotations))
+    .digest("hex");
+  return `${meta.generation ?? 0}-${h}`;
+}
