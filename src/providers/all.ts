@@ -1,1 +1,2 @@
 /** Registers every built-in provider. Adding a provider adds one import here and nothing else. */
+import "./fake/index.ts";
