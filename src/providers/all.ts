@@ -1,2 +1,3 @@
 /** Registers every built-in provider. Adding a provider adds one import here and nothing else. */
 import "./fake/index.ts";
+import "./vault/index.ts";

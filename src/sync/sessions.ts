@@ -5,6 +5,7 @@
  * store outage costs one login attempt per identity per backoff step, not one per reconcile.
  * Sessions unused for `idleMs` are closed.
  */
+import { createHash } from "node:crypto";
 import type { ProviderDefinition, ProviderDeps, Session, StoreContext } from "../providers/types.ts";
 
 interface Entry {
@@ -40,7 +41,10 @@ export class SessionPool {
 
   /** The pool key: provider name + the identity the provider derives for this context. */
   static key(def: ProviderDefinition, spec: unknown, ctx: StoreContext): string {
-    return `${def.name}|${def.identity(spec, ctx)}`;
+    // The store (uid) and its provider spec are part of the key: a session carries the spec's
+    // read settings (mount, KV version), and a changed spec must get a new session.
+    const specHash = createHash("sha256").update(JSON.stringify(spec ?? null)).digest("hex").slice(0, 16);
+    return `${def.name}|${ctx.storeUid}|${specHash}|${def.identity(spec, ctx)}`;
   }
 
   async get(

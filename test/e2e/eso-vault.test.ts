@@ -55,7 +55,7 @@ async function kvStore(ns: string, opts: { version?: "v1" | "v2"; storeName?: st
   const version = opts.version ?? "v2";
   const mount = `kv-${suffix()}`;
   await vault.call("POST", `sys/mounts/${mount}`, { type: "kv", options: { version: version === "v2" ? "2" : "1" } });
-  await api.create(`/api/v1/namespaces/${ns}/secrets`, { metadata: { name: "vault-token" }, stringData: { token: env.vault.token } });
+  await api.create(`/api/v1/namespaces/${ns}/secrets`, { metadata: { name: "vault-token" }, stringData: { token: env.vault.token } }).catch(() => undefined);
   await kubectl(env, ["apply", "-n", ns, "-f", "-"], `apiVersion: external-secrets.io/v1
 kind: SecretStore
 metadata:
@@ -84,10 +84,17 @@ async function applyEs(ns: string, yaml: string): Promise<void> {
 }
 
 async function waitForData(ns: string, name: string, check: (d: Record<string, string>) => boolean, timeoutMs = 30_000): Promise<Record<string, string>> {
-  return eventually(`Secret ${ns}/${name}`, async () => {
-    const d = await secretData(api, ns, name);
-    return d && check(d) ? d : undefined;
-  }, timeoutMs);
+  try {
+    return await eventually(`Secret ${ns}/${name}`, async () => {
+      const d = await secretData(api, ns, name);
+      return d && check(d) ? d : undefined;
+    }, timeoutMs);
+  } catch (e) {
+    // say why: the ExternalSecrets' conditions in that namespace
+    const list = await api.list<{ metadata: { name: string }; status?: { conditions?: unknown[] } }>(`/apis/external-secrets.io/v1/namespaces/${ns}/externalsecrets`);
+    const why = list.items.map((i) => `${i.metadata.name}: ${JSON.stringify(i.status?.conditions ?? [])}`).join("\n");
+    throw new Error(`${(e as Error).message}\n${why}`, { cause: e });
+  }
 }
 
 test("document 000: JWT auth with a service-account token, v1beta1 manifests unchanged; rotation and force-sync", async () => {

@@ -12,7 +12,7 @@ import type { KubeApi, KubeObject } from "../../kube/api.ts";
 import { isConflict, isNotFound, resourcePath, SECRETS, CONFIGMAPS } from "../../kube/api.ts";
 import type { Informer } from "../../kube/informer.ts";
 import type { EventRecorder } from "../../kube/events.ts";
-import { jitter, type HandlerResult } from "../../kube/workqueue.ts";
+import type { HandlerResult } from "../../kube/workqueue.ts";
 import type { Logger } from "../../util/log.ts";
 import type { Metrics } from "../../manager/metrics.ts";
 import type { KubeAccess, RemoteSecret, StoreContext } from "../../providers/types.ts";
@@ -20,7 +20,7 @@ import { providerFor } from "../../providers/registry.ts";
 import type { SessionPool } from "../../sync/sessions.ts";
 import type { ReadCache } from "../../sync/reads.ts";
 import { ReadCache as RC } from "../../sync/reads.ts";
-import { CustosError, errorMessage, isCustosError } from "../../util/errors.ts";
+import { CustosError, errorMessage, isCustosError, type CustosErrorCode } from "../../util/errors.ts";
 import { redactor } from "../../util/redact.ts";
 import { clusterStoreDenial, isOurStore, type StoreCondition } from "../secretstore/access.ts";
 import {
@@ -33,7 +33,7 @@ import {
 import { remoteRefsOf, buildSecretData, refId, findId, type FetchResults, type RefRead, type RefFind } from "./data.ts";
 import { planSecret, type TemplateSources } from "./plan.ts";
 import { renderForExternalSecret } from "./render.ts";
-import { buildStatus, statusChanged, syncDecision, recordRefresh, type SyncReason } from "./status.ts";
+import { buildStatus, statusChanged, syncDecision, recordRefresh, cycleStart, type SyncReason } from "./status.ts";
 import { validateExternalSecret } from "./validate.ts";
 
 export interface ReconcileContext {
@@ -55,8 +55,15 @@ export interface ReconcileContext {
 
 /** How long a read may be reused by other ExternalSecrets: the refresh window. */
 const NEW_OBJECT_READ_WINDOW_MS = 10_000;
-const MAX_READ_WINDOW_MS = 10 * 60_000;
-const REFRESH_JITTER = 0.05;
+const MAX_SPREAD_MS = 5 * 60_000;
+const WAIT_FOR_CHANGE = new Set<CustosErrorCode>([
+  "CUSTOS_INVALID_SPEC",
+  "CUSTOS_TEMPLATE",
+  "CUSTOS_OWNERSHIP_CONFLICT",
+  "CUSTOS_STORE_DENIED",
+  "CUSTOS_STORE_NOT_FOUND",
+]);
+const REFRESH_SPREAD = 0.05;
 
 export async function reconcileExternalSecret(
   ctx: ReconcileContext,
@@ -84,9 +91,7 @@ export async function reconcileExternalSecret(
   const existing = await currentSecret(ctx, namespace, target);
   const decision = syncDecision(es, existing, ctx.now());
   if (!decision.due) {
-    return decision.nextInMs === undefined
-      ? undefined
-      : { requeueAfter: jitter(decision.nextInMs, REFRESH_JITTER) };
+    return decision.nextInMs === undefined ? undefined : { requeueAfter: decision.nextInMs + spread(decision.intervalMs) };
   }
 
   try {
@@ -99,10 +104,11 @@ export async function reconcileExternalSecret(
     await writeStatus(ctx, es, { ok: false, reason: "SecretSyncedError", message }).catch(() => undefined);
     ctx.events.record(withKind(es), "Warning", "UpdateFailed", message);
     ctx.metrics.reconcileDuration.set({ name, namespace }, ctx.now() - started);
-    if (isCustosError(e) && !e.retryable) {
-      // A spec or remote-data problem: retry on the normal schedule, not in a tight loop.
+    if (isCustosError(e) && WAIT_FOR_CHANGE.has(e.code)) {
+      // Only a change to the ExternalSecret or its store fixes this (both trigger a reconcile):
+      // meanwhile retry on the normal schedule, never in a loop.
       const interval = decision.intervalMs;
-      return interval ? { requeueAfter: jitter(interval, REFRESH_JITTER) } : undefined;
+      return interval ? { requeueAfter: nextCycleIn(ctx.now(), interval) } : undefined;
     }
     throw e; // back off and retry
   }
@@ -116,7 +122,7 @@ async function sync(
 ): Promise<HandlerResult | undefined> {
   const namespace = es.metadata.namespace ?? "";
   const now = ctx.now();
-  const maxAge = readWindow(reason, syncIntervalMs(es));
+  const maxAge = readWindow(reason, syncIntervalMs(es), now);
   const { reads, finds } = remoteRefsOf(es);
 
   // Every store the ExternalSecret uses (secretStoreRef, plus per-entry sourceRef.storeRef).
@@ -211,10 +217,23 @@ async function sync(
     secret: written,
     now,
   });
+  recordRefresh(es.metadata.uid, now);
   const interval = syncIntervalMs(es);
   return interval > 0 && (es.spec?.refreshPolicy ?? "Periodic") === "Periodic"
-    ? { requeueAfter: jitter(interval, REFRESH_JITTER) }
+    ? { requeueAfter: nextCycleIn(ctx.now(), interval) }
     : undefined;
+}
+
+/**
+ * Delay until the next refresh cycle begins, plus a small random spread inside the cycle (at
+ * most 5% of the interval, 5 minutes) so a cycle's work does not arrive in one instant.
+ */
+function nextCycleIn(now: number, intervalMs: number): number {
+  return cycleStart(now, intervalMs) + intervalMs - now + spread(intervalMs);
+}
+
+function spread(intervalMs: number): number {
+  return Math.round(Math.random() * Math.min(intervalMs * REFRESH_SPREAD, MAX_SPREAD_MS));
 }
 
 function registerValue(v: RemoteSecret): void {
@@ -222,10 +241,11 @@ function registerValue(v: RemoteSecret): void {
   else redactor.add(JSON.stringify(v.value));
 }
 
-function readWindow(reason: SyncReason, intervalMs: number): number {
+function readWindow(reason: SyncReason, intervalMs: number, now: number): number {
   switch (reason) {
     case "refresh":
-      return Math.min(intervalMs * 0.1, MAX_READ_WINDOW_MS);
+      // everything read since this cycle began is fresh enough for this cycle
+      return now - cycleStart(now, intervalMs);
     case "new":
     case "secret-missing":
       return NEW_OBJECT_READ_WINDOW_MS;

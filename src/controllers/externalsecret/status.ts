@@ -67,10 +67,17 @@ export function syncDecision(es: ExternalSecret, existing: SecretObject | undefi
   if (policy === "CreatedOnce" || policy === "OnChange" || intervalMs === 0) {
     return { due: false, reason: "refresh", intervalMs };
   }
+  // Refreshes follow a wall-clock grid of the interval: every ExternalSecret with the same
+  // interval refreshes in the same cycle, so reads are shared, and data is never older than one
+  // interval. A refresh is due once the cycle of the last refresh has ended.
   const last = Math.max(lastRefresh.get(es.metadata.uid ?? "") ?? 0, status.refreshTime ? Date.parse(status.refreshTime) : 0);
-  const elapsed = now - last;
-  if (elapsed >= intervalMs) return due("refresh");
-  return { due: false, reason: "refresh", nextInMs: intervalMs - elapsed, intervalMs };
+  if (cycleStart(now, intervalMs) > last) return due("refresh");
+  return { due: false, reason: "refresh", nextInMs: cycleStart(now, intervalMs) + intervalMs - now, intervalMs };
+}
+
+/** Start of the refresh cycle containing `t` for an interval. */
+export function cycleStart(t: number, intervalMs: number): number {
+  return intervalMs > 0 ? Math.floor(t / intervalMs) * intervalMs : t;
 }
 syncDecision.intervalOf = intervalOf;
 

@@ -1,0 +1,140 @@
+/**
+ * A thin typed Vault/OpenBao HTTP client on undici: TLS verification with the store's CA, the
+ * Vault namespace and custom headers, read-your-writes consistency, and failures mapped to
+ * CustosError codes whose messages name the path and Vault's own error text (never values).
+ */
+import { Agent, request, type Dispatcher } from "undici";
+import { CustosError, type CustosErrorCode } from "../../util/errors.ts";
+
+export interface VaultClientOptions {
+  server: string;
+  namespace?: string | undefined;
+  headers?: Record<string, string> | undefined;
+  caPem?: string | undefined;
+  readYourWrites?: boolean | undefined;
+  forwardInconsistent?: boolean | undefined;
+  recordCall: (call: string, status: "success" | "error") => void;
+  timeoutMs?: number;
+}
+
+export interface VaultResponse<T> {
+  status: number;
+  body: T;
+}
+
+export interface AuthInfo {
+  client_token: string;
+  lease_duration: number;
+  renewable: boolean;
+}
+
+const agents = new Map<string, Agent>();
+
+function agentFor(ca: string | undefined): Dispatcher | undefined {
+  if (!ca) return undefined;
+  let a = agents.get(ca);
+  if (!a) {
+    a = new Agent({ connect: { ca }, keepAliveTimeout: 30_000 });
+    agents.set(ca, a);
+  }
+  return a;
+}
+
+export class VaultClient {
+  readonly server: string;
+  readonly #dispatcher: Dispatcher | undefined;
+  #index: string | undefined;
+
+  constructor(readonly opts: VaultClientOptions) {
+    this.server = opts.server.replace(/\/+$/, "");
+    this.#dispatcher = agentFor(opts.caPem);
+  }
+
+  /**
+   * One API call. `call` names it for metrics (e.g. "ReadSecret", "Login"). 404 resolves with
+   * status 404 when `allow404` is set, else throws CUSTOS_SECRET_NOT_FOUND.
+   */
+  async call<T>(
+    call: string,
+    method: "GET" | "POST" | "PUT" | "LIST" | "DELETE",
+    path: string,
+    opts: { token?: string | undefined; body?: unknown; query?: Record<string, string>; allow404?: boolean; namespace?: string | undefined } = {},
+  ): Promise<VaultResponse<T>> {
+    const url = new URL(`${this.server}/v1/${path.replace(/^\/+/, "")}`);
+    for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
+    const headers: Record<string, string> = { ...(this.opts.headers ?? {}) };
+    if (opts.token) headers["x-vault-token"] = opts.token;
+    const ns = opts.namespace ?? this.opts.namespace;
+    if (ns) headers["x-vault-namespace"] = ns;
+    if (this.opts.readYourWrites && this.#index) headers["x-vault-index"] = this.#index;
+    if (this.opts.forwardInconsistent) headers["x-vault-inconsistent"] = "forward-active-node";
+    if (opts.body !== undefined) headers["content-type"] = "application/json";
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(url, {
+        method: method as Dispatcher.HttpMethod,
+        headers,
+        ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+        ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}),
+        headersTimeout: this.opts.timeoutMs ?? 15_000,
+        bodyTimeout: this.opts.timeoutMs ?? 15_000,
+      });
+    } catch (e) {
+      this.opts.recordCall(call, "error");
+      const code = (e as { code?: string }).code ?? (e as Error).name;
+      throw new CustosError("CUSTOS_STORE_UNREACHABLE", `cannot reach Vault at ${this.server}: ${code} (${(e as Error).message})`, { cause: e });
+    }
+    const text = await res.body.text();
+    const index = res.headers["x-vault-index"];
+    if (typeof index === "string") this.#index = index;
+    let body: unknown = undefined;
+    if (text) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+    }
+    if (res.statusCode < 400 || (res.statusCode === 404 && opts.allow404)) {
+      this.opts.recordCall(call, "success");
+      return { status: res.statusCode, body: body as T };
+    }
+    this.opts.recordCall(call, "error");
+    const errors = ((body as { errors?: unknown[] } | undefined)?.errors ?? []).map(String).join("; ");
+    const what = `Vault ${method} ${path}: HTTP ${res.statusCode}${errors ? `: ${errors}` : ""}`;
+    throw new CustosError(codeFor(res.statusCode), what, { retryable: res.statusCode === 429 || res.statusCode >= 500 || res.statusCode === 403 });
+  }
+}
+
+function codeFor(status: number): CustosErrorCode {
+  if (status === 404) return "CUSTOS_SECRET_NOT_FOUND";
+  if (status === 403) return "CUSTOS_ACCESS_DENIED";
+  if (status === 400 || status === 401) return "CUSTOS_AUTH_FAILED";
+  if (status === 429) return "CUSTOS_THROTTLED";
+  return "CUSTOS_STORE_ERROR";
+}
+
+/** ESO's path building for KV reads (`data`) and metadata (`metadata`). */
+export function kvPath(key: string, mount: string | undefined, version: "v1" | "v2", kind: "data" | "metadata" = "data"): string {
+  let out = key.replace(/^\/+/, "");
+  if (mount) {
+    const cut = `${mount}/`;
+    if (out.startsWith(cut)) {
+      out = out.slice(cut.length);
+      if (version === "v2" && (out.startsWith("data/") || out.startsWith("metadata/"))) out = out.slice(out.indexOf("/") + 1);
+    }
+    return version === "v2" ? `${mount}/${kind}/${out}` : `${mount}/${out}`;
+  }
+  if (version === "v2") {
+    const parts = out.split("/");
+    if (out.includes(`/${kind}/`)) return out;
+    if (kind === "metadata" && out.includes("/data/")) return out.replace("/data/", "/metadata/");
+    return [parts[0], kind, ...parts.slice(1)].join("/");
+  }
+  return out;
+}
+
+/** The mount of a path-less key (its first segment), for LIST. */
+export function mountOf(key: string): string {
+  return key.replace(/^\/+/, "").split("/")[0] ?? "";
+}

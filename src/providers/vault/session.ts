@@ -1,0 +1,188 @@
+/**
+ * A Vault session: one login, a token renewed in the background at two thirds of its lease,
+ * a fresh login when renewal fails or the token is refused (one retry of the refused read),
+ * and concurrent identical reads coalesced into one request.
+ */
+import type { FindQuery, ProviderDeps, RemoteKey, RemoteSecret, Session, StoreContext } from "../types.ts";
+import { CustosError, isCustosError } from "../../util/errors.ts";
+import { login } from "./auth.ts";
+import { kvPath, mountOf, type AuthInfo, type VaultClient } from "./client.ts";
+import type { VaultProviderSpec } from "./schema.ts";
+
+const MAX_FIND_RESULTS = 10_000;
+const MAX_FIND_DEPTH = 16;
+
+export class VaultSession implements Session {
+  #auth: AuthInfo | undefined;
+  #loggingIn: Promise<AuthInfo> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  readonly #inflight = new Map<string, Promise<RemoteSecret>>();
+  readonly #version: "v1" | "v2";
+
+  constructor(
+    readonly client: VaultClient,
+    readonly spec: VaultProviderSpec,
+    readonly ctx: StoreContext,
+    readonly deps: ProviderDeps,
+  ) {
+    this.#version = spec.version ?? "v2";
+  }
+
+  /** Logs in (or shares a login under way). */
+  async login(): Promise<AuthInfo> {
+    this.#loggingIn ??= (async () => {
+      try {
+        const auth = await login(this.client, this.spec, this.ctx);
+        this.deps.redact(auth.client_token);
+        this.#auth = auth;
+        this.#schedule(auth);
+        return auth;
+      } finally {
+        this.#loggingIn = undefined;
+      }
+    })();
+    return this.#loggingIn;
+  }
+
+  async #token(): Promise<string> {
+    return (this.#auth ?? (await this.login())).client_token;
+  }
+
+  #schedule(auth: AuthInfo): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#closed || !auth.lease_duration) return; // no expiry (root or periodic-less static tokens)
+    const delay = Math.max(1000, (auth.lease_duration * 1000 * 2) / 3);
+    this.#timer = setTimeout(() => void this.#renew(), delay);
+    this.#timer.unref();
+  }
+
+  async #renew(): Promise<void> {
+    const auth = this.#auth;
+    if (!auth || this.#closed) return;
+    if (auth.renewable) {
+      try {
+        const res = await this.client.call<{ auth?: AuthInfo }>("RenewSelf", "POST", "auth/token/renew-self", { token: auth.client_token, body: {} });
+        const renewed = res.body.auth;
+        // A renewal that no longer extends the lease (max TTL reached) means: log in again.
+        if (renewed && renewed.lease_duration > 5) {
+          this.#auth = { ...auth, lease_duration: renewed.lease_duration, renewable: renewed.renewable };
+          this.#schedule(this.#auth);
+          return;
+        }
+      } catch {
+        /* fall through to a fresh login */
+      }
+    }
+    this.#auth = undefined;
+    try {
+      await this.login();
+    } catch {
+      // The next read retries the login; the controller reports the failure.
+    }
+  }
+
+  /**
+   * A Vault call with the session token. On 403 the token is checked (lookup-self): a token that
+   * is still valid means a real permission problem (thrown as is, no login storm); an invalid one
+   * leads to one fresh login and a retry.
+   */
+  async #authed<T>(fn: (token: string) => Promise<T>): Promise<T> {
+    const token = await this.#token();
+    try {
+      return await fn(token);
+    } catch (e) {
+      if (!isCustosError(e, "CUSTOS_ACCESS_DENIED")) throw e;
+      const valid = await this.client
+        .call("LookupSelf", "GET", "auth/token/lookup-self", { token })
+        .then(() => true)
+        .catch(() => false);
+      if (valid) throw e;
+      if (this.#auth?.client_token === token) this.#auth = undefined;
+      const fresh = await this.#token();
+      return fn(fresh);
+    }
+  }
+
+  read(ref: RemoteKey): Promise<RemoteSecret> {
+    const k = JSON.stringify([ref.key, ref.version ?? "", ref.metadataPolicy ?? "None"]);
+    let p = this.#inflight.get(k);
+    if (!p) {
+      p = this.#read(ref).finally(() => this.#inflight.delete(k));
+      this.#inflight.set(k, p);
+    }
+    return p;
+  }
+
+  async #read(ref: RemoteKey): Promise<RemoteSecret> {
+    if (ref.metadataPolicy === "Fetch") {
+      if (this.#version !== "v2") throw new CustosError("CUSTOS_INVALID_SPEC", "metadataPolicy Fetch needs a KV v2 store", { retryable: false });
+      const path = kvPath(ref.key, this.spec.path, "v2", "metadata");
+      const res = await this.#authed((token) => this.client.call<{ data?: { custom_metadata?: Record<string, string> | null } }>("ReadMetadata", "GET", path, { token }));
+      const meta = res.body.data?.custom_metadata ?? {};
+      this.deps.redact(JSON.stringify(meta));
+      return { kind: "map", value: meta };
+    }
+    const path = kvPath(ref.key, this.spec.path, this.#version);
+    const query = ref.version && this.#version === "v2" ? { version: ref.version } : undefined;
+    const res = await this.#authed((token) =>
+      this.client.call<{ data?: Record<string, unknown> & { data?: Record<string, unknown> | null } }>("ReadSecret", "GET", path, { token, ...(query ? { query } : {}) }),
+    );
+    const data = this.#version === "v2" ? res.body.data?.data : res.body.data;
+    if (!data) throw new CustosError("CUSTOS_SECRET_NOT_FOUND", `Vault secret "${ref.key}" has no data (deleted or destroyed version)`, { retryable: false });
+    this.deps.redact(JSON.stringify(data));
+    return { kind: "map", value: data };
+  }
+
+  async find(q: FindQuery): Promise<Map<string, RemoteSecret>> {
+    const out = new Map<string, RemoteSecret>();
+    const mount = this.spec.path;
+    if (!mount && !q.path) throw new CustosError("CUSTOS_INVALID_SPEC", "dataFrom.find needs spec.provider.vault.path or find.path", { retryable: false });
+    const re = q.name?.regexp ? new RegExp(q.name.regexp) : undefined;
+    const keys = await this.#list(q.path?.replace(/^\/+|\/+$/g, "") ?? "", 0);
+    for (const key of keys) {
+      if (re && !re.test(key)) continue;
+      if (q.tags && Object.keys(q.tags).length) {
+        if (this.#version !== "v2") throw new CustosError("CUSTOS_INVALID_SPEC", "dataFrom.find.tags needs a KV v2 store", { retryable: false });
+        const meta = await this.read({ key, metadataPolicy: "Fetch" });
+        const tags = meta.kind === "map" ? meta.value : {};
+        if (!Object.entries(q.tags).every(([k, v]) => tags[k] === v)) continue;
+      }
+      try {
+        out.set(key, await this.read({ key }));
+      } catch (e) {
+        if (!isCustosError(e, "CUSTOS_SECRET_NOT_FOUND")) throw e; // listed but deleted: skip
+      }
+      if (out.size > MAX_FIND_RESULTS) throw new CustosError("CUSTOS_INVALID_SPEC", `dataFrom.find matched more than ${MAX_FIND_RESULTS} secrets`, { retryable: false });
+    }
+    return out;
+  }
+
+  /** Recursive LIST below `prefix`; returns keys relative to the mount. */
+  async #list(prefix: string, depth: number): Promise<string[]> {
+    if (depth > MAX_FIND_DEPTH) return [];
+    const mount = this.spec.path ?? mountOf(prefix);
+    const rel = this.spec.path ? prefix : prefix.split("/").slice(1).join("/");
+    const base = this.#version === "v2" ? `${mount}/metadata` : mount;
+    const path = rel ? `${base}/${rel}` : base;
+    const res = await this.#authed((token) => this.client.call<{ data?: { keys?: string[] } }>("ListSecrets", "LIST", path, { token, allow404: true }));
+    if (res.status === 404) return [];
+    const out: string[] = [];
+    for (const k of res.body.data?.keys ?? []) {
+      const full = prefix ? `${prefix}/${k}` : k;
+      if (k.endsWith("/")) out.push(...(await this.#list(full.replace(/\/+$/, ""), depth + 1)));
+      else out.push(full);
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+  }
+
+  /** For tests and metrics. */
+  get token(): string | undefined {
+    return this.#auth?.client_token;
+  }
+}
