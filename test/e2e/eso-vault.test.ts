@@ -421,7 +421,7 @@ spec:
     return { logins, reads };
   };
   const first = audit();
-  assert.equal(first.logins, 1, "one login for the store identity");
+  assert.equal(first.logins, 1, `one login for the store identity (audit: ${JSON.stringify(first)})`);
   assert.ok(first.reads <= 5 * 2, `initial sync reads: ${first.reads}`);
   // three refresh cycles
   const rvs = async (): Promise<string[]> =>
