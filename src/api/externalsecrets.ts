@@ -1,0 +1,147 @@
+/**
+ * JSON schemas of the external-secrets.io resources, with ESO's field names. The CRDs in
+ * deploy/crds/ are generated from these (scripts/generate-crds.ts). Enumerations are validated;
+ * nothing has a server-side default, so GitOps tools never see drift from injected values.
+ */
+import { Type, type TSchema } from "@sinclair/typebox";
+import { allProviders } from "../providers/registry.ts";
+import "../providers/all.ts";
+
+const Str = Type.String();
+const Opt = <T extends TSchema>(t: T) => Type.Optional(t);
+const Enum = (values: string[]) => Type.Union(values.map((v) => Type.Literal(v)));
+const StringMap = Type.Record(Type.String(), Type.String());
+
+const StoreRef = Type.Object({
+  name: Type.String({ maxLength: 253 }),
+  kind: Opt(Enum(["SecretStore", "ClusterSecretStore"])),
+});
+
+const GeneratorRef = Type.Object({ apiVersion: Opt(Str), kind: Str, name: Str });
+const SourceRef = Type.Object({ storeRef: Opt(StoreRef), generatorRef: Opt(GeneratorRef) });
+
+const RemoteRef = Type.Object({
+  key: Str,
+  property: Opt(Str),
+  version: Opt(Str),
+  metadataPolicy: Opt(Enum(["None", "Fetch"])),
+  conversionStrategy: Opt(Enum(["Default", "Unicode"])),
+  decodingStrategy: Opt(Enum(["Auto", "Base64", "Base64URL", "None"])),
+  nullBytePolicy: Opt(Enum(["Ignore", "Fail"])),
+});
+
+const Find = Type.Object({
+  path: Opt(Str),
+  name: Opt(Type.Object({ regexp: Opt(Str) })),
+  tags: Opt(StringMap),
+  conversionStrategy: Opt(Enum(["Default", "Unicode"])),
+  decodingStrategy: Opt(Enum(["Auto", "Base64", "Base64URL", "None"])),
+});
+
+const Rewrite = Type.Object({
+  regexp: Opt(Type.Object({ source: Str, target: Str })),
+  transform: Opt(Type.Object({ template: Str })),
+  merge: Opt(Type.Object({}, { "x-kubernetes-preserve-unknown-fields": true })),
+});
+
+const TemplateItems = Type.Array(Type.Object({ key: Str, templateAs: Opt(Enum(["Values", "KeysAndValues"])) }));
+const TemplateRef = Type.Object({ name: Str, items: Opt(TemplateItems) });
+
+const Template = Type.Object({
+  type: Opt(Str),
+  engineVersion: Opt(Enum(["v1", "v2"])),
+  mergePolicy: Opt(Enum(["Replace", "Merge"])),
+  metadata: Opt(Type.Object({ annotations: Opt(StringMap), labels: Opt(StringMap), finalizers: Opt(Type.Array(Str)) })),
+  data: Opt(StringMap),
+  templateFrom: Opt(
+    Type.Array(
+      Type.Object({
+        configMap: Opt(TemplateRef),
+        secret: Opt(TemplateRef),
+        target: Opt(Enum(["Data", "Annotations", "Labels"])),
+        literal: Opt(Str),
+      }),
+    ),
+  ),
+});
+
+const Condition = Type.Object({
+  type: Str,
+  status: Str,
+  reason: Opt(Str),
+  message: Opt(Str),
+  lastTransitionTime: Opt(Type.String({ format: "date-time" })),
+});
+
+export const ExternalSecretSpec = Type.Object({
+  secretStoreRef: Opt(StoreRef),
+  target: Opt(
+    Type.Object({
+      name: Opt(Type.String({ maxLength: 253 })),
+      creationPolicy: Opt(Enum(["Owner", "Orphan", "Merge", "None"])),
+      deletionPolicy: Opt(Enum(["Delete", "Merge", "Retain"])),
+      template: Opt(Template),
+      immutable: Opt(Type.Boolean()),
+      manifest: Opt(Type.Object({}, { "x-kubernetes-preserve-unknown-fields": true })),
+    }),
+  ),
+  refreshInterval: Opt(Str),
+  refreshPolicy: Opt(Enum(["CreatedOnce", "Periodic", "OnChange"])),
+  data: Opt(Type.Array(Type.Object({ secretKey: Type.String({ pattern: "^[-._a-zA-Z0-9]+$", maxLength: 253 }), remoteRef: RemoteRef, sourceRef: Opt(SourceRef) }))),
+  dataFrom: Opt(
+    Type.Array(
+      Type.Object({
+        extract: Opt(RemoteRef),
+        find: Opt(Find),
+        rewrite: Opt(Type.Array(Rewrite)),
+        sourceRef: Opt(SourceRef),
+      }),
+    ),
+  ),
+});
+
+export const ExternalSecretStatus = Type.Object({
+  refreshTime: Opt(Type.Union([Type.String({ format: "date-time" }), Type.Null()])),
+  syncedResourceVersion: Opt(Str),
+  binding: Opt(Type.Object({ name: Opt(Str) })),
+  conditions: Opt(Type.Array(Condition)),
+});
+
+const LabelSelector = Type.Object({
+  matchLabels: Opt(StringMap),
+  matchExpressions: Opt(Type.Array(Type.Object({ key: Str, operator: Str, values: Opt(Type.Array(Str)) }))),
+});
+
+/** `spec.provider`: the registered providers' schemas; other providers' fields are kept as is. */
+export function providerSchema(): TSchema {
+  const props: Record<string, TSchema> = {};
+  for (const p of allProviders()) props[p.name] = Type.Optional(p.schema);
+  return Type.Object(props, { "x-kubernetes-preserve-unknown-fields": true, description: "Exactly one provider. Providers Custos does not support are accepted and reported in the store's Ready condition." });
+}
+
+export function storeSpec(cluster: boolean): TSchema {
+  return Type.Object({
+    controller: Opt(Str),
+    provider: providerSchema(),
+    retrySettings: Opt(Type.Object({ maxRetries: Opt(Type.Integer()), retryInterval: Opt(Str) })),
+    refreshInterval: Opt(Type.Integer()),
+    ...(cluster
+      ? {
+          conditions: Opt(
+            Type.Array(
+              Type.Object({
+                namespaceSelector: Opt(LabelSelector),
+                namespaces: Opt(Type.Array(Str)),
+                namespaceRegexes: Opt(Type.Array(Str)),
+              }),
+            ),
+          ),
+        }
+      : {}),
+  });
+}
+
+export const StoreStatus = Type.Object({
+  conditions: Opt(Type.Array(Condition)),
+  capabilities: Opt(Str),
+});
