@@ -26,13 +26,23 @@ const vault = vaultClient(env);
 const auditDir = mkdtempSync(join(tmpdir(), "custos-bench-"));
 try {
   await applyCrds(env);
-  await vault.call("PUT", "sys/audit/file", { type: "file", options: { file_path: join(auditDir, "audit.log") } });
+  await vault.call("PUT", "sys/audit/file", {
+    type: "file",
+    options: { file_path: join(auditDir, "audit.log") },
+  });
   const mount = "bench";
   await vault.call("POST", `sys/mounts/${mount}`, { type: "kv", options: { version: "2" } });
-  for (let i = 0; i < DISTINCT; i++) await vault.call("POST", `${mount}/data/s${i}`, { data: { v: `value-${i}` } });
+  for (let i = 0; i < DISTINCT; i++)
+    await vault.call("POST", `${mount}/data/s${i}`, { data: { v: `value-${i}` } });
   await api.create("/api/v1/namespaces", { metadata: { name: "bench-home" } });
-  await api.create("/api/v1/namespaces/bench-home/secrets", { metadata: { name: "vault-token" }, stringData: { token: env.vault.token } });
-  await kubectl(env, ["apply", "-f", "-"], `apiVersion: external-secrets.io/v1
+  await api.create("/api/v1/namespaces/bench-home/secrets", {
+    metadata: { name: "vault-token" },
+    stringData: { token: env.vault.token },
+  });
+  await kubectl(
+    env,
+    ["apply", "-f", "-"],
+    `apiVersion: external-secrets.io/v1
 kind: ClusterSecretStore
 metadata: { name: bench }
 spec:
@@ -43,7 +53,8 @@ spec:
       version: v2
       auth:
         tokenSecretRef: { name: vault-token, key: token, namespace: bench-home }
-`);
+`,
+  );
   const docs: string[] = [];
   for (let n = 0; n < NAMESPACES; n++) {
     await api.create("/api/v1/namespaces", { metadata: { name: `bench-${n}` } });
@@ -60,14 +71,31 @@ spec:
     remoteRef: { key: s${i % DISTINCT}, property: v }
 `);
   }
-  for (let i = 0; i < docs.length; i += 200) await kubectl(env, ["apply", "-f", "-"], docs.slice(i, i + 200).join("---\n"));
-  const auditCount = (): number => (existsSync(join(auditDir, "audit.log")) ? readFileSync(join(auditDir, "audit.log"), "utf8").split("\n").filter((l) => l.includes('"type":"request"')).length : 0);
+  for (let i = 0; i < docs.length; i += 200)
+    await kubectl(env, ["apply", "-f", "-"], docs.slice(i, i + 200).join("---\n"));
+  const auditCount = (): number =>
+    existsSync(join(auditDir, "audit.log"))
+      ? readFileSync(join(auditDir, "audit.log"), "utf8")
+          .split("\n")
+          .filter((l) => l.includes('"type":"request"')).length
+      : 0;
 
   const t0 = Date.now();
-  const op = await startOperator(env, ["--controllers", "externalsecret", "--concurrent", "8", "--log-level", "warn"]);
+  const op = await startOperator(env, [
+    "--controllers",
+    "externalsecret",
+    "--concurrent",
+    "8",
+    "--log-level",
+    "warn",
+  ]);
   const readyCount = async (): Promise<number> => {
-    const list = await api.list<{ status?: { conditions?: { type: string; status: string }[] } }>("/apis/external-secrets.io/v1/externalsecrets");
-    return list.items.filter((e) => e.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).length;
+    const list = await api.list<{ status?: { conditions?: { type: string; status: string }[] } }>(
+      "/apis/external-secrets.io/v1/externalsecrets",
+    );
+    return list.items.filter((e) =>
+      e.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+    ).length;
   };
   while ((await readyCount()) < N) await sleep(250);
   const coldMs = Date.now() - t0;
@@ -78,7 +106,10 @@ spec:
   };
   const writes = async (): Promise<number> => {
     const m = await op.metrics();
-    return [...m.matchAll(/^custos_secret_writes_total\{[^}]*\} (\d+)/gm)].reduce((a, x) => a + Number(x[1]), 0);
+    return [...m.matchAll(/^custos_secret_writes_total\{[^}]*\} (\d+)/gm)].reduce(
+      (a, x) => a + Number(x[1]),
+      0,
+    );
   };
   const w0 = await writes();
   const v0 = auditCount();

@@ -15,7 +15,10 @@ export function toStructural(schema: TSchema | JsonSchema): JsonSchema {
     const nonNull = anyOf.filter((a) => a.type !== "null");
     const nullable = nonNull.length !== anyOf.length;
     if (nonNull.every((a) => a.const !== undefined)) {
-      Object.assign(out, { type: typeof nonNull[0]?.const === "number" ? "integer" : "string", enum: nonNull.map((a) => a.const) });
+      Object.assign(out, {
+        type: typeof nonNull[0]?.const === "number" ? "integer" : "string",
+        enum: nonNull.map((a) => a.const),
+      });
     } else if (nonNull.length === 1) {
       Object.assign(out, toStructural(nonNull[0]!));
     } else {
@@ -25,7 +28,8 @@ export function toStructural(schema: TSchema | JsonSchema): JsonSchema {
     copyExtras(s, out);
     return out;
   }
-  if (s.const !== undefined) return { type: typeof s.const === "number" ? "integer" : "string", enum: [s.const] };
+  if (s.const !== undefined)
+    return { type: typeof s.const === "number" ? "integer" : "string", enum: [s.const] };
   if (s.type) out.type = s.type;
   copyExtras(s, out);
   if (s.type === "object") {
@@ -46,7 +50,19 @@ export function toStructural(schema: TSchema | JsonSchema): JsonSchema {
   return out;
 }
 
-const EXTRAS = ["description", "format", "pattern", "minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems", "enum", "nullable"];
+const EXTRAS = [
+  "description",
+  "format",
+  "pattern",
+  "minimum",
+  "maximum",
+  "minLength",
+  "maxLength",
+  "minItems",
+  "maxItems",
+  "enum",
+  "nullable",
+];
 
 function copyExtras(from: JsonSchema, to: JsonSchema): void {
   for (const k of EXTRAS) if (from[k] !== undefined) to[k] = from[k];
@@ -65,7 +81,13 @@ export interface CrdOptions {
   versions: string[];
   spec: TSchema | JsonSchema;
   status?: TSchema | JsonSchema;
-  printerColumns?: { name: string; type: string; jsonPath: string; priority?: number; description?: string }[];
+  printerColumns?: {
+    name: string;
+    type: string;
+    jsonPath: string;
+    priority?: number;
+    description?: string;
+  }[];
   extraProperties?: Record<string, JsonSchema>;
 }
 

@@ -44,14 +44,18 @@ const Rewrite = Type.Object({
   merge: Opt(Type.Object({}, { "x-kubernetes-preserve-unknown-fields": true })),
 });
 
-const TemplateItems = Type.Array(Type.Object({ key: Str, templateAs: Opt(Enum(["Values", "KeysAndValues"])) }));
+const TemplateItems = Type.Array(
+  Type.Object({ key: Str, templateAs: Opt(Enum(["Values", "KeysAndValues"])) }),
+);
 const TemplateRef = Type.Object({ name: Str, items: Opt(TemplateItems) });
 
 const Template = Type.Object({
   type: Opt(Str),
   engineVersion: Opt(Enum(["v1", "v2"])),
   mergePolicy: Opt(Enum(["Replace", "Merge"])),
-  metadata: Opt(Type.Object({ annotations: Opt(StringMap), labels: Opt(StringMap), finalizers: Opt(Type.Array(Str)) })),
+  metadata: Opt(
+    Type.Object({ annotations: Opt(StringMap), labels: Opt(StringMap), finalizers: Opt(Type.Array(Str)) }),
+  ),
   data: Opt(StringMap),
   templateFrom: Opt(
     Type.Array(
@@ -87,7 +91,15 @@ export const ExternalSecretSpec = Type.Object({
   ),
   refreshInterval: Opt(Str),
   refreshPolicy: Opt(Enum(["CreatedOnce", "Periodic", "OnChange"])),
-  data: Opt(Type.Array(Type.Object({ secretKey: Type.String({ pattern: "^[-._a-zA-Z0-9]+$", maxLength: 253 }), remoteRef: RemoteRef, sourceRef: Opt(SourceRef) }))),
+  data: Opt(
+    Type.Array(
+      Type.Object({
+        secretKey: Type.String({ pattern: "^[-._a-zA-Z0-9]+$", maxLength: 253 }),
+        remoteRef: RemoteRef,
+        sourceRef: Opt(SourceRef),
+      }),
+    ),
+  ),
   dataFrom: Opt(
     Type.Array(
       Type.Object({
@@ -116,7 +128,11 @@ const LabelSelector = Type.Object({
 export function providerSchema(): TSchema {
   const props: Record<string, TSchema> = {};
   for (const p of allProviders()) props[p.name] = Type.Optional(p.schema);
-  return Type.Object(props, { "x-kubernetes-preserve-unknown-fields": true, description: "Exactly one provider. Providers Custos does not support are accepted and reported in the store's Ready condition." });
+  return Type.Object(props, {
+    "x-kubernetes-preserve-unknown-fields": true,
+    description:
+      "Exactly one provider. Providers Custos does not support are accepted and reported in the store's Ready condition.",
+  });
 }
 
 export function storeSpec(cluster: boolean): TSchema {

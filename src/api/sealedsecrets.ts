@@ -11,7 +11,11 @@ export const SEALED_SECRET_SPEC: JsonSchema = {
   type: "object",
   required: ["encryptedData"],
   properties: {
-    encryptedData: { type: "object", additionalProperties: str, "x-kubernetes-preserve-unknown-fields": true },
+    encryptedData: {
+      type: "object",
+      additionalProperties: str,
+      "x-kubernetes-preserve-unknown-fields": true,
+    },
     data: { type: "string", format: "byte", description: "Legacy: the whole Secret encrypted as one value." },
     template: {
       type: "object",

@@ -7,7 +7,7 @@ import type { ProviderDefinition } from "./types.ts";
 const providers = new Map<string, ProviderDefinition<never>>();
 
 export function registerProvider<Spec>(def: ProviderDefinition<Spec>): void {
-  providers.set(def.name, def as unknown as ProviderDefinition<never>);
+  providers.set(def.name, def);
 }
 
 export function allProviders(): ProviderDefinition<never>[] {
@@ -17,13 +17,16 @@ export function allProviders(): ProviderDefinition<never>[] {
 /** The provider configured in a store's `spec.provider`: exactly one key must be set. */
 export function providerFor(
   providerSpec: Record<string, unknown> | undefined,
-): { def: ProviderDefinition<unknown>; spec: unknown } | { error: string } {
+): { def: ProviderDefinition; spec: unknown } | { error: string } {
   const keys = Object.keys(providerSpec ?? {}).filter((k) => providerSpec?.[k] != null);
   if (keys.length !== 1) {
-    return { error: `spec.provider must set exactly one provider, found ${keys.length ? keys.join(", ") : "none"}` };
+    return {
+      error: `spec.provider must set exactly one provider, found ${keys.length ? keys.join(", ") : "none"}`,
+    };
   }
   const name = keys[0]!;
   const def = providers.get(name);
-  if (!def) return { error: `provider "${name}" is not supported (supported: ${[...providers.keys()].join(", ")})` };
-  return { def: def as unknown as ProviderDefinition<unknown>, spec: providerSpec![name] };
+  if (!def)
+    return { error: `provider "${name}" is not supported (supported: ${[...providers.keys()].join(", ")})` };
+  return { def: def as unknown as ProviderDefinition, spec: providerSpec![name] };
 }

@@ -47,8 +47,7 @@ export interface RemoteKey {
  * `bytes`: an opaque value (AWS SecretString/SecretBinary, a parameter) that may hold JSON.
  */
 export type RemoteSecret =
-  | { kind: "map"; value: Record<string, unknown> }
-  | { kind: "bytes"; value: Uint8Array };
+  { kind: "map"; value: Record<string, unknown> } | { kind: "bytes"; value: Uint8Array };
 
 export interface FindQuery {
   path?: string | undefined;

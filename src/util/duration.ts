@@ -7,8 +7,8 @@ import { CustosError } from "./errors.ts";
 const UNITS: Record<string, number> = {
   ns: 1e-6,
   us: 1e-3,
-  "µs": 1e-3,
-  "μs": 1e-3,
+  µs: 1e-3,
+  μs: 1e-3,
   ms: 1,
   s: 1000,
   m: 60_000,
@@ -18,7 +18,10 @@ const UNITS: Record<string, number> = {
 export function parseDuration(text: string): number {
   const s = text.trim();
   const fail = (): never => {
-    throw new CustosError("CUSTOS_INVALID_DURATION", `invalid duration "${text}": use Go syntax such as "1h", "30m", "1h30m" or "0"`);
+    throw new CustosError(
+      "CUSTOS_INVALID_DURATION",
+      `invalid duration "${text}": use Go syntax such as "1h", "30m", "1h30m" or "0"`,
+    );
   };
   if (s === "0" || s === "+0" || s === "-0") return 0;
   if (s === "") fail();

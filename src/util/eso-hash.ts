@@ -23,7 +23,11 @@ function goMapOfStrings(m: Record<string, string> | undefined): string {
 }
 
 /** ESO's `<generation>-<hash>` over the ExternalSecret's labels and annotations. */
-export function syncedResourceVersion(meta: { generation?: number; labels?: Record<string, string>; annotations?: Record<string, string> }): string {
+export function syncedResourceVersion(meta: {
+  generation?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}): string {
   const h = createHash("sha3-224")
     .update(goMapOfStrings(meta.labels) + goMapOfStrings(meta.annotations))
     .digest("hex");

@@ -11,7 +11,7 @@ export function splitPath(path: string): string[] {
   for (let i = 0; i < path.length; i++) {
     const c = path[i]!;
     if (c === "\\" && i + 1 < path.length) {
-      cur += path[++i];
+      cur += path[++i] ?? "";
     } else if (c === ".") {
       parts.push(cur);
       cur = "";

@@ -41,7 +41,10 @@ before(async () => {
   vault = vaultClient(env);
   await applyCrds(env);
   auditDir = mkdtempSync(join(tmpdir(), "custos-audit-"));
-  await vault.call("PUT", `sys/audit/file-${suffix()}`, { type: "file", options: { file_path: join(auditDir, "audit.log"), log_raw: "false" } });
+  await vault.call("PUT", `sys/audit/file-${suffix()}`, {
+    type: "file",
+    options: { file_path: join(auditDir, "audit.log"), log_raw: "false" },
+  });
   op = await startOperator(env, ["--controllers", "externalsecret"]);
 });
 
@@ -51,12 +54,26 @@ after(async () => {
 });
 
 /** A KV mount of its own, a token store in the namespace, and a SecretStore over it. */
-async function kvStore(ns: string, opts: { version?: "v1" | "v2"; storeName?: string; server?: string } = {}): Promise<{ mount: string; put: (path: string, data: Record<string, unknown>) => Promise<void> }> {
+async function kvStore(
+  ns: string,
+  opts: { version?: "v1" | "v2"; storeName?: string; server?: string } = {},
+): Promise<{ mount: string; put: (path: string, data: Record<string, unknown>) => Promise<void> }> {
   const version = opts.version ?? "v2";
   const mount = `kv-${suffix()}`;
-  await vault.call("POST", `sys/mounts/${mount}`, { type: "kv", options: { version: version === "v2" ? "2" : "1" } });
-  await api.create(`/api/v1/namespaces/${ns}/secrets`, { metadata: { name: "vault-token" }, stringData: { token: env.vault.token } }).catch(() => undefined);
-  await kubectl(env, ["apply", "-n", ns, "-f", "-"], `apiVersion: external-secrets.io/v1
+  await vault.call("POST", `sys/mounts/${mount}`, {
+    type: "kv",
+    options: { version: version === "v2" ? "2" : "1" },
+  });
+  await api
+    .create(`/api/v1/namespaces/${ns}/secrets`, {
+      metadata: { name: "vault-token" },
+      stringData: { token: env.vault.token },
+    })
+    .catch(() => undefined);
+  await kubectl(
+    env,
+    ["apply", "-n", ns, "-f", "-"],
+    `apiVersion: external-secrets.io/v1
 kind: SecretStore
 metadata:
   name: ${opts.storeName ?? "vault"}
@@ -70,11 +87,16 @@ spec:
         tokenSecretRef:
           name: vault-token
           key: token
-`);
+`,
+  );
   return {
     mount,
     put: async (path, data) => {
-      await vault.call("POST", version === "v2" ? `${mount}/data/${path}` : `${mount}/${path}`, version === "v2" ? { data } : data);
+      await vault.call(
+        "POST",
+        version === "v2" ? `${mount}/data/${path}` : `${mount}/${path}`,
+        version === "v2" ? { data } : data,
+      );
     },
   };
 }
@@ -83,16 +105,29 @@ async function applyEs(ns: string, yaml: string): Promise<void> {
   await kubectl(env, ["apply", "-n", ns, "-f", "-"], yaml);
 }
 
-async function waitForData(ns: string, name: string, check: (d: Record<string, string>) => boolean, timeoutMs = 30_000): Promise<Record<string, string>> {
+async function waitForData(
+  ns: string,
+  name: string,
+  check: (d: Record<string, string>) => boolean,
+  timeoutMs = 30_000,
+): Promise<Record<string, string>> {
   try {
-    return await eventually(`Secret ${ns}/${name}`, async () => {
-      const d = await secretData(api, ns, name);
-      return d && check(d) ? d : undefined;
-    }, timeoutMs);
+    return await eventually(
+      `Secret ${ns}/${name}`,
+      async () => {
+        const d = await secretData(api, ns, name);
+        return d && check(d) ? d : undefined;
+      },
+      timeoutMs,
+    );
   } catch (e) {
     // say why: the ExternalSecrets' conditions in that namespace
-    const list = await api.list<{ metadata: { name: string }; status?: { conditions?: unknown[] } }>(`/apis/external-secrets.io/v1/namespaces/${ns}/externalsecrets`);
-    const why = list.items.map((i) => `${i.metadata.name}: ${JSON.stringify(i.status?.conditions ?? [])}`).join("\n");
+    const list = await api.list<{ metadata: { name: string }; status?: { conditions?: unknown[] } }>(
+      `/apis/external-secrets.io/v1/namespaces/${ns}/externalsecrets`,
+    );
+    const why = list.items
+      .map((i) => `${i.metadata.name}: ${JSON.stringify(i.status?.conditions ?? [])}`)
+      .join("\n");
     throw new Error(`${(e as Error).message}\n${why}`, { cause: e });
   }
 }
@@ -100,14 +135,31 @@ async function waitForData(ns: string, name: string, check: (d: Record<string, s
 test("document 000: JWT auth with a service-account token, v1beta1 manifests unchanged; rotation and force-sync", async () => {
   const dir = join(examples, "seed-000-eso-vault-jwt");
   const ns = await createNamespace(api, "seed000");
-  await vault.call("POST", "sys/mounts/kv-v2", { type: "kv", options: { version: "2" } }).catch(() => undefined);
-  await vault.call("POST", "kv-v2/data/kubernetes/supersecret/test-secret", { data: { username_on_vault: "alice", password: "s3cr3t" } });
-  await vault.call("PUT", "sys/policies/acl/k8s-policy", { policy: readFileSync(join(dir, "k8s-jwt-policy.hcl"), "utf8") });
+  await vault
+    .call("POST", "sys/mounts/kv-v2", { type: "kv", options: { version: "2" } })
+    .catch(() => undefined);
+  await vault.call("POST", "kv-v2/data/kubernetes/supersecret/test-secret", {
+    data: { username_on_vault: "alice", password: "s3cr3t" },
+  });
+  await vault.call("PUT", "sys/policies/acl/k8s-policy", {
+    policy: readFileSync(join(dir, "k8s-jwt-policy.hcl"), "utf8"),
+  });
   await vault.call("POST", "sys/auth/jwt-auth", { type: "jwt" }).catch(() => undefined);
-  await vault.call("POST", "auth/jwt-auth/config", { jwt_validation_pubkeys: [env.serviceAccountPublicKeyPem] });
-  await vault.call("POST", "auth/jwt-auth/role/secret-accessor", { role_type: "jwt", user_claim: "sub", bound_audiences: ["vault"], token_policies: ["k8s-policy"] });
+  await vault.call("POST", "auth/jwt-auth/config", {
+    jwt_validation_pubkeys: [env.serviceAccountPublicKeyPem],
+  });
+  await vault.call("POST", "auth/jwt-auth/role/secret-accessor", {
+    role_type: "jwt",
+    user_claim: "sub",
+    bound_audiences: ["vault"],
+    token_policies: ["k8s-policy"],
+  });
   await kubectl(env, ["apply", "-n", ns, "-f", join(dir, "serviceaccount.yaml")]);
-  await kubectl(env, ["apply", "-n", ns, "-f", "-"], readFileSync(join(dir, "secretstore.yaml"), "utf8").replace("http://127.0.0.1:8200", env.vault.addr));
+  await kubectl(
+    env,
+    ["apply", "-n", ns, "-f", "-"],
+    readFileSync(join(dir, "secretstore.yaml"), "utf8").replace("http://127.0.0.1:8200", env.vault.addr),
+  );
   await kubectl(env, ["apply", "-n", ns, "-f", join(dir, "externalsecret.yaml")]);
 
   const data = await waitForData(ns, "vault-secret-name", (d) => d.username === "alice");
@@ -122,8 +174,18 @@ test("document 000: JWT auth with a service-account token, v1beta1 manifests unc
   assert.ok(secret.metadata.annotations?.["reconcile.external-secrets.io/data-hash"]);
   assert.equal(secret.metadata.ownerReferences?.[0]?.kind, "ExternalSecret");
 
-  await vault.call("POST", "kv-v2/data/kubernetes/supersecret/test-secret", { data: { username_on_vault: "bob", password: "s3cr3t" } });
-  await kubectl(env, ["annotate", "externalsecret", "external-secret-example", "-n", ns, `force-sync=${Date.now()}`, "--overwrite"]);
+  await vault.call("POST", "kv-v2/data/kubernetes/supersecret/test-secret", {
+    data: { username_on_vault: "bob", password: "s3cr3t" },
+  });
+  await kubectl(env, [
+    "annotate",
+    "externalsecret",
+    "external-secret-example",
+    "-n",
+    ns,
+    `force-sync=${Date.now()}`,
+    "--overwrite",
+  ]);
   await waitForData(ns, "vault-secret-name", (d) => d.username === "bob", 15_000);
 });
 
@@ -131,7 +193,9 @@ test("rotation reaches the Secret within the refresh interval; an unchanged refr
   const ns = await createNamespace(api, "rotate");
   const kv = await kvStore(ns);
   await kv.put("app/db", { password: "one" });
-  await applyEs(ns, `apiVersion: external-secrets.io/v1
+  await applyEs(
+    ns,
+    `apiVersion: external-secrets.io/v1
 kind: ExternalSecret
 metadata:
   name: db
@@ -141,7 +205,8 @@ spec:
   data:
   - secretKey: password
     remoteRef: { key: app/db, property: password }
-`);
+`,
+  );
   await waitForData(ns, "db", (d) => d.password === "one");
   const rv1 = (await api.get<SecretObj>(`/api/v1/namespaces/${ns}/secrets/db`)).metadata.resourceVersion;
   await sleep(5000); // two or more refreshes with no change
@@ -160,7 +225,9 @@ test("KV v1 and v2: property (exact key, gjson path), whole secret as JSON, vers
   await v1.put("legacy/creds", { user: "root", pass: "pw" });
   await v2.put("found/one", { k: "1" });
   await v2.put("found/two", { k: "2" });
-  await applyEs(ns, `apiVersion: external-secrets.io/v1beta1
+  await applyEs(
+    ns,
+    `apiVersion: external-secrets.io/v1beta1
 kind: ExternalSecret
 metadata:
   name: mixed
@@ -185,7 +252,8 @@ spec:
   - secretKey: whole
     remoteRef: { key: legacy/creds }
     sourceRef: { storeRef: { name: v1, kind: SecretStore } }
-`);
+`,
+  );
   const d = await waitForData(ns, "mixed-out", (x) => x.exact !== undefined);
   assert.equal(d.exact, "dotted2");
   assert.equal(d.path, "deep2");
@@ -195,15 +263,26 @@ spec:
   assert.equal(d.n, "4", "extract: non-string values JSON-encoded");
   assert.equal(d["a.b"], "dotted2");
   assert.deepEqual(JSON.parse(d.nested!), { inner: "deep2" });
-  assert.ok(d.found_one !== undefined || d["found/one"] !== undefined || d.one !== undefined, `find results present: ${Object.keys(d).join(",")}`);
+  assert.ok(
+    d.found_one !== undefined || d["found/one"] !== undefined || d.one !== undefined,
+    `find results present: ${Object.keys(d).join(",")}`,
+  );
 });
 
 test("creationPolicy Orphan/Merge/None and deletionPolicy Delete/Retain", async () => {
   const ns = await createNamespace(api, "policy");
   const kv = await kvStore(ns);
   await kv.put("p/a", { v: "A" });
-  await api.create(`/api/v1/namespaces/${ns}/secrets`, { metadata: { name: "existing" }, stringData: { keep: "me" } });
-  const es = (name: string, target: string, extra: string, key = "p/a"): string => `apiVersion: external-secrets.io/v1
+  await api.create(`/api/v1/namespaces/${ns}/secrets`, {
+    metadata: { name: "existing" },
+    stringData: { keep: "me" },
+  });
+  const es = (
+    name: string,
+    target: string,
+    extra: string,
+    key = "p/a",
+  ): string => `apiVersion: external-secrets.io/v1
 kind: ExternalSecret
 metadata: { name: ${name} }
 spec:
@@ -219,7 +298,10 @@ spec:
   await applyEs(ns, es("none", "none-out", "creationPolicy: None"));
   await kv.put("p/gone", { v: "G" });
   await applyEs(ns, es("deleter", "deleter-out", "creationPolicy: Owner, deletionPolicy: Delete", "p/gone"));
-  await applyEs(ns, es("retainer", "retainer-out", "creationPolicy: Owner, deletionPolicy: Retain", "p/gone"));
+  await applyEs(
+    ns,
+    es("retainer", "retainer-out", "creationPolicy: Owner, deletionPolicy: Retain", "p/gone"),
+  );
 
   await waitForData(ns, "orphan-out", (d) => d.v === "A");
   const orphan = await api.get<SecretObj>(`/api/v1/namespaces/${ns}/secrets/orphan-out`);
@@ -232,7 +314,10 @@ spec:
   assert.equal(await secretData(api, ns, "none-out"), undefined, "None creates nothing");
 
   await vault.call("DELETE", `${kv.mount}/metadata/p/gone`);
-  await eventually("Delete policy removes the Secret", async () => (await secretData(api, ns, "deleter-out")) === undefined);
+  await eventually(
+    "Delete policy removes the Secret",
+    async () => (await secretData(api, ns, "deleter-out")) === undefined,
+  );
   await sleep(2000);
   assert.deepEqual(await secretData(api, ns, "retainer-out"), { v: "G" }, "Retain keeps it");
 
@@ -245,7 +330,9 @@ test("a missing property or key gives a clear condition naming it, and never del
   const ns = await createNamespace(api, "missing");
   const kv = await kvStore(ns);
   await kv.put("m/a", { v: "1" });
-  await applyEs(ns, `apiVersion: external-secrets.io/v1
+  await applyEs(
+    ns,
+    `apiVersion: external-secrets.io/v1
 kind: ExternalSecret
 metadata: { name: m }
 spec:
@@ -254,9 +341,12 @@ spec:
   data:
   - secretKey: v
     remoteRef: { key: m/a, property: v }
-`);
+`,
+  );
   await waitForData(ns, "m", (d) => d.v === "1");
-  await applyEs(ns, `apiVersion: external-secrets.io/v1
+  await applyEs(
+    ns,
+    `apiVersion: external-secrets.io/v1
 kind: ExternalSecret
 metadata: { name: m }
 spec:
@@ -265,7 +355,8 @@ spec:
   data:
   - secretKey: v
     remoteRef: { key: m/a, property: nope }
-`);
+`,
+  );
   const c = await eventually("error condition", async () => {
     const r = readyCondition(await esStatus(api, ns, "m"));
     return r?.status === "False" ? r : undefined;
@@ -278,7 +369,9 @@ test("store unreachable: no Secret changed or deleted, Ready=False with the caus
   const ns = await createNamespace(api, "outage");
   const kv = await kvStore(ns);
   await kv.put("o/a", { v: "before" });
-  await applyEs(ns, `apiVersion: external-secrets.io/v1
+  await applyEs(
+    ns,
+    `apiVersion: external-secrets.io/v1
 kind: ExternalSecret
 metadata: { name: o }
 spec:
@@ -287,10 +380,20 @@ spec:
   data:
   - secretKey: v
     remoteRef: { key: o/a, property: v }
-`);
+`,
+  );
   await waitForData(ns, "o", (d) => d.v === "before");
   // point the store at a closed port
-  await kubectl(env, ["patch", "secretstore", "vault", "-n", ns, "--type=merge", "-p", JSON.stringify({ spec: { provider: { vault: { server: "http://127.0.0.1:1" } } } })]);
+  await kubectl(env, [
+    "patch",
+    "secretstore",
+    "vault",
+    "-n",
+    ns,
+    "--type=merge",
+    "-p",
+    JSON.stringify({ spec: { provider: { vault: { server: "http://127.0.0.1:1" } } } }),
+  ]);
   const c = await eventually("outage condition", async () => {
     const r = readyCondition(await esStatus(api, ns, "o"));
     return r?.status === "False" ? r : undefined;
@@ -298,9 +401,21 @@ spec:
   assert.match(c.message ?? "", /127\.0\.0\.1:1|unreachable|ECONNREFUSED|connect/i);
   assert.deepEqual(await secretData(api, ns, "o"), { v: "before" });
   await kv.put("o/a", { v: "after" });
-  await kubectl(env, ["patch", "secretstore", "vault", "-n", ns, "--type=merge", "-p", JSON.stringify({ spec: { provider: { vault: { server: env.vault.addr } } } })]);
+  await kubectl(env, [
+    "patch",
+    "secretstore",
+    "vault",
+    "-n",
+    ns,
+    "--type=merge",
+    "-p",
+    JSON.stringify({ spec: { provider: { vault: { server: env.vault.addr } } } }),
+  ]);
   await waitForData(ns, "o", (d) => d.v === "after", 30_000);
-  await eventually("Ready again", async () => readyCondition(await esStatus(api, ns, "o"))?.status === "True");
+  await eventually(
+    "Ready again",
+    async () => readyCondition(await esStatus(api, ns, "o"))?.status === "True",
+  );
 });
 
 test("namespace isolation: a SecretStore is never usable from another namespace; ClusterSecretStore conditions", async () => {
@@ -309,7 +424,9 @@ test("namespace isolation: a SecretStore is never usable from another namespace;
   const c = await createNamespace(api, "iso-c");
   const kv = await kvStore(a);
   await kv.put("i/x", { v: "x" });
-  await applyEs(b, `apiVersion: external-secrets.io/v1
+  await applyEs(
+    b,
+    `apiVersion: external-secrets.io/v1
 kind: ExternalSecret
 metadata: { name: steal }
 spec:
@@ -317,7 +434,8 @@ spec:
   data:
   - secretKey: v
     remoteRef: { key: i/x, property: v }
-`);
+`,
+  );
   const denied = await eventually("not found condition", async () => {
     const r = readyCondition(await esStatus(api, b, "steal"));
     return r?.status === "False" ? r : undefined;
@@ -326,7 +444,10 @@ spec:
   assert.equal(await secretData(api, b, "steal"), undefined);
 
   const css = `css-${suffix()}`;
-  await kubectl(env, ["apply", "-f", "-"], `apiVersion: external-secrets.io/v1
+  await kubectl(
+    env,
+    ["apply", "-f", "-"],
+    `apiVersion: external-secrets.io/v1
 kind: ClusterSecretStore
 metadata: { name: ${css} }
 spec:
@@ -339,7 +460,8 @@ spec:
       version: v2
       auth:
         tokenSecretRef: { name: vault-token, key: token, namespace: ${a} }
-`);
+`,
+  );
   const esYaml = `apiVersion: external-secrets.io/v1
 kind: ExternalSecret
 metadata: { name: via-css }
@@ -365,17 +487,30 @@ test("counting at the server: 50 ExternalSecrets in 5 namespaces, 5 distinct sec
   const home = nss[0]!;
   const mount = `kv-${suffix()}`;
   await vault.call("POST", `sys/mounts/${mount}`, { type: "kv", options: { version: "2" } });
-  for (let i = 0; i < 5; i++) await vault.call("POST", `${mount}/data/shared/s${i}`, { data: { v: `${CANARY}-${i}` } });
+  for (let i = 0; i < 5; i++)
+    await vault.call("POST", `${mount}/data/shared/s${i}`, { data: { v: `${CANARY}-${i}` } });
   // an AppRole identity used only by this store, so its logins are countable
   const approle = `approle-${suffix()}`;
   await vault.call("POST", `sys/auth/${approle}`, { type: "approle" });
-  await vault.call("PUT", `sys/policies/acl/${approle}`, { policy: `path "${mount}/*" { capabilities = ["read", "list"] }` });
+  await vault.call("PUT", `sys/policies/acl/${approle}`, {
+    policy: `path "${mount}/*" { capabilities = ["read", "list"] }`,
+  });
   await vault.call("POST", `auth/${approle}/role/custos`, { token_policies: [approle], token_ttl: "1h" });
-  const roleId = ((await vault.call("GET", `auth/${approle}/role/custos/role-id`)).json.data as { role_id: string }).role_id;
-  const secretId = ((await vault.call("POST", `auth/${approle}/role/custos/secret-id`)).json.data as { secret_id: string }).secret_id;
-  await api.create(`/api/v1/namespaces/${home}/secrets`, { metadata: { name: "approle" }, stringData: { secretId } });
+  const roleId = (
+    (await vault.call("GET", `auth/${approle}/role/custos/role-id`)).json.data as { role_id: string }
+  ).role_id;
+  const secretId = (
+    (await vault.call("POST", `auth/${approle}/role/custos/secret-id`)).json.data as { secret_id: string }
+  ).secret_id;
+  await api.create(`/api/v1/namespaces/${home}/secrets`, {
+    metadata: { name: "approle" },
+    stringData: { secretId },
+  });
   const css = `count-${suffix()}`;
-  await kubectl(env, ["apply", "-f", "-"], `apiVersion: external-secrets.io/v1
+  await kubectl(
+    env,
+    ["apply", "-f", "-"],
+    `apiVersion: external-secrets.io/v1
 kind: ClusterSecretStore
 metadata: { name: ${css} }
 spec:
@@ -389,7 +524,8 @@ spec:
           path: ${approle}
           roleId: ${roleId}
           secretRef: { name: approle, key: secretId, namespace: ${home} }
-`);
+`,
+  );
   const docs: string[] = [];
   for (const ns of nss) {
     for (let j = 0; j < 10; j++) {
@@ -406,7 +542,9 @@ spec:
     }
   }
   await kubectl(env, ["apply", "-f", "-"], docs.join("---\n"));
-  for (const ns of nss) for (let j = 0; j < 10; j++) await waitForData(ns, `es-${j}`, (d) => d.v === `${CANARY}-${j % 5}`, 60_000);
+  for (const ns of nss)
+    for (let j = 0; j < 10; j++)
+      await waitForData(ns, `es-${j}`, (d) => d.v === `${CANARY}-${j % 5}`, 60_000);
   const audit = (): { logins: number; reads: number } => {
     const file = join(auditDir, "audit.log");
     const lines = existsSync(file) ? readFileSync(file, "utf8").trim().split("\n") : [];
@@ -425,13 +563,24 @@ spec:
   assert.ok(first.reads <= 5 * 2, `initial sync reads: ${first.reads}`);
   // three refresh cycles
   const rvs = async (): Promise<string[]> =>
-    Promise.all(nss.flatMap((ns) => Array.from({ length: 10 }, async (_, j) => (await api.get<SecretObj>(`/api/v1/namespaces/${ns}/secrets/es-${j}`)).metadata.resourceVersion)));
+    Promise.all(
+      nss.flatMap((ns) =>
+        Array.from(
+          { length: 10 },
+          async (_, j) =>
+            (await api.get<SecretObj>(`/api/v1/namespaces/${ns}/secrets/es-${j}`)).metadata.resourceVersion,
+        ),
+      ),
+    );
   const before = await rvs();
   await sleep(3 * 8000 + 2000);
   const after1 = audit();
   const cycles = 3;
   assert.equal(after1.logins, 1, "no login per reconcile");
-  assert.ok(after1.reads - first.reads <= 5 * (cycles + 1), `reads over ${cycles} cycles: ${after1.reads - first.reads}`);
+  assert.ok(
+    after1.reads - first.reads <= 5 * (cycles + 1),
+    `reads over ${cycles} cycles: ${after1.reads - first.reads}`,
+  );
   assert.deepEqual(await rvs(), before, "an unchanged refresh writes no Secret");
 });
 

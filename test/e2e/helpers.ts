@@ -36,7 +36,11 @@ export function applyCrds(env: SharedEnv): Promise<void> {
   return crdsApplied;
 }
 
-export async function createNamespace(api: KubeApi, prefix: string, labels: Record<string, string> = {}): Promise<string> {
+export async function createNamespace(
+  api: KubeApi,
+  prefix: string,
+  labels: Record<string, string> = {},
+): Promise<string> {
   const ns = `${prefix}-${suffix()}`;
   await api.create("/api/v1/namespaces", { metadata: { name: ns, labels } });
   return ns;
@@ -56,7 +60,19 @@ export async function startOperator(env: SharedEnv, args: string[] = []): Promis
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", join(root, "src/cli/main.ts"), "operator", "--kubeconfig", env.kubeconfig, "--metrics-port", String(port), "--log-level", "debug", ...args],
+    [
+      "--import",
+      "tsx",
+      join(root, "src/cli/main.ts"),
+      "operator",
+      "--kubeconfig",
+      env.kubeconfig,
+      "--metrics-port",
+      String(port),
+      "--log-level",
+      "debug",
+      ...args,
+    ],
     { stdio: ["ignore", "pipe", "pipe"], cwd: root },
   );
   let out = "";
@@ -94,7 +110,11 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -104,13 +124,19 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
     await sleep(200);
   }
 }
 
 export interface VaultClient {
-  call(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: Record<string, unknown> }>;
+  call(
+    method: string,
+    path: string,
+    body?: unknown,
+    token?: string,
+  ): Promise<{ status: number; json: Record<string, unknown> }>;
 }
 
 export function vaultClient(env: SharedEnv): VaultClient {
@@ -123,22 +149,35 @@ export function vaultClient(env: SharedEnv): VaultClient {
       });
       const text = await res.body.text();
       const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-      if (res.statusCode >= 400 && method !== "GET") throw new Error(`vault ${method} ${path}: ${res.statusCode} ${text}`);
+      if (res.statusCode >= 400 && method !== "GET")
+        throw new Error(`vault ${method} ${path}: ${res.statusCode} ${text}`);
       return { status: res.statusCode, json };
     },
   };
 }
 
 export interface SecretObj {
-  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: { kind: string; name: string; controller?: boolean }[]; resourceVersion: string };
+  metadata: {
+    name: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: { kind: string; name: string; controller?: boolean }[];
+    resourceVersion: string;
+  };
   type?: string;
   data?: Record<string, string>;
 }
 
-export async function secretData(api: KubeApi, namespace: string, name: string): Promise<Record<string, string> | undefined> {
+export async function secretData(
+  api: KubeApi,
+  namespace: string,
+  name: string,
+): Promise<Record<string, string> | undefined> {
   const s = await api.getOrUndefined<SecretObj>(`/api/v1/namespaces/${namespace}/secrets/${name}`);
   if (!s) return undefined;
-  return Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+  return Object.fromEntries(
+    Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]),
+  );
 }
 
 export interface EsStatus {
@@ -148,11 +187,15 @@ export interface EsStatus {
 }
 
 export async function esStatus(api: KubeApi, namespace: string, name: string): Promise<EsStatus | undefined> {
-  const es = await api.getOrUndefined<{ status?: EsStatus }>(`/apis/external-secrets.io/v1/namespaces/${namespace}/externalsecrets/${name}`);
+  const es = await api.getOrUndefined<{ status?: EsStatus }>(
+    `/apis/external-secrets.io/v1/namespaces/${namespace}/externalsecrets/${name}`,
+  );
   return es?.status;
 }
 
-export function readyCondition(status: EsStatus | undefined): { status: string; reason?: string; message?: string } | undefined {
+export function readyCondition(
+  status: EsStatus | undefined,
+): { status: string; reason?: string; message?: string } | undefined {
   return status?.conditions?.find((c) => c.type === "Ready");
 }
 

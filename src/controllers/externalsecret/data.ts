@@ -45,11 +45,23 @@ export function storeRefOf(es: ExternalSecret, sourceStore: StoreRef | undefined
 }
 
 export function refId(store: StoreRef, ref: RemoteKey): string {
-  return JSON.stringify([store.kind ?? "SecretStore", store.name, ref.key, ref.version ?? "", ref.metadataPolicy ?? "None"]);
+  return JSON.stringify([
+    store.kind ?? "SecretStore",
+    store.name,
+    ref.key,
+    ref.version ?? "",
+    ref.metadataPolicy ?? "None",
+  ]);
 }
 
 export function findId(store: StoreRef, q: FindQuery): string {
-  return JSON.stringify([store.kind ?? "SecretStore", store.name, q.path ?? "", q.name?.regexp ?? "", q.tags ?? {}]);
+  return JSON.stringify([
+    store.kind ?? "SecretStore",
+    store.name,
+    q.path ?? "",
+    q.name?.regexp ?? "",
+    q.tags ?? {},
+  ]);
 }
 
 function keyOf(r: RemoteRef): RemoteKey {
@@ -96,11 +108,14 @@ function asMap(s: RemoteSecret, what: string): Record<string, unknown> {
   if (s.kind === "map") return s.value;
   try {
     const parsed = JSON.parse(dec.decode(s.value)) as unknown;
-    if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+    if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed))
+      return parsed as Record<string, unknown>;
   } catch {
     /* fall through */
   }
-  throw new CustosError("CUSTOS_DECODE", `${what} is not a JSON object, so its keys cannot be extracted`, { retryable: false });
+  throw new CustosError("CUSTOS_DECODE", `${what} is not a JSON object, so its keys cannot be extracted`, {
+    retryable: false,
+  });
 }
 
 function valueBytes(v: unknown): Uint8Array {
@@ -118,7 +133,11 @@ export function extractProperty(s: RemoteSecret, ref: RemoteRef): Uint8Array {
     try {
       obj = JSON.parse(dec.decode(s.value));
     } catch {
-      throw new CustosError("CUSTOS_PROPERTY_NOT_FOUND", `secret "${ref.key}" is not JSON, so it has no property "${ref.property}"`, { retryable: false });
+      throw new CustosError(
+        "CUSTOS_PROPERTY_NOT_FOUND",
+        `secret "${ref.key}" is not JSON, so it has no property "${ref.property}"`,
+        { retryable: false },
+      );
     }
   }
   if (obj !== null && typeof obj === "object" && !Array.isArray(obj) && Object.hasOwn(obj, ref.property)) {
@@ -126,7 +145,11 @@ export function extractProperty(s: RemoteSecret, ref: RemoteRef): Uint8Array {
   }
   const found = getPath(obj, ref.property);
   if (found === undefined) {
-    throw new CustosError("CUSTOS_PROPERTY_NOT_FOUND", `secret "${ref.key}" has no property "${ref.property}"`, { retryable: false });
+    throw new CustosError(
+      "CUSTOS_PROPERTY_NOT_FOUND",
+      `secret "${ref.key}" has no property "${ref.property}"`,
+      { retryable: false },
+    );
   }
   return enc.encode(toGjsonString(found));
 }
@@ -138,22 +161,28 @@ export function decode(value: Uint8Array, strategy: string | undefined, what: st
       return value;
     case "Base64": {
       const t = text().trim();
-      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(t) || t.length % 4 === 1) throw new CustosError("CUSTOS_DECODE", `${what}: value is not valid base64`, { retryable: false });
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(t) || t.length % 4 === 1)
+        throw new CustosError("CUSTOS_DECODE", `${what}: value is not valid base64`, { retryable: false });
       return Buffer.from(t, "base64");
     }
     case "Base64URL": {
       const t = text().trim();
-      if (!/^[A-Za-z0-9_-]*={0,2}$/.test(t)) throw new CustosError("CUSTOS_DECODE", `${what}: value is not valid base64url`, { retryable: false });
+      if (!/^[A-Za-z0-9_-]*={0,2}$/.test(t))
+        throw new CustosError("CUSTOS_DECODE", `${what}: value is not valid base64url`, { retryable: false });
       return Buffer.from(t, "base64url");
     }
     case "Auto": {
       const t = text().trim();
-      if (t.length > 0 && t.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(t)) return Buffer.from(t, "base64");
-      if (t.length > 0 && /^[A-Za-z0-9_-]+={0,2}$/.test(t) && /[-_]/.test(t)) return Buffer.from(t, "base64url");
+      if (t.length > 0 && t.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(t))
+        return Buffer.from(t, "base64");
+      if (t.length > 0 && /^[A-Za-z0-9_-]+={0,2}$/.test(t) && /[-_]/.test(t))
+        return Buffer.from(t, "base64url");
       return value;
     }
     default:
-      throw new CustosError("CUSTOS_INVALID_SPEC", `unknown decodingStrategy "${strategy ?? ""}"`, { retryable: false });
+      throw new CustosError("CUSTOS_INVALID_SPEC", `unknown decodingStrategy "${strategy ?? ""}"`, {
+        retryable: false,
+      });
   }
 }
 
@@ -167,11 +196,14 @@ export function convertKey(key: string, strategy: string | undefined): string {
 
 /** Go regexp replacement templates (`$1`, `${1}`, `${name}`) into JavaScript's. */
 export function goReplacement(target: string): string {
-  return target.replace(/\$(\$|\{(\w+)\}|(\w+))/g, (_m, all: string, braced: string | undefined, bare: string | undefined) => {
-    if (all === "$") return "$$";
-    const name = braced ?? bare ?? "";
-    return /^\d+$/.test(name) ? `$${name}` : `$<${name}>`;
-  });
+  return target.replace(
+    /\$(\$|\{(\w+)\}|(\w+))/g,
+    (_m, all: string, braced: string | undefined, bare: string | undefined) => {
+      if (all === "$") return "$$";
+      const name = braced ?? bare ?? "";
+      return /^\d+$/.test(name) ? `$${name}` : `$<${name}>`;
+    },
+  );
 }
 
 /** Go regexp syntax differences that matter in practice: named groups `(?P<name>...)`. */
@@ -179,11 +211,19 @@ export function goRegExp(source: string, flags = ""): RegExp {
   try {
     return new RegExp(source.replace(/\(\?P</g, "(?<"), flags);
   } catch (e) {
-    throw new CustosError("CUSTOS_INVALID_SPEC", `invalid regular expression "${source}": ${(e as Error).message}`, { retryable: false });
+    throw new CustosError(
+      "CUSTOS_INVALID_SPEC",
+      `invalid regular expression "${source}": ${(e as Error).message}`,
+      { retryable: false },
+    );
   }
 }
 
-export function applyRewrites(data: Record<string, Uint8Array>, rewrites: Rewrite[] | undefined, render: RenderFn): Record<string, Uint8Array> {
+export function applyRewrites(
+  data: Record<string, Uint8Array>,
+  rewrites: Rewrite[] | undefined,
+  render: RenderFn,
+): Record<string, Uint8Array> {
   let cur = data;
   for (const rw of rewrites ?? []) {
     const next: Record<string, Uint8Array> = {};
@@ -202,12 +242,19 @@ function isNotFound(e: unknown): boolean {
   return isCustosError(e, "CUSTOS_SECRET_NOT_FOUND");
 }
 
-function dataFromEntry(es: ExternalSecret, d: DataFromEntry, results: FetchResults, render: RenderFn, missing: { any: boolean }): Record<string, Uint8Array> {
+function dataFromEntry(
+  es: ExternalSecret,
+  d: DataFromEntry,
+  results: FetchResults,
+  render: RenderFn,
+  missing: { any: boolean },
+): Record<string, Uint8Array> {
   const store = storeRefOf(es, d.sourceRef?.storeRef);
   let out: Record<string, Uint8Array> = {};
   if (d.extract) {
     const r = results.reads.get(refId(store, keyOf(d.extract)));
-    if (r === undefined) throw new CustosError("CUSTOS_INTERNAL", `no result for dataFrom.extract "${d.extract.key}"`);
+    if (r === undefined)
+      throw new CustosError("CUSTOS_INTERNAL", `no result for dataFrom.extract "${d.extract.key}"`);
     if (r instanceof Error) {
       if (isNotFound(r)) {
         missing.any = true;
@@ -215,16 +262,29 @@ function dataFromEntry(es: ExternalSecret, d: DataFromEntry, results: FetchResul
       }
       throw r;
     }
-    const m = d.extract.property ? asMap({ kind: "bytes", value: extractProperty(r, d.extract) }, `property "${d.extract.property}" of "${d.extract.key}"`) : asMap(r, `secret "${d.extract.key}"`);
+    const m = d.extract.property
+      ? asMap(
+          { kind: "bytes", value: extractProperty(r, d.extract) },
+          `property "${d.extract.property}" of "${d.extract.key}"`,
+        )
+      : asMap(r, `secret "${d.extract.key}"`);
     for (const [k, v] of Object.entries(m)) {
-      out[convertKey(k, d.extract.conversionStrategy)] = decode(valueBytes(v), d.extract.decodingStrategy, `dataFrom.extract "${d.extract.key}" key "${k}"`);
+      out[convertKey(k, d.extract.conversionStrategy)] = decode(
+        valueBytes(v),
+        d.extract.decodingStrategy,
+        `dataFrom.extract "${d.extract.key}" key "${k}"`,
+      );
     }
   } else if (d.find) {
     const r = results.finds.get(findId(store, queryOf(d.find)));
     if (r === undefined) throw new CustosError("CUSTOS_INTERNAL", "no result for dataFrom.find");
     if (r instanceof Error) throw r;
     for (const [remoteKey, secret] of r) {
-      out[convertKey(remoteKey, d.find.conversionStrategy)] = decode(wholeValue(secret), d.find.decodingStrategy, `dataFrom.find result "${remoteKey}"`);
+      out[convertKey(remoteKey, d.find.conversionStrategy)] = decode(
+        wholeValue(secret),
+        d.find.decodingStrategy,
+        `dataFrom.find result "${remoteKey}"`,
+      );
     }
   }
   out = applyRewrites(out, d.rewrite, render);
@@ -235,7 +295,8 @@ export function buildSecretData(es: ExternalSecret, results: FetchResults, rende
   const data: Record<string, Uint8Array> = {};
   const missingKeys: string[] = [];
   const missing = { any: false };
-  for (const d of es.spec?.dataFrom ?? []) Object.assign(data, dataFromEntry(es, d, results, render, missing));
+  for (const d of es.spec?.dataFrom ?? [])
+    Object.assign(data, dataFromEntry(es, d, results, render, missing));
   for (const d of es.spec?.data ?? []) {
     const store = storeRefOf(es, d.sourceRef?.storeRef);
     const r = results.reads.get(refId(store, keyOf(d.remoteRef)));
@@ -248,9 +309,17 @@ export function buildSecretData(es: ExternalSecret, results: FetchResults, rende
       }
       throw r;
     }
-    const value = decode(extractProperty(r, d.remoteRef), d.remoteRef.decodingStrategy, `data "${d.secretKey}"`);
+    const value = decode(
+      extractProperty(r, d.remoteRef),
+      d.remoteRef.decodingStrategy,
+      `data "${d.secretKey}"`,
+    );
     if (d.remoteRef.nullBytePolicy === "Fail" && value.includes(0)) {
-      throw new CustosError("CUSTOS_DECODE", `data "${d.secretKey}" contains a NUL byte (nullBytePolicy: Fail)`, { retryable: false });
+      throw new CustosError(
+        "CUSTOS_DECODE",
+        `data "${d.secretKey}" contains a NUL byte (nullBytePolicy: Fail)`,
+        { retryable: false },
+      );
     }
     data[d.secretKey] = value;
   }

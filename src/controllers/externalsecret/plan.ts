@@ -11,7 +11,13 @@ import { esoDataHash } from "../../util/eso-hash.ts";
 import { redactor } from "../../util/redact.ts";
 import type { BuiltData, RenderFn } from "./data.ts";
 import { DATA_HASH_ANNOTATION, type ReadyInput } from "./status.ts";
-import { GROUP, VERSION_STORAGE, type ExternalSecret, type SecretObject, type TemplateFrom } from "./types.ts";
+import {
+  GROUP,
+  VERSION_STORAGE,
+  type ExternalSecret,
+  type SecretObject,
+  type TemplateFrom,
+} from "./types.ts";
 
 export const MANAGED_LABEL = "reconcile.external-secrets.io/managed";
 const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
@@ -50,21 +56,43 @@ export function planSecret(input: PlanInput): Plan {
     if (deletion === "Delete") {
       return {
         action: existing ? "delete" : "none",
-        condition: { ok: false, reason: "SecretDeleted", message: "the remote secret does not exist; the target Secret was deleted (deletionPolicy: Delete)" },
+        condition: {
+          ok: false,
+          reason: "SecretDeleted",
+          message: "the remote secret does not exist; the target Secret was deleted (deletionPolicy: Delete)",
+        },
       };
     }
     if (deletion === "Retain") {
       if (!existing) {
-        throw new CustosError("CUSTOS_SECRET_NOT_FOUND", `remote secret not found for ${data.missingKeys.length ? `key(s) ${data.missingKeys.join(", ")}` : "dataFrom"}`, { retryable: false });
+        throw new CustosError(
+          "CUSTOS_SECRET_NOT_FOUND",
+          `remote secret not found for ${data.missingKeys.length ? `key(s) ${data.missingKeys.join(", ")}` : "dataFrom"}`,
+          { retryable: false },
+        );
       }
-      return { action: "none", condition: { ok: true, reason: "SecretSynced", message: "the remote secret does not exist; the target Secret is retained (deletionPolicy: Retain)" } };
+      return {
+        action: "none",
+        condition: {
+          ok: true,
+          reason: "SecretSynced",
+          message: "the remote secret does not exist; the target Secret is retained (deletionPolicy: Retain)",
+        },
+      };
     }
     // Merge: carry on without the missing keys.
   }
 
   if (creation === "None") return { action: "none", condition: SYNCED };
   if (creation === "Merge" && !existing) {
-    return { action: "none", condition: { ok: false, reason: "SecretMissing", message: `target Secret "${name}" does not exist (creationPolicy: Merge needs an existing Secret)` } };
+    return {
+      action: "none",
+      condition: {
+        ok: false,
+        reason: "SecretMissing",
+        message: `target Secret "${name}" does not exist (creationPolicy: Merge needs an existing Secret)`,
+      },
+    };
   }
 
   // ownership
@@ -90,7 +118,14 @@ export function planSecret(input: PlanInput): Plan {
   const immutable = es.spec?.target?.immutable === true ? true : undefined;
   const ownerRef =
     creation === "Owner"
-      ? { apiVersion: `${GROUP}/${VERSION_STORAGE}`, kind: "ExternalSecret", name: es.metadata.name ?? "", uid: es.metadata.uid ?? "", controller: true, blockOwnerDeletion: true }
+      ? {
+          apiVersion: `${GROUP}/${VERSION_STORAGE}`,
+          kind: "ExternalSecret",
+          name: es.metadata.name ?? "",
+          uid: es.metadata.uid ?? "",
+          controller: true,
+          blockOwnerDeletion: true,
+        }
       : undefined;
 
   const encoded = encodeData(desiredData);
@@ -100,7 +135,13 @@ export function planSecret(input: PlanInput): Plan {
       secret: {
         apiVersion: "v1",
         kind: "Secret",
-        metadata: { name, namespace: es.metadata.namespace ?? "", labels, annotations, ...(ownerRef ? { ownerReferences: [ownerRef] } : {}) },
+        metadata: {
+          name,
+          namespace: es.metadata.namespace ?? "",
+          labels,
+          annotations,
+          ...(ownerRef ? { ownerReferences: [ownerRef] } : {}),
+        },
         type,
         data: encoded,
         ...(immutable ? { immutable } : {}),
@@ -113,16 +154,25 @@ export function planSecret(input: PlanInput): Plan {
   const metaOk =
     Object.entries(labels).every(([k, v]) => existing.metadata.labels?.[k] === v) &&
     Object.entries(annotations).every(([k, v]) => existing.metadata.annotations?.[k] === v);
-  const ownerOk = !ownerRef || existing.metadata.ownerReferences?.some((r) => r.uid === ownerRef.uid && r.controller);
+  const ownerOk =
+    !ownerRef || existing.metadata.ownerReferences?.some((r) => r.uid === ownerRef.uid && r.controller);
   const typeOk = (existing.type ?? "Opaque") === type;
   const immutableOk = (existing.immutable ?? false) === (immutable ?? false) || existing.immutable === true;
   if (sameData && metaOk && ownerOk && typeOk && immutableOk) return { action: "none", condition: SYNCED };
   if (existing.immutable) {
-    throw new CustosError("CUSTOS_INVALID_SPEC", `target Secret "${name}" is immutable and its data differs; delete it to let it be re-created`, { retryable: false });
+    throw new CustosError(
+      "CUSTOS_INVALID_SPEC",
+      `target Secret "${name}" is immutable and its data differs; delete it to let it be re-created`,
+      { retryable: false },
+    );
   }
   if (!typeOk && existing.type) {
     // the type of a Secret cannot be changed in place
-    throw new CustosError("CUSTOS_INVALID_SPEC", `target Secret "${name}" has type "${existing.type}", the template asks for "${type}"; delete it to let it be re-created`, { retryable: false });
+    throw new CustosError(
+      "CUSTOS_INVALID_SPEC",
+      `target Secret "${name}" has type "${existing.type}", the template asks for "${type}"; delete it to let it be re-created`,
+      { retryable: false },
+    );
   }
   const owners = (existing.metadata.ownerReferences ?? []).filter((r) => !ownerRef || r.uid !== ownerRef.uid);
   return {
@@ -157,12 +207,18 @@ function renderTarget(input: PlanInput): Rendered {
   const { es, data, render, templateSources } = input;
   const tpl = es.spec?.target?.template;
   if (!tpl) {
-    return { data: { ...data.data }, labels: copyMeta(es.metadata.labels), annotations: copyMeta(es.metadata.annotations) };
+    return {
+      data: { ...data.data },
+      labels: copyMeta(es.metadata.labels),
+      annotations: copyMeta(es.metadata.annotations),
+    };
   }
   const values: Record<string, string> = {};
   for (const [k, v] of Object.entries(data.data)) values[k] = dec.decode(v);
   const out: Rendered = { data: {}, labels: {}, annotations: {} };
-  const hasDataTemplates = Object.keys(tpl.data ?? {}).length > 0 || (tpl.templateFrom ?? []).some((f) => (f.target ?? "Data") === "Data");
+  const hasDataTemplates =
+    Object.keys(tpl.data ?? {}).length > 0 ||
+    (tpl.templateFrom ?? []).some((f) => (f.target ?? "Data") === "Data");
   if (!hasDataTemplates || (tpl.mergePolicy ?? "Replace") === "Merge") Object.assign(out.data, data.data);
 
   const run = (tname: string, text: string): string => {
@@ -171,7 +227,10 @@ function renderTarget(input: PlanInput): Rendered {
       redactor.add(result);
       return result;
     } catch (e) {
-      throw new CustosError("CUSTOS_TEMPLATE", `template ${redactor.redact(errorMessage(e))}`, { retryable: false, cause: e });
+      throw new CustosError("CUSTOS_TEMPLATE", `template ${redactor.redact(errorMessage(e))}`, {
+        retryable: false,
+        cause: e,
+      });
     }
   };
   const put = (target: TemplateFrom["target"], key: string, value: string): void => {
@@ -184,13 +243,20 @@ function renderTarget(input: PlanInput): Rendered {
     try {
       parsed = parseYaml(text);
     } catch (e) {
-      throw new CustosError("CUSTOS_TEMPLATE", `${where}: rendered output is not a YAML map: ${(e as Error).message.split("\n")[0] ?? ""}`, { retryable: false });
+      throw new CustosError(
+        "CUSTOS_TEMPLATE",
+        `${where}: rendered output is not a YAML map: ${(e as Error).message.split("\n")[0] ?? ""}`,
+        { retryable: false },
+      );
     }
     if (parsed === null || parsed === undefined) return;
     if (typeof parsed !== "object" || Array.isArray(parsed)) {
-      throw new CustosError("CUSTOS_TEMPLATE", `${where}: rendered output is not a YAML map`, { retryable: false });
+      throw new CustosError("CUSTOS_TEMPLATE", `${where}: rendered output is not a YAML map`, {
+        retryable: false,
+      });
     }
-    for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) put(target, k, typeof v === "string" ? v : JSON.stringify(v));
+    for (const [k, v] of Object.entries(parsed as Record<string, unknown>))
+      put(target, k, typeof v === "string" ? v : JSON.stringify(v));
   };
 
   for (const [i, from] of (tpl.templateFrom ?? []).entries()) {
@@ -201,19 +267,33 @@ function renderTarget(input: PlanInput): Rendered {
     }
     const source = from.configMap ?? from.secret;
     if (!source) continue;
-    const content = from.configMap ? templateSources.configMaps.get(source.name) : templateSources.secrets.get(source.name);
-    if (!content) throw new CustosError("CUSTOS_INVALID_SPEC", `template source "${source.name}" not found`, { retryable: false });
-    for (const item of source.items ?? Object.keys(content).map((key) => ({ key, templateAs: "Values" as const }))) {
+    const content = from.configMap
+      ? templateSources.configMaps.get(source.name)
+      : templateSources.secrets.get(source.name);
+    if (!content)
+      throw new CustosError("CUSTOS_INVALID_SPEC", `template source "${source.name}" not found`, {
+        retryable: false,
+      });
+    for (const item of source.items ??
+      Object.keys(content).map((key) => ({ key, templateAs: "Values" as const }))) {
       const text = content[item.key];
-      if (text === undefined) throw new CustosError("CUSTOS_INVALID_SPEC", `template source "${source.name}" has no key "${item.key}"`, { retryable: false });
+      if (text === undefined)
+        throw new CustosError(
+          "CUSTOS_INVALID_SPEC",
+          `template source "${source.name}" has no key "${item.key}"`,
+          { retryable: false },
+        );
       const rendered = run(`${source.name}/${item.key}`, text);
-      if ((item.templateAs ?? "Values") === "KeysAndValues") putMap(target, rendered, `${source.name}/${item.key}`);
+      if ((item.templateAs ?? "Values") === "KeysAndValues")
+        putMap(target, rendered, `${source.name}/${item.key}`);
       else put(target, item.key, rendered);
     }
   }
   for (const [k, text] of Object.entries(tpl.data ?? {})) out.data[k] = enc.encode(run(k, text));
-  for (const [k, text] of Object.entries(tpl.metadata?.labels ?? {})) out.labels[k] = run(`metadata.labels.${k}`, text);
-  for (const [k, text] of Object.entries(tpl.metadata?.annotations ?? {})) out.annotations[k] = run(`metadata.annotations.${k}`, text);
+  for (const [k, text] of Object.entries(tpl.metadata?.labels ?? {}))
+    out.labels[k] = run(`metadata.labels.${k}`, text);
+  for (const [k, text] of Object.entries(tpl.metadata?.annotations ?? {}))
+    out.annotations[k] = run(`metadata.annotations.${k}`, text);
   return out;
 }
 

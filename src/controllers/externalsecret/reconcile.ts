@@ -30,10 +30,25 @@ import {
   type SecretStoreObject,
   type SecretObject,
 } from "./types.ts";
-import { remoteRefsOf, buildSecretData, refId, findId, type FetchResults, type RefRead, type RefFind } from "./data.ts";
+import {
+  remoteRefsOf,
+  buildSecretData,
+  refId,
+  findId,
+  type FetchResults,
+  type RefRead,
+  type RefFind,
+} from "./data.ts";
 import { planSecret, type TemplateSources } from "./plan.ts";
 import { renderForExternalSecret } from "./render.ts";
-import { buildStatus, statusChanged, syncDecision, recordRefresh, cycleStart, type SyncReason } from "./status.ts";
+import {
+  buildStatus,
+  statusChanged,
+  syncDecision,
+  recordRefresh,
+  cycleStart,
+  type SyncReason,
+} from "./status.ts";
 import { validateExternalSecret } from "./validate.ts";
 
 export interface ReconcileContext {
@@ -91,7 +106,9 @@ export async function reconcileExternalSecret(
   const existing = await currentSecret(ctx, namespace, target);
   const decision = syncDecision(es, existing, ctx.now());
   if (!decision.due) {
-    return decision.nextInMs === undefined ? undefined : { requeueAfter: decision.nextInMs + spread(decision.intervalMs) };
+    return decision.nextInMs === undefined
+      ? undefined
+      : { requeueAfter: decision.nextInMs + spread(decision.intervalMs) };
   }
 
   try {
@@ -267,7 +284,7 @@ async function currentSecret(
   namespace: string,
   name: string,
 ): Promise<SecretObject | undefined> {
-  const cached = ctx.managedSecrets.get(`${namespace}/${name}`) as SecretObject | undefined;
+  const cached = ctx.managedSecrets.get(`${namespace}/${name}`);
   if (cached) return cached;
   // Not (yet) labelled as managed: Merge/None targets, or a Secret someone else created.
   return ctx.api.getOrUndefined<SecretObject>(resourcePath({ ...SECRETS, namespace, name }));

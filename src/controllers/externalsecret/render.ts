@@ -13,9 +13,20 @@ export function setTemplateEngine(fn: RenderFn): void {
   engine = fn;
 }
 
-export function renderForExternalSecret(_es: ExternalSecret): RenderFn {
+/** The renderer for an ExternalSecret (engine v2; the spec may pin the engine version later). */
+export function renderForExternalSecret(es?: ExternalSecret): RenderFn {
+  const version = es?.spec?.target?.template?.engineVersion ?? "v2";
   return (name, text, data) => {
-    if (!engine) throw new CustosError("CUSTOS_TEMPLATE", `${name}: the template engine is not available`, { retryable: false });
+    if (version !== "v2")
+      throw new CustosError(
+        "CUSTOS_TEMPLATE",
+        `${name}: template engineVersion ${version} is not supported; use v2`,
+        { retryable: false },
+      );
+    if (!engine)
+      throw new CustosError("CUSTOS_TEMPLATE", `${name}: the template engine is not available`, {
+        retryable: false,
+      });
     return engine(name, text, data);
   };
 }

@@ -47,7 +47,11 @@ function secretDataHash(secret: SecretObject): string {
   return esoDataHash(data);
 }
 
-export function syncDecision(es: ExternalSecret, existing: SecretObject | undefined, now: number): SyncDecision {
+export function syncDecision(
+  es: ExternalSecret,
+  existing: SecretObject | undefined,
+  now: number,
+): SyncDecision {
   const intervalMs = intervalOf(es);
   const policy = es.spec?.refreshPolicy ?? "Periodic";
   const creation = es.spec?.target?.creationPolicy ?? "Owner";
@@ -70,9 +74,17 @@ export function syncDecision(es: ExternalSecret, existing: SecretObject | undefi
   // Refreshes follow a wall-clock grid of the interval: every ExternalSecret with the same
   // interval refreshes in the same cycle, so reads are shared, and data is never older than one
   // interval. A refresh is due once the cycle of the last refresh has ended.
-  const last = Math.max(lastRefresh.get(es.metadata.uid ?? "") ?? 0, status.refreshTime ? Date.parse(status.refreshTime) : 0);
+  const last = Math.max(
+    lastRefresh.get(es.metadata.uid ?? "") ?? 0,
+    status.refreshTime ? Date.parse(status.refreshTime) : 0,
+  );
   if (cycleStart(now, intervalMs) > last) return due("refresh");
-  return { due: false, reason: "refresh", nextInMs: cycleStart(now, intervalMs) + intervalMs - now, intervalMs };
+  return {
+    due: false,
+    reason: "refresh",
+    nextInMs: cycleStart(now, intervalMs) + intervalMs - now,
+    intervalMs,
+  };
 }
 
 /** Start of the refresh cycle containing `t` for an interval. */
@@ -109,7 +121,8 @@ export function buildStatus(
     status,
     reason: ready.reason,
     message: ready.message,
-    lastTransitionTime: old?.status === status && old.lastTransitionTime ? old.lastTransitionTime : rfc3339(now),
+    lastTransitionTime:
+      old?.status === status && old.lastTransitionTime ? old.lastTransitionTime : rfc3339(now),
   };
   const next: ExternalSecretStatus = {
     ...prev,

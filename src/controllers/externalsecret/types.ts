@@ -9,7 +9,8 @@ export const VERSION_STORAGE = "v1";
 
 export interface StoreRef {
   name: string;
-  kind?: "SecretStore" | "ClusterSecretStore" | string;
+  /** "SecretStore" (default) or "ClusterSecretStore". */
+  kind?: string;
 }
 
 export interface RemoteRef {

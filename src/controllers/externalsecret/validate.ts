@@ -13,24 +13,28 @@ export function validateExternalSecret(es: ExternalSecret): string[] {
   const target = spec.target ?? {};
   const creation = target.creationPolicy ?? "Owner";
   const deletion = target.deletionPolicy ?? "Retain";
-  if (!spec.secretStoreRef?.name && !(spec.data ?? []).every((d) => d.sourceRef?.storeRef?.name) ) {
+  if (!spec.secretStoreRef?.name && !(spec.data ?? []).every((d) => d.sourceRef?.storeRef?.name)) {
     problems.push("spec.secretStoreRef.name is required");
   }
   if ((spec.data ?? []).length === 0 && (spec.dataFrom ?? []).length === 0 && !target.template) {
     problems.push("either data or dataFrom should be specified");
   }
-  if (deletion === "Delete" && creation !== "Owner") problems.push(`deletionPolicy=Delete must not be used when creationPolicy is ${creation}`);
-  if (deletion === "Merge" && creation === "None") problems.push("deletionPolicy=Merge must not be used with creationPolicy=None");
+  if (deletion === "Delete" && creation !== "Owner")
+    problems.push(`deletionPolicy=Delete must not be used when creationPolicy is ${creation}`);
+  if (deletion === "Merge" && creation === "None")
+    problems.push("deletionPolicy=Merge must not be used with creationPolicy=None");
   const seen = new Set<string>();
   for (const [i, d] of (spec.data ?? []).entries()) {
-    if (!d.secretKey || !SECRET_KEY.test(d.secretKey)) problems.push(`data[${i}].secretKey "${d.secretKey ?? ""}" must match ${SECRET_KEY.source}`);
+    if (!d.secretKey || !SECRET_KEY.test(d.secretKey))
+      problems.push(`data[${i}].secretKey "${d.secretKey ?? ""}" must match ${SECRET_KEY.source}`);
     if (seen.has(d.secretKey)) problems.push(`duplicate secretKey "${d.secretKey}"`);
     seen.add(d.secretKey);
     if (!d.remoteRef?.key) problems.push(`data[${i}].remoteRef.key is required`);
   }
   for (const [i, d] of (spec.dataFrom ?? []).entries()) {
     const set = [d.extract, d.find, d.sourceRef?.generatorRef].filter(Boolean).length;
-    if (set !== 1) problems.push(`dataFrom[${i}] must set exactly one of extract, find or sourceRef.generatorRef`);
+    if (set !== 1)
+      problems.push(`dataFrom[${i}] must set exactly one of extract, find or sourceRef.generatorRef`);
     if (d.sourceRef?.generatorRef) problems.push(`dataFrom[${i}]: generators are not supported yet`);
     if (d.extract && !d.extract.key) problems.push(`dataFrom[${i}].extract.key is required`);
   }

@@ -20,8 +20,15 @@ export const fakeProvider: ProviderDefinition<FakeProviderSpec> = {
   },
   async connect(spec, _ctx, deps): Promise<Session> {
     const find = (key: string, version?: string): RemoteSecret => {
-      const entry = spec.data.find((d) => d.key === key && (version === undefined || (d.version ?? "") === version));
-      if (!entry) throw new CustosError("CUSTOS_SECRET_NOT_FOUND", `fake store has no key "${key}"${version ? ` at version "${version}"` : ""}`, { retryable: false });
+      const entry = spec.data.find(
+        (d) => d.key === key && (version === undefined || (d.version ?? "") === version),
+      );
+      if (!entry)
+        throw new CustosError(
+          "CUSTOS_SECRET_NOT_FOUND",
+          `fake store has no key "${key}"${version ? ` at version "${version}"` : ""}`,
+          { retryable: false },
+        );
       deps.recordCall("GetSecret", "success");
       if (entry.valueMap) {
         deps.redact(JSON.stringify(entry.valueMap));

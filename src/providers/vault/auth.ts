@@ -26,12 +26,19 @@ export function authMethod(spec: VaultProviderSpec): AuthMethod {
   if (a.userPass) return "userPass";
   if (a.ldap) return "ldap";
   if (a.cert || a.iam || a.gcp) {
-    throw new CustosError("CUSTOS_INVALID_SPEC", "Vault auth methods cert, iam and gcp are not supported yet; use token, appRole, kubernetes, jwt, userPass or ldap", { retryable: false });
+    throw new CustosError(
+      "CUSTOS_INVALID_SPEC",
+      "Vault auth methods cert, iam and gcp are not supported yet; use token, appRole, kubernetes, jwt, userPass or ldap",
+      { retryable: false },
+    );
   }
-  throw new CustosError("CUSTOS_INVALID_SPEC", "spec.provider.vault.auth must set one auth method", { retryable: false });
+  throw new CustosError("CUSTOS_INVALID_SPEC", "spec.provider.vault.auth must set one auth method", {
+    retryable: false,
+  });
 }
 
-const ref = (r: SecretKeyRef | undefined, ctx: StoreContext): string => (r ? `${refNamespace(r, ctx)}/${r.name}/${r.key ?? ""}` : "");
+const ref = (r: SecretKeyRef | undefined, ctx: StoreContext): string =>
+  r ? `${refNamespace(r, ctx)}/${r.name}/${r.key ?? ""}` : "";
 const sa = (r: ServiceAccountRef | undefined, ctx: StoreContext, aud: string[] | undefined): string =>
   r ? `sa:${refNamespace(r, ctx)}/${r.name}/${(aud ?? r.audiences ?? []).join(",")}` : "";
 
@@ -48,7 +55,11 @@ export function identityOf(spec: VaultProviderSpec, ctx: StoreContext): string {
       break;
     case "kubernetes": {
       const k = a.kubernetes!;
-      const source = k.serviceAccountRef ? sa(k.serviceAccountRef, ctx, undefined) : k.secretRef ? ref(k.secretRef, ctx) : "own";
+      const source = k.serviceAccountRef
+        ? sa(k.serviceAccountRef, ctx, undefined)
+        : k.secretRef
+          ? ref(k.secretRef, ctx)
+          : "own";
       who = `kubernetes:${k.mountPath ?? "kubernetes"}:${k.role}:${source}`;
       break;
     }
@@ -66,18 +77,28 @@ export function identityOf(spec: VaultProviderSpec, ctx: StoreContext): string {
       who = `ldap:${a.ldap!.path ?? "ldap"}:${a.ldap!.username}:${ref(a.ldap!.secretRef, ctx)}`;
       break;
   }
-  const where = `${spec.server}|${spec.namespace ?? ""}|${spec.auth?.namespace ?? ""}|${createHash("sha256").update(JSON.stringify([spec.caBundle ?? "", spec.caProvider ?? {}, spec.headers ?? {}])).digest("hex").slice(0, 16)}`;
+  const where = `${spec.server}|${spec.namespace ?? ""}|${spec.auth?.namespace ?? ""}|${createHash("sha256")
+    .update(JSON.stringify([spec.caBundle ?? "", spec.caProvider ?? {}, spec.headers ?? {}]))
+    .digest("hex")
+    .slice(0, 16)}`;
   return `${where}|${who}`;
 }
 
 async function secretValue(r: SecretKeyRef | undefined, ctx: StoreContext, what: string): Promise<string> {
-  if (!r) throw new CustosError("CUSTOS_INVALID_SPEC", `${what}: secretRef is required`, { retryable: false });
-  if (!r.key) throw new CustosError("CUSTOS_INVALID_SPEC", `${what}: secretRef.key is required`, { retryable: false });
+  if (!r)
+    throw new CustosError("CUSTOS_INVALID_SPEC", `${what}: secretRef is required`, { retryable: false });
+  if (!r.key)
+    throw new CustosError("CUSTOS_INVALID_SPEC", `${what}: secretRef.key is required`, { retryable: false });
   const bytes = await ctx.kube.secretKey(refNamespace(r, ctx), r.name, r.key);
   return new TextDecoder().decode(bytes).trim();
 }
 
-async function serviceAccountJwt(r: ServiceAccountRef, audiences: string[] | undefined, seconds: number, ctx: StoreContext): Promise<string> {
+async function serviceAccountJwt(
+  r: ServiceAccountRef,
+  audiences: string[] | undefined,
+  seconds: number,
+  ctx: StoreContext,
+): Promise<string> {
   return ctx.kube.serviceAccountToken(refNamespace(r, ctx), r.name, audiences ?? r.audiences ?? [], seconds);
 }
 
@@ -85,50 +106,91 @@ async function serviceAccountJwt(r: ServiceAccountRef, audiences: string[] | und
  * Logs in and returns the token with its lease. A static token is looked up instead (validating
  * it and learning its TTL).
  */
-export async function login(client: VaultClient, spec: VaultProviderSpec, ctx: StoreContext): Promise<AuthInfo> {
+export async function login(
+  client: VaultClient,
+  spec: VaultProviderSpec,
+  ctx: StoreContext,
+): Promise<AuthInfo> {
   const a = spec.auth ?? {};
   const ns = a.namespace ?? spec.namespace;
   const post = async (mount: string, path: string, body: Record<string, unknown>): Promise<AuthInfo> => {
-    const res = await client.call<{ auth?: AuthInfo }>("Login", "POST", `auth/${mount.replace(/^\/+|\/+$/g, "")}/${path}`, { body, namespace: ns });
-    if (!res.body.auth?.client_token) throw new CustosError("CUSTOS_AUTH_FAILED", `Vault login at auth/${mount} returned no token`);
+    const res = await client.call<{ auth?: AuthInfo }>(
+      "Login",
+      "POST",
+      `auth/${mount.replace(/^\/+|\/+$/g, "")}/${path}`,
+      { body, namespace: ns },
+    );
+    if (!res.body.auth?.client_token)
+      throw new CustosError("CUSTOS_AUTH_FAILED", `Vault login at auth/${mount} returned no token`);
     return res.body.auth;
   };
   switch (authMethod(spec)) {
     case "token": {
       const token = await secretValue(a.tokenSecretRef, ctx, "auth.tokenSecretRef");
-      const res = await client.call<{ data?: { ttl?: number; renewable?: boolean } }>("LookupSelf", "GET", "auth/token/lookup-self", { token });
+      const res = await client.call<{ data?: { ttl?: number; renewable?: boolean } }>(
+        "LookupSelf",
+        "GET",
+        "auth/token/lookup-self",
+        { token },
+      );
       return { client_token: token, lease_duration: res.body.data?.ttl ?? 0, renewable: false };
     }
     case "appRole": {
       const r = a.appRole!;
-      const roleId = r.roleId ?? (r.roleRef ? await secretValue(r.roleRef, ctx, "auth.appRole.roleRef") : undefined);
-      if (!roleId) throw new CustosError("CUSTOS_INVALID_SPEC", "auth.appRole needs roleId or roleRef", { retryable: false });
-      return post(r.path ?? "approle", "login", { role_id: roleId, secret_id: await secretValue(r.secretRef, ctx, "auth.appRole.secretRef") });
+      const roleId =
+        r.roleId ?? (r.roleRef ? await secretValue(r.roleRef, ctx, "auth.appRole.roleRef") : undefined);
+      if (!roleId)
+        throw new CustosError("CUSTOS_INVALID_SPEC", "auth.appRole needs roleId or roleRef", {
+          retryable: false,
+        });
+      return post(r.path ?? "approle", "login", {
+        role_id: roleId,
+        secret_id: await secretValue(r.secretRef, ctx, "auth.appRole.secretRef"),
+      });
     }
     case "kubernetes": {
       const k = a.kubernetes!;
       let jwt: string | undefined;
-      if (k.serviceAccountRef) jwt = await serviceAccountJwt(k.serviceAccountRef, k.serviceAccountRef.audiences, 600, ctx);
-      else if (k.secretRef) jwt = await secretValue({ ...k.secretRef, key: k.secretRef.key ?? "token" }, ctx, "auth.kubernetes.secretRef");
+      if (k.serviceAccountRef)
+        jwt = await serviceAccountJwt(k.serviceAccountRef, k.serviceAccountRef.audiences, 600, ctx);
+      else if (k.secretRef)
+        jwt = await secretValue(
+          { ...k.secretRef, key: k.secretRef.key ?? "token" },
+          ctx,
+          "auth.kubernetes.secretRef",
+        );
       else jwt = await ctx.kube.ownToken();
-      if (!jwt) throw new CustosError("CUSTOS_MISSING_CREDENTIALS", "auth.kubernetes: no serviceAccountRef or secretRef, and the operator has no service-account token of its own");
+      if (!jwt)
+        throw new CustosError(
+          "CUSTOS_MISSING_CREDENTIALS",
+          "auth.kubernetes: no serviceAccountRef or secretRef, and the operator has no service-account token of its own",
+        );
       return post(k.mountPath ?? "kubernetes", "login", { role: k.role, jwt });
     }
     case "jwt": {
       const j = a.jwt!;
       const t = j.kubernetesServiceAccountToken;
       const jwt = t
-        ? await serviceAccountJwt(t.serviceAccountRef, t.audiences ?? t.serviceAccountRef.audiences ?? ["vault"], t.expirationSeconds ?? 600, ctx)
+        ? await serviceAccountJwt(
+            t.serviceAccountRef,
+            t.audiences ?? t.serviceAccountRef.audiences ?? ["vault"],
+            t.expirationSeconds ?? 600,
+            ctx,
+          )
         : await secretValue(j.secretRef, ctx, "auth.jwt.secretRef");
       return post(j.path ?? "jwt", "login", { ...(j.role ? { role: j.role } : {}), jwt });
     }
     case "userPass": {
       const u = a.userPass!;
-      return post(u.path ?? "userpass", `login/${encodeURIComponent(u.username)}`, { password: await secretValue(u.secretRef, ctx, "auth.userPass.secretRef") });
+      return post(u.path ?? "userpass", `login/${encodeURIComponent(u.username)}`, {
+        password: await secretValue(u.secretRef, ctx, "auth.userPass.secretRef"),
+      });
     }
     case "ldap": {
       const l = a.ldap!;
-      return post(l.path ?? "ldap", `login/${encodeURIComponent(l.username)}`, { password: await secretValue(l.secretRef, ctx, "auth.ldap.secretRef") });
+      return post(l.path ?? "ldap", `login/${encodeURIComponent(l.username)}`, {
+        password: await secretValue(l.secretRef, ctx, "auth.ldap.secretRef"),
+      });
     }
   }
 }

@@ -58,7 +58,13 @@ export class VaultClient {
     call: string,
     method: "GET" | "POST" | "PUT" | "LIST" | "DELETE",
     path: string,
-    opts: { token?: string | undefined; body?: unknown; query?: Record<string, string>; allow404?: boolean; namespace?: string | undefined } = {},
+    opts: {
+      token?: string | undefined;
+      body?: unknown;
+      query?: Record<string, string>;
+      allow404?: boolean;
+      namespace?: string | undefined;
+    } = {},
   ): Promise<VaultResponse<T>> {
     const url = new URL(`${this.server}/v1/${path.replace(/^\/+/, "")}`);
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
@@ -82,7 +88,11 @@ export class VaultClient {
     } catch (e) {
       this.opts.recordCall(call, "error");
       const code = (e as { code?: string }).code ?? (e as Error).name;
-      throw new CustosError("CUSTOS_STORE_UNREACHABLE", `cannot reach Vault at ${this.server}: ${code} (${(e as Error).message})`, { cause: e });
+      throw new CustosError(
+        "CUSTOS_STORE_UNREACHABLE",
+        `cannot reach Vault at ${this.server}: ${code} (${(e as Error).message})`,
+        { cause: e },
+      );
     }
     const text = await res.body.text();
     const index = res.headers["x-vault-index"];
@@ -102,7 +112,9 @@ export class VaultClient {
     this.opts.recordCall(call, "error");
     const errors = ((body as { errors?: unknown[] } | undefined)?.errors ?? []).map(String).join("; ");
     const what = `Vault ${method} ${path}: HTTP ${res.statusCode}${errors ? `: ${errors}` : ""}`;
-    throw new CustosError(codeFor(res.statusCode), what, { retryable: res.statusCode === 429 || res.statusCode >= 500 || res.statusCode === 403 });
+    throw new CustosError(codeFor(res.statusCode), what, {
+      retryable: res.statusCode === 429 || res.statusCode >= 500 || res.statusCode === 403,
+    });
   }
 }
 
@@ -115,13 +127,19 @@ function codeFor(status: number): CustosErrorCode {
 }
 
 /** ESO's path building for KV reads (`data`) and metadata (`metadata`). */
-export function kvPath(key: string, mount: string | undefined, version: "v1" | "v2", kind: "data" | "metadata" = "data"): string {
+export function kvPath(
+  key: string,
+  mount: string | undefined,
+  version: "v1" | "v2",
+  kind: "data" | "metadata" = "data",
+): string {
   let out = key.replace(/^\/+/, "");
   if (mount) {
     const cut = `${mount}/`;
     if (out.startsWith(cut)) {
       out = out.slice(cut.length);
-      if (version === "v2" && (out.startsWith("data/") || out.startsWith("metadata/"))) out = out.slice(out.indexOf("/") + 1);
+      if (version === "v2" && (out.startsWith("data/") || out.startsWith("metadata/")))
+        out = out.slice(out.indexOf("/") + 1);
     }
     return version === "v2" ? `${mount}/${kind}/${out}` : `${mount}/${out}`;
   }

@@ -15,7 +15,9 @@ async function caPem(spec: VaultProviderSpec, ctx: StoreContext): Promise<string
   const p = spec.caProvider;
   if (!p) return undefined;
   const ns = refNamespace(p, ctx);
-  return p.type === "Secret" ? new TextDecoder().decode(await ctx.kube.secretKey(ns, p.name, p.key)) : ctx.kube.configMapKey(ns, p.name, p.key);
+  return p.type === "Secret"
+    ? new TextDecoder().decode(await ctx.kube.secretKey(ns, p.name, p.key))
+    : ctx.kube.configMapKey(ns, p.name, p.key);
 }
 
 export const vaultProvider: ProviderDefinition<VaultProviderSpec> = {
@@ -26,11 +28,13 @@ export const vaultProvider: ProviderDefinition<VaultProviderSpec> = {
     if (!spec || typeof spec !== "object") return ["spec.provider.vault must be an object"];
     try {
       const u = new URL(spec.server);
-      if (u.protocol !== "http:" && u.protocol !== "https:") problems.push(`server "${spec.server}" must be an http(s) URL`);
+      if (u.protocol !== "http:" && u.protocol !== "https:")
+        problems.push(`server "${spec.server}" must be an http(s) URL`);
     } catch {
-      problems.push(`server "${String(spec.server)}" is not a URL`);
+      problems.push(`server "${spec.server}" is not a URL`);
     }
-    if (spec.version && spec.version !== "v1" && spec.version !== "v2") problems.push(`version must be v1 or v2, not "${String(spec.version)}"`);
+    if (spec.version && spec.version !== "v1" && spec.version !== "v2")
+      problems.push(`version must be v1 or v2, not "${String(spec.version)}"`);
     try {
       authMethod(spec);
     } catch (e) {
@@ -40,7 +44,9 @@ export const vaultProvider: ProviderDefinition<VaultProviderSpec> = {
   },
   identity: identityOf,
   async connect(spec, ctx, deps) {
-    if (this.validate(spec).length) throw new CustosError("CUSTOS_INVALID_SPEC", this.validate(spec).join("; "), { retryable: false });
+    const problems = vaultProvider.validate(spec);
+    if (problems.length)
+      throw new CustosError("CUSTOS_INVALID_SPEC", problems.join("; "), { retryable: false });
     const client = new VaultClient({
       server: spec.server,
       namespace: spec.namespace,
@@ -48,7 +54,9 @@ export const vaultProvider: ProviderDefinition<VaultProviderSpec> = {
       caPem: await caPem(spec, ctx),
       readYourWrites: spec.readYourWrites,
       forwardInconsistent: spec.forwardInconsistent,
-      recordCall: deps.recordCall,
+      recordCall: (call, status) => {
+        deps.recordCall(call, status);
+      },
     });
     const session = new VaultSession(client, spec, ctx, deps);
     await session.login();

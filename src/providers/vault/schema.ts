@@ -30,7 +30,12 @@ export const VaultProviderSchema = Type.Object({
       namespace: Type.Optional(Type.String()),
     }),
   ),
-  tls: Type.Optional(Type.Object({ certSecretRef: Type.Optional(SecretKeySelector), keySecretRef: Type.Optional(SecretKeySelector) })),
+  tls: Type.Optional(
+    Type.Object({
+      certSecretRef: Type.Optional(SecretKeySelector),
+      keySecretRef: Type.Optional(SecretKeySelector),
+    }),
+  ),
   readYourWrites: Type.Optional(Type.Boolean()),
   forwardInconsistent: Type.Optional(Type.Boolean()),
   headers: Type.Optional(Type.Record(Type.String(), Type.String())),
@@ -76,8 +81,19 @@ export const VaultProviderSchema = Type.Object({
           secretRef: Type.Optional(SecretKeySelector),
         }),
       ),
-      ldap: Type.Optional(Type.Object({ path: Type.Optional(Type.String()), username: Type.String(), secretRef: Type.Optional(SecretKeySelector) })),
-      cert: Type.Optional(Type.Object({ clientCert: Type.Optional(SecretKeySelector), secretRef: Type.Optional(SecretKeySelector) }, { additionalProperties: true })),
+      ldap: Type.Optional(
+        Type.Object({
+          path: Type.Optional(Type.String()),
+          username: Type.String(),
+          secretRef: Type.Optional(SecretKeySelector),
+        }),
+      ),
+      cert: Type.Optional(
+        Type.Object(
+          { clientCert: Type.Optional(SecretKeySelector), secretRef: Type.Optional(SecretKeySelector) },
+          { additionalProperties: true },
+        ),
+      ),
       iam: Type.Optional(Type.Object({}, { additionalProperties: true })),
       gcp: Type.Optional(Type.Object({}, { additionalProperties: true })),
     }),

@@ -62,7 +62,12 @@ export class VaultSession implements Session {
     if (!auth || this.#closed) return;
     if (auth.renewable) {
       try {
-        const res = await this.client.call<{ auth?: AuthInfo }>("RenewSelf", "POST", "auth/token/renew-self", { token: auth.client_token, body: {} });
+        const res = await this.client.call<{ auth?: AuthInfo }>(
+          "RenewSelf",
+          "POST",
+          "auth/token/renew-self",
+          { token: auth.client_token, body: {} },
+        );
         const renewed = res.body.auth;
         // A renewal that no longer extends the lease (max TTL reached) means: log in again.
         if (renewed && renewed.lease_duration > 5) {
@@ -116,9 +121,19 @@ export class VaultSession implements Session {
 
   async #read(ref: RemoteKey): Promise<RemoteSecret> {
     if (ref.metadataPolicy === "Fetch") {
-      if (this.#version !== "v2") throw new CustosError("CUSTOS_INVALID_SPEC", "metadataPolicy Fetch needs a KV v2 store", { retryable: false });
+      if (this.#version !== "v2")
+        throw new CustosError("CUSTOS_INVALID_SPEC", "metadataPolicy Fetch needs a KV v2 store", {
+          retryable: false,
+        });
       const path = kvPath(ref.key, this.spec.path, "v2", "metadata");
-      const res = await this.#authed((token) => this.client.call<{ data?: { custom_metadata?: Record<string, string> | null } }>("ReadMetadata", "GET", path, { token }));
+      const res = await this.#authed((token) =>
+        this.client.call<{ data?: { custom_metadata?: Record<string, string> | null } }>(
+          "ReadMetadata",
+          "GET",
+          path,
+          { token },
+        ),
+      );
       const meta = res.body.data?.custom_metadata ?? {};
       this.deps.redact(JSON.stringify(meta));
       return { kind: "map", value: meta };
@@ -126,10 +141,20 @@ export class VaultSession implements Session {
     const path = kvPath(ref.key, this.spec.path, this.#version);
     const query = ref.version && this.#version === "v2" ? { version: ref.version } : undefined;
     const res = await this.#authed((token) =>
-      this.client.call<{ data?: Record<string, unknown> & { data?: Record<string, unknown> | null } }>("ReadSecret", "GET", path, { token, ...(query ? { query } : {}) }),
+      this.client.call<{ data?: Record<string, unknown> & { data?: Record<string, unknown> | null } }>(
+        "ReadSecret",
+        "GET",
+        path,
+        { token, ...(query ? { query } : {}) },
+      ),
     );
     const data = this.#version === "v2" ? res.body.data?.data : res.body.data;
-    if (!data) throw new CustosError("CUSTOS_SECRET_NOT_FOUND", `Vault secret "${ref.key}" has no data (deleted or destroyed version)`, { retryable: false });
+    if (!data)
+      throw new CustosError(
+        "CUSTOS_SECRET_NOT_FOUND",
+        `Vault secret "${ref.key}" has no data (deleted or destroyed version)`,
+        { retryable: false },
+      );
     this.deps.redact(JSON.stringify(data));
     return { kind: "map", value: data };
   }
@@ -137,13 +162,21 @@ export class VaultSession implements Session {
   async find(q: FindQuery): Promise<Map<string, RemoteSecret>> {
     const out = new Map<string, RemoteSecret>();
     const mount = this.spec.path;
-    if (!mount && !q.path) throw new CustosError("CUSTOS_INVALID_SPEC", "dataFrom.find needs spec.provider.vault.path or find.path", { retryable: false });
+    if (!mount && !q.path)
+      throw new CustosError(
+        "CUSTOS_INVALID_SPEC",
+        "dataFrom.find needs spec.provider.vault.path or find.path",
+        { retryable: false },
+      );
     const re = q.name?.regexp ? new RegExp(q.name.regexp) : undefined;
     const keys = await this.#list(q.path?.replace(/^\/+|\/+$/g, "") ?? "", 0);
     for (const key of keys) {
       if (re && !re.test(key)) continue;
       if (q.tags && Object.keys(q.tags).length) {
-        if (this.#version !== "v2") throw new CustosError("CUSTOS_INVALID_SPEC", "dataFrom.find.tags needs a KV v2 store", { retryable: false });
+        if (this.#version !== "v2")
+          throw new CustosError("CUSTOS_INVALID_SPEC", "dataFrom.find.tags needs a KV v2 store", {
+            retryable: false,
+          });
         const meta = await this.read({ key, metadataPolicy: "Fetch" });
         const tags = meta.kind === "map" ? meta.value : {};
         if (!Object.entries(q.tags).every(([k, v]) => tags[k] === v)) continue;
@@ -153,7 +186,12 @@ export class VaultSession implements Session {
       } catch (e) {
         if (!isCustosError(e, "CUSTOS_SECRET_NOT_FOUND")) throw e; // listed but deleted: skip
       }
-      if (out.size > MAX_FIND_RESULTS) throw new CustosError("CUSTOS_INVALID_SPEC", `dataFrom.find matched more than ${MAX_FIND_RESULTS} secrets`, { retryable: false });
+      if (out.size > MAX_FIND_RESULTS)
+        throw new CustosError(
+          "CUSTOS_INVALID_SPEC",
+          `dataFrom.find matched more than ${MAX_FIND_RESULTS} secrets`,
+          { retryable: false },
+        );
     }
     return out;
   }
@@ -165,7 +203,12 @@ export class VaultSession implements Session {
     const rel = this.spec.path ? prefix : prefix.split("/").slice(1).join("/");
     const base = this.#version === "v2" ? `${mount}/metadata` : mount;
     const path = rel ? `${base}/${rel}` : base;
-    const res = await this.#authed((token) => this.client.call<{ data?: { keys?: string[] } }>("ListSecrets", "LIST", path, { token, allow404: true }));
+    const res = await this.#authed((token) =>
+      this.client.call<{ data?: { keys?: string[] } }>("ListSecrets", "LIST", path, {
+        token,
+        allow404: true,
+      }),
+    );
     if (res.status === 404) return [];
     const out: string[] = [];
     for (const k of res.body.data?.keys ?? []) {

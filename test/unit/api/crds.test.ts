@@ -8,7 +8,10 @@ const dir = join(import.meta.dirname, "..", "..", "..", "deploy", "crds");
 const files = readdirSync(dir).filter((f) => f.endsWith(".yaml"));
 
 interface Crd {
-  spec: { names: { shortNames?: string[]; kind: string }; versions: { name: string; served: boolean; storage: boolean; additionalPrinterColumns?: unknown[] }[] };
+  spec: {
+    names: { shortNames?: string[]; kind: string };
+    versions: { name: string; served: boolean; storage: boolean; additionalPrinterColumns?: unknown[] }[];
+  };
 }
 
 test("every CRD fits client-side kubectl apply (under 262,144 bytes)", () => {
@@ -17,7 +20,11 @@ test("every CRD fits client-side kubectl apply (under 262,144 bytes)", () => {
 });
 
 test("external-secrets.io: v1 stored, v1beta1 served with the same schema; short names", () => {
-  const expect: Record<string, string> = { externalsecrets: "es", secretstores: "ss", clustersecretstores: "css" };
+  const expect: Record<string, string> = {
+    externalsecrets: "es",
+    secretstores: "ss",
+    clustersecretstores: "css",
+  };
   for (const [plural, short] of Object.entries(expect)) {
     const c = parse(readFileSync(join(dir, `external-secrets.io_${plural}.yaml`), "utf8")) as Crd;
     assert.deepEqual(c.spec.names.shortNames, [short]);
@@ -38,5 +45,6 @@ test("no server-side defaults anywhere (GitOps drift)", () => {
 
 test("strategy enums are validated", () => {
   const text = readFileSync(join(dir, "external-secrets.io_externalsecrets.yaml"), "utf8");
-  for (const v of ["Base64URL", "KeysAndValues", "CreatedOnce", "Orphan", "Fetch", "Unicode"]) assert.match(text, new RegExp(`- ${v}$`, "m"));
+  for (const v of ["Base64URL", "KeysAndValues", "CreatedOnce", "Orphan", "Fetch", "Unicode"])
+    assert.match(text, new RegExp(`- ${v}$`, "m"));
 });

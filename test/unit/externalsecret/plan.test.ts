@@ -1,7 +1,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { planSecret, MANAGED_LABEL, type PlanInput } from "../../../src/controllers/externalsecret/plan.ts";
-import { buildSecretData, remoteRefsOf, refId, storeRefOf, convertKey, goReplacement, decode, applyRewrites } from "../../../src/controllers/externalsecret/data.ts";
+import {
+  buildSecretData,
+  remoteRefsOf,
+  refId,
+  storeRefOf,
+  convertKey,
+  goReplacement,
+  decode,
+  applyRewrites,
+} from "../../../src/controllers/externalsecret/data.ts";
 import type { ExternalSecret, SecretObject } from "../../../src/controllers/externalsecret/types.ts";
 import { esoDataHash, goMapOfBytes } from "../../../src/util/eso-hash.ts";
 import { CustosError, isCustosError } from "../../../src/util/errors.ts";
@@ -13,10 +22,18 @@ const noRender = (): string => {
 };
 
 function es(spec: ExternalSecret["spec"], meta: Partial<ExternalSecret["metadata"]> = {}): ExternalSecret {
-  return { metadata: { name: "app", namespace: "ns", uid: "uid-1", generation: 1, ...meta }, spec: { secretStoreRef: { name: "vault" }, ...spec } };
+  return {
+    metadata: { name: "app", namespace: "ns", uid: "uid-1", generation: 1, ...meta },
+    spec: { secretStoreRef: { name: "vault" }, ...spec },
+  };
 }
 
-function input(e: ExternalSecret, data: Record<string, string>, existing?: SecretObject, missing: string[] = []): PlanInput {
+function input(
+  e: ExternalSecret,
+  data: Record<string, string>,
+  existing?: SecretObject,
+  missing: string[] = [],
+): PlanInput {
   const d: Record<string, Uint8Array> = {};
   for (const [k, v] of Object.entries(data)) d[k] = enc(v);
   return {
@@ -41,7 +58,10 @@ test("Owner: creates a labelled, hashed, owned Secret named after the ExternalSe
   assert.equal(s.metadata.name, "app");
   assert.equal(s.metadata.labels?.[MANAGED_LABEL], "true");
   assert.equal(s.metadata.labels?.team, "a", "labels copied without a template");
-  assert.equal(s.metadata.annotations?.["reconcile.external-secrets.io/data-hash"], esoDataHash({ password: enc("x") }));
+  assert.equal(
+    s.metadata.annotations?.["reconcile.external-secrets.io/data-hash"],
+    esoDataHash({ password: enc("x") }),
+  );
   assert.equal(s.metadata.ownerReferences?.[0]?.uid, "uid-1");
   assert.equal(s.metadata.ownerReferences?.[0]?.controller, true);
   assert.equal(Buffer.from(s.data!.password!, "base64").toString(), "x");
@@ -50,7 +70,10 @@ test("Owner: creates a labelled, hashed, owned Secret named after the ExternalSe
 
 test("an identical existing Secret gives no write", () => {
   const first = planSecret(input(es({}), { a: "1" }));
-  const existing = { ...first.secret!, metadata: { ...first.secret!.metadata, resourceVersion: "5", uid: "s1" } };
+  const existing = {
+    ...first.secret!,
+    metadata: { ...first.secret!.metadata, resourceVersion: "5", uid: "s1" },
+  };
   assert.equal(planSecret(input(es({}), { a: "1" }, existing)).action, "none");
   assert.equal(planSecret(input(es({}), { a: "2" }, existing)).action, "update");
 });
@@ -58,7 +81,10 @@ test("an identical existing Secret gives no write", () => {
 test("Orphan sets no owner; Merge keeps keys and needs an existing Secret; None writes nothing", () => {
   const orphan = planSecret(input(es({ target: { creationPolicy: "Orphan" } }), { a: "1" }));
   assert.equal(orphan.secret?.metadata.ownerReferences, undefined);
-  const existing: SecretObject = { metadata: { name: "app", namespace: "ns", resourceVersion: "1" }, data: { keep: Buffer.from("k").toString("base64") } };
+  const existing: SecretObject = {
+    metadata: { name: "app", namespace: "ns", resourceVersion: "1" },
+    data: { keep: Buffer.from("k").toString("base64") },
+  };
   const merge = planSecret(input(es({ target: { creationPolicy: "Merge" } }), { a: "1" }, existing));
   assert.equal(merge.action, "update");
   assert.deepEqual(Object.keys(merge.secret!.data!).sort(), ["a", "keep"]);
@@ -76,30 +102,60 @@ test("deletionPolicy when the remote secret is gone", () => {
   const retain = planSecret(input(es({ target: { deletionPolicy: "Retain" } }), {}, existing, ["a"]));
   assert.equal(retain.action, "none");
   assert.equal(retain.condition.ok, true);
-  assert.throws(() => planSecret(input(es({}), {}, undefined, ["a"])), (e) => isCustosError(e, "CUSTOS_SECRET_NOT_FOUND"));
-  const merge = planSecret(input(es({ target: { deletionPolicy: "Merge" } }), { b: "2" }, { metadata: { name: "app", namespace: "ns" }, data: { a: "YQ==", b: "Mg==" } }, ["a"]));
+  assert.throws(
+    () => planSecret(input(es({}), {}, undefined, ["a"])),
+    (e) => isCustosError(e, "CUSTOS_SECRET_NOT_FOUND"),
+  );
+  const merge = planSecret(
+    input(
+      es({ target: { deletionPolicy: "Merge" } }),
+      { b: "2" },
+      { metadata: { name: "app", namespace: "ns" }, data: { a: "YQ==", b: "Mg==" } },
+      ["a"],
+    ),
+  );
   assert.deepEqual(Object.keys(merge.secret!.data!), ["b"]);
 });
 
 test("another ExternalSecret's Secret is an ownership conflict, not a takeover", () => {
-  const existing: SecretObject = { metadata: { name: "app", namespace: "ns", ownerReferences: [{ apiVersion: "x", kind: "ExternalSecret", name: "other", uid: "uid-2", controller: true }] } };
-  assert.throws(() => planSecret(input(es({}), { a: "1" }, existing)), (e) => isCustosError(e, "CUSTOS_OWNERSHIP_CONFLICT") && /other/.test(e.message));
+  const existing: SecretObject = {
+    metadata: {
+      name: "app",
+      namespace: "ns",
+      ownerReferences: [
+        { apiVersion: "x", kind: "ExternalSecret", name: "other", uid: "uid-2", controller: true },
+      ],
+    },
+  };
+  assert.throws(
+    () => planSecret(input(es({}), { a: "1" }, existing)),
+    (e) => isCustosError(e, "CUSTOS_OWNERSHIP_CONFLICT") && /other/.test(e.message),
+  );
 });
 
 test("immutable Secrets are not modified in place", () => {
   const p = planSecret(input(es({ target: { immutable: true } }), { a: "1" }));
   assert.equal(p.secret?.immutable, true);
   const existing = { ...p.secret!, immutable: true };
-  assert.throws(() => planSecret(input(es({ target: { immutable: true } }), { a: "2" }, existing)), /immutable/);
+  assert.throws(
+    () => planSecret(input(es({ target: { immutable: true } }), { a: "2" }, existing)),
+    /immutable/,
+  );
 });
 
 test("target name and template type/metadata", () => {
-  const e = es({ target: { name: "other", template: { type: "kubernetes.io/tls", metadata: { labels: { l: "v" } } } } });
+  const e = es({
+    target: { name: "other", template: { type: "kubernetes.io/tls", metadata: { labels: { l: "v" } } } },
+  });
   const p = planSecret({ ...input(e, { "tls.crt": "c", "tls.key": "k" }), render: (_n, text) => text });
   assert.equal(p.secret?.metadata.name, "other");
   assert.equal(p.secret?.type, "kubernetes.io/tls");
   assert.equal(p.secret?.metadata.labels?.l, "v");
-  assert.deepEqual(Object.keys(p.secret!.data!).sort(), ["tls.crt", "tls.key"], "no data templates: fetched data kept");
+  assert.deepEqual(
+    Object.keys(p.secret!.data!).sort(),
+    ["tls.crt", "tls.key"],
+    "no data templates: fetched data kept",
+  );
 });
 
 const map = (v: Record<string, unknown>): RemoteSecret => ({ kind: "map", value: v });
@@ -107,7 +163,12 @@ const bytes = (s: string): RemoteSecret => ({ kind: "bytes", value: enc(s) });
 
 function results(e: ExternalSecret, values: Record<string, RemoteSecret | Error>) {
   const reads = new Map<string, RemoteSecret | Error>();
-  for (const r of remoteRefsOf(e).reads) reads.set(refId(r.storeRef!, r.ref), values[r.ref.key + (r.ref.version ? `@${r.ref.version}` : "")] ?? new CustosError("CUSTOS_SECRET_NOT_FOUND", "nf"));
+  for (const r of remoteRefsOf(e).reads)
+    reads.set(
+      refId(r.storeRef!, r.ref),
+      values[r.ref.key + (r.ref.version ? `@${r.ref.version}` : "")] ??
+        new CustosError("CUSTOS_SECRET_NOT_FOUND", "nf"),
+    );
   return { reads, finds: new Map() };
 }
 
@@ -139,7 +200,11 @@ test("a missing property is a typed error naming key and property but no value",
   const e = es({ data: [{ secretKey: "x", remoteRef: { key: "db", property: "nope" } }] });
   assert.throws(
     () => buildSecretData(e, results(e, { db: map({ password: "canary-value-123" }) }), noRender),
-    (err) => isCustosError(err, "CUSTOS_PROPERTY_NOT_FOUND") && /db/.test(err.message) && /nope/.test(err.message) && !err.message.includes("canary"),
+    (err) =>
+      isCustosError(err, "CUSTOS_PROPERTY_NOT_FOUND") &&
+      /db/.test(err.message) &&
+      /nope/.test(err.message) &&
+      !err.message.includes("canary"),
   );
 });
 
@@ -152,7 +217,11 @@ test("dataFrom extract first, data[] overrides; versions are distinct reads", ()
     ],
   });
   assert.equal(remoteRefsOf(e).reads.length, 2);
-  const out = buildSecretData(e, results(e, { k: map({ a: "A", b: "B", c: { d: 1 } }), "k@1": map({ a: "A1" }) }), noRender);
+  const out = buildSecretData(
+    e,
+    results(e, { k: map({ a: "A", b: "B", c: { d: 1 } }), "k@1": map({ a: "A1" }) }),
+    noRender,
+  );
   const s = (k: string): string => new TextDecoder().decode(out.data[k]);
   assert.equal(s("a"), "B");
   assert.equal(s("c"), '{"d":1}');
@@ -179,12 +248,27 @@ test("key conversion and Go regexp rewrites", () => {
   assert.equal(convertKey("path/to/key", "Default"), "path_to_key");
   assert.equal(convertKey("a b", "Unicode"), "a_U0020_b");
   assert.equal(goReplacement("${1}-$2-${name}-$$"), "$1-$2-$<name>-$$");
-  const out = applyRewrites({ "db/user": enc("u"), "db/pass": enc("p") }, [{ regexp: { source: "^db/(?P<rest>.*)$", target: "DB_${rest}" } }], noRender);
+  const out = applyRewrites(
+    { "db/user": enc("u"), "db/pass": enc("p") },
+    [{ regexp: { source: "^db/(?P<rest>.*)$", target: "DB_${rest}" } }],
+    noRender,
+  );
   assert.deepEqual(Object.keys(out).sort(), ["DB_pass", "DB_user"]);
 });
 
 test("store refs: per-entry sourceRef overrides the ExternalSecret's store", () => {
-  const e = es({ data: [{ secretKey: "a", remoteRef: { key: "k" }, sourceRef: { storeRef: { name: "other", kind: "ClusterSecretStore" } } }] });
-  assert.deepEqual(storeRefOf(e, e.spec!.data![0]!.sourceRef?.storeRef), { name: "other", kind: "ClusterSecretStore" });
+  const e = es({
+    data: [
+      {
+        secretKey: "a",
+        remoteRef: { key: "k" },
+        sourceRef: { storeRef: { name: "other", kind: "ClusterSecretStore" } },
+      },
+    ],
+  });
+  assert.deepEqual(storeRefOf(e, e.spec!.data![0]!.sourceRef?.storeRef), {
+    name: "other",
+    kind: "ClusterSecretStore",
+  });
   assert.deepEqual(storeRefOf(e, undefined), { name: "vault", kind: "SecretStore" });
 });

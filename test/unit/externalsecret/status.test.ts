@@ -1,6 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { syncDecision, buildStatus, statusChanged, recordRefresh } from "../../../src/controllers/externalsecret/status.ts";
+import {
+  syncDecision,
+  buildStatus,
+  statusChanged,
+  recordRefresh,
+} from "../../../src/controllers/externalsecret/status.ts";
 import { validateExternalSecret } from "../../../src/controllers/externalsecret/validate.ts";
 import { syncedResourceVersion } from "../../../src/util/eso-hash.ts";
 import type { ExternalSecret } from "../../../src/controllers/externalsecret/types.ts";
@@ -12,7 +17,11 @@ const base = (spec: ExternalSecret["spec"] = {}, status?: ExternalSecret["status
 });
 const synced = (e: ExternalSecret, refreshTime = "1970-01-01T00:00:00Z"): ExternalSecret => ({
   ...e,
-  status: { refreshTime, syncedResourceVersion: syncedResourceVersion(e.metadata), conditions: [{ type: "Ready", status: "True", reason: "SecretSynced" }] },
+  status: {
+    refreshTime,
+    syncedResourceVersion: syncedResourceVersion(e.metadata),
+    conditions: [{ type: "Ready", status: "True", reason: "SecretSynced" }],
+  },
 });
 const secret = { metadata: { name: "a", annotations: {} } };
 
@@ -23,7 +32,8 @@ test("a label or annotation change (force-sync) is due", () => {
   assert.equal(syncDecision(changed, secret, 0).reason, "changed");
   assert.equal(syncDecision(e, secret, 1000).due, false);
 });
-test("a deleted target Secret is due", () => assert.equal(syncDecision(synced(base()), undefined, 0).reason, "secret-missing"));
+test("a deleted target Secret is due", () =>
+  assert.equal(syncDecision(synced(base()), undefined, 0).reason, "secret-missing"));
 test("periodic refresh after the interval", () => {
   const e = synced(base({ refreshInterval: "10s" }));
   const d = syncDecision(e, secret, 5000);
@@ -34,7 +44,11 @@ test("periodic refresh after the interval", () => {
   assert.equal(syncDecision(e, secret, 12_000).due, false, "in-memory refresh time counts");
 });
 test("refreshInterval 0, OnChange and CreatedOnce never refresh periodically", () => {
-  for (const spec of [{ refreshInterval: "0" }, { refreshPolicy: "OnChange" as const }, { refreshPolicy: "CreatedOnce" as const }]) {
+  for (const spec of [
+    { refreshInterval: "0" },
+    { refreshPolicy: "OnChange" as const },
+    { refreshPolicy: "CreatedOnce" as const },
+  ]) {
     const d = syncDecision(synced(base(spec)), secret, 10 ** 12);
     assert.equal(d.due, false);
     assert.equal(d.nextInMs, undefined);
@@ -42,21 +56,59 @@ test("refreshInterval 0, OnChange and CreatedOnce never refresh periodically", (
 });
 test("status: lastTransitionTime kept while the status holds; change detection", () => {
   const e = base();
-  const s1 = buildStatus(e, { ok: true, reason: "SecretSynced", message: "ok" }, { synced: true, now: new Date(1000), secretName: "a" }, new Date(1000));
+  const s1 = buildStatus(
+    e,
+    { ok: true, reason: "SecretSynced", message: "ok" },
+    { synced: true, now: new Date(1000), secretName: "a" },
+    new Date(1000),
+  );
   assert.equal(s1.binding?.name, "a");
-  const again = buildStatus({ ...e, status: s1 }, { ok: true, reason: "SecretSynced", message: "ok" }, undefined, new Date(99_000));
+  const again = buildStatus(
+    { ...e, status: s1 },
+    { ok: true, reason: "SecretSynced", message: "ok" },
+    undefined,
+    new Date(99_000),
+  );
   assert.equal(again.conditions?.[0]?.lastTransitionTime, s1.conditions?.[0]?.lastTransitionTime);
   assert.equal(statusChanged(s1, again), false);
-  const failed = buildStatus({ ...e, status: s1 }, { ok: false, reason: "SecretSyncedError", message: "boom" }, undefined, new Date(99_000));
+  const failed = buildStatus(
+    { ...e, status: s1 },
+    { ok: false, reason: "SecretSyncedError", message: "boom" },
+    undefined,
+    new Date(99_000),
+  );
   assert.equal(statusChanged(s1, failed), true);
-  assert.equal(failed.syncedResourceVersion, s1.syncedResourceVersion, "an error keeps the last synced version");
+  assert.equal(
+    failed.syncedResourceVersion,
+    s1.syncedResourceVersion,
+    "an error keeps the last synced version",
+  );
 });
 test("validation mirrors ESO's webhook", () => {
   assert.deepEqual(validateExternalSecret(base()), []);
-  assert.match(validateExternalSecret(base({ target: { creationPolicy: "Orphan", deletionPolicy: "Delete" } })).join(), /deletionPolicy=Delete/);
-  assert.match(validateExternalSecret(base({ target: { creationPolicy: "None", deletionPolicy: "Merge" } })).join(), /deletionPolicy=Merge/);
-  assert.match(validateExternalSecret(base({ data: [{ secretKey: "a", remoteRef: { key: "x" } }, { secretKey: "a", remoteRef: { key: "y" } }] })).join(), /duplicate/);
+  assert.match(
+    validateExternalSecret(base({ target: { creationPolicy: "Orphan", deletionPolicy: "Delete" } })).join(),
+    /deletionPolicy=Delete/,
+  );
+  assert.match(
+    validateExternalSecret(base({ target: { creationPolicy: "None", deletionPolicy: "Merge" } })).join(),
+    /deletionPolicy=Merge/,
+  );
+  assert.match(
+    validateExternalSecret(
+      base({
+        data: [
+          { secretKey: "a", remoteRef: { key: "x" } },
+          { secretKey: "a", remoteRef: { key: "y" } },
+        ],
+      }),
+    ).join(),
+    /duplicate/,
+  );
   assert.match(validateExternalSecret(base({ data: [], dataFrom: [{}] })).join(), /exactly one/);
   assert.match(validateExternalSecret(base({ refreshInterval: "soon" })).join(), /invalid duration/);
-  assert.match(validateExternalSecret(base({ data: [{ secretKey: "bad key", remoteRef: { key: "x" } }] })).join(), /secretKey/);
+  assert.match(
+    validateExternalSecret(base({ data: [{ secretKey: "bad key", remoteRef: { key: "x" } }] })).join(),
+    /secretKey/,
+  );
 });

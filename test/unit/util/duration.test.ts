@@ -21,7 +21,10 @@ for (const [text, ms] of ok) test(`parses ${text}`, () => assert.equal(parseDura
 
 for (const bad of ["", "1", "h", "1x", "1h 2m", "--1s", "1.h2"]) {
   test(`rejects "${bad}"`, () => {
-    assert.throws(() => parseDuration(bad), (e) => isCustosError(e, "CUSTOS_INVALID_DURATION"));
+    assert.throws(
+      () => parseDuration(bad),
+      (e) => isCustosError(e, "CUSTOS_INVALID_DURATION"),
+    );
   });
 }
 
