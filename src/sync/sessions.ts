@@ -43,11 +43,11 @@ export class SessionPool {
   static key(def: ProviderDefinition, spec: unknown, ctx: StoreContext): string {
     // The store (uid) and its provider spec are part of the key: a session carries the spec's
     // read settings (mount, KV version), and a changed spec must get a new session.
-    const specHash = createHash("sha256")
-      .update(JSON.stringify(spec ?? null))
-      .digest("hex")
-      .slice(0, 16);
-    return `${def.name}|${ctx.storeUid}|${specHash}|${def.identity(spec, ctx)}`;
+    return `${def.name}|${ctx.storeUid}|${SessionPool.specHash(spec)}|${def.identity(spec, ctx)}`;
+  }
+
+  static specHash(spec: unknown): string {
+    return createHash("sha256").update(JSON.stringify(spec ?? null)).digest("hex").slice(0, 16);
   }
 
   async get(

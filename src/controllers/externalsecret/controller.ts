@@ -16,7 +16,7 @@ import type { EventRecorder } from "../../kube/events.ts";
 import type { Logger } from "../../util/log.ts";
 import type { Metrics } from "../../manager/metrics.ts";
 import type { KubeAccess } from "../../providers/types.ts";
-import type { SessionPool } from "../../sync/sessions.ts";
+import { SessionPool } from "../../sync/sessions.ts";
 import type { ReadCache } from "../../sync/reads.ts";
 import { errorMessage } from "../../util/errors.ts";
 import { redactor } from "../../util/redact.ts";
@@ -104,7 +104,13 @@ export class ExternalSecretController {
       (kind: "SecretStore" | "ClusterSecretStore") =>
       (event: string, store: SecretStoreObject, old?: SecretStoreObject) => {
         if (event === "update" && old && old.metadata.generation === store.metadata.generation) return;
-        void this.deps.sessions.invalidate((k) => k.includes(store.metadata.uid ?? "\u0000"));
+        if (event !== "add") {
+          // Sessions of the old spec (or of a deleted store) are of no further use. A new store
+          // keeps the session its validation may already have opened.
+          const uid = `|${store.metadata.uid ?? "\u0000"}|`;
+          const current = event === "delete" ? undefined : SessionPool.specHash(store.spec?.provider ? Object.values(store.spec.provider)[0] : undefined);
+          void this.deps.sessions.invalidate((k) => k.includes(uid) && (current === undefined || !k.includes(`|${current}|`)));
+        }
         for (const es of this.externalSecrets.list()) {
           if (usesStore(es, kind, store)) this.queue.add(objectKey(es), "urgent");
         }
