@@ -17,12 +17,10 @@ import { HttpEndpoints } from "./http.ts";
 import { ExternalSecretController } from "../controllers/externalsecret/controller.ts";
 import { SecretStoreController } from "../controllers/secretstore/controller.ts";
 import "../providers/all.ts";
+import "../controllers/all.ts";
+import { extraControllers, type Controller } from "./registry.ts";
 
-export interface Controller {
-  readonly name: string;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
+export type { Controller } from "./registry.ts";
 
 export interface OperatorOptions {
   kubeconfig?: string;
@@ -49,21 +47,6 @@ export interface RunningOperator {
   readonly port: number;
   readonly controllers: Controller[];
   stop(): Promise<void>;
-}
-
-/** Controllers beyond sync are registered by their folders (sealing, rollout). */
-export type ControllerFactory = (deps: ControllerDeps) => Controller | Promise<Controller>;
-export interface ControllerDeps {
-  api: KubeApi;
-  log: Logger;
-  metrics: Metrics;
-  events: EventRecorder;
-  http: HttpEndpoints;
-  options: OperatorOptions;
-}
-const extraControllers = new Map<string, ControllerFactory>();
-export function registerController(name: string, factory: ControllerFactory): void {
-  extraControllers.set(name, factory);
 }
 
 export async function runOperator(options: OperatorOptions): Promise<RunningOperator> {

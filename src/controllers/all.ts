@@ -1,0 +1,2 @@
+/** Registers the controllers that run beside sync. */
+import "./rollout/index.ts";

@@ -1,0 +1,33 @@
+/**
+ * Controllers beyond sync register here from their own folders (src/controllers/all.ts imports
+ * them), so the manager names none of them.
+ */
+import type { KubeApi } from "../kube/api.ts";
+import type { EventRecorder } from "../kube/events.ts";
+import type { Logger } from "../util/log.ts";
+import type { HttpEndpoints } from "./http.ts";
+import type { Metrics } from "./metrics.ts";
+import type { OperatorOptions } from "./index.ts";
+
+export interface Controller {
+  readonly name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ControllerDeps {
+  api: KubeApi;
+  log: Logger;
+  metrics: Metrics;
+  events: EventRecorder;
+  http: HttpEndpoints;
+  options: OperatorOptions;
+}
+
+export type ControllerFactory = (deps: ControllerDeps) => Controller | Promise<Controller>;
+
+export const extraControllers = new Map<string, ControllerFactory>();
+
+export function registerController(name: string, factory: ControllerFactory): void {
+  extraControllers.set(name, factory);
+}

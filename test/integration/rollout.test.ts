@@ -1,0 +1,97 @@
+/** The rollout controller against the real API server (pods need not run). */
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { parse } from "yaml";
+import { sharedEnv } from "../env/shared.ts";
+import { KubeApi } from "../../src/kube/api.ts";
+import { RolloutController } from "../../src/controllers/rollout/controller.ts";
+import { reloaderHash, ANN } from "../../src/controllers/rollout/match.ts";
+import { silentLogger } from "../../src/util/log.ts";
+
+let api: KubeApi;
+before(async () => {
+  api = KubeApi.fromDefault((await sharedEnv()).kubeconfig);
+});
+
+interface Dep {
+  metadata: { generation: number; annotations?: Record<string, string> };
+  spec: { template: { metadata?: { annotations?: Record<string, string> }; spec: { containers: { name: string; env?: { name: string; value?: string }[] }[] } } };
+}
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+const b64 = (s: string): string => Buffer.from(s).toString("base64");
+
+test("document 003's Reloader flow: a rotation restarts the Deployment once; no change and restarts of the operator do nothing", async () => {
+  const manifest = parse(readFileSync(join(import.meta.dirname, "..", "fixtures", "rollout", "deployment.yaml"), "utf8")) as { metadata: { namespace: string } };
+  const ns = manifest.metadata.namespace; // secrets-demo, as in the document
+  await api.create("/api/v1/namespaces", { metadata: { name: ns } }).catch(() => undefined);
+  await api.create(`/api/v1/namespaces/${ns}/secrets`, { metadata: { name: "ext-postgres-secret" }, data: { username: b64("admin"), password: b64("one") } });
+  await api.create(`/apis/apps/v1/namespaces/${ns}/deployments`, manifest);
+  const path = `/apis/apps/v1/namespaces/${ns}/deployments/reloader-demo`;
+  const secretPath = `/api/v1/namespaces/${ns}/secrets/ext-postgres-secret`;
+  let ctl = new RolloutController({ api, log: silentLogger, namespace: ns, strategy: "env-vars", coalesceMs: 300 });
+  await ctl.start();
+  const g0 = (await api.get<Dep>(path)).metadata.generation;
+
+  await api.mergePatch(secretPath, { metadata: { labels: { touched: "yes" } } });
+  await sleep(1500);
+  assert.equal((await api.get<Dep>(path)).metadata.generation, g0, "metadata-only change restarts nothing");
+
+  await api.mergePatch(secretPath, { data: { password: b64("two") } });
+  const expected = reloaderHash({ username: b64("admin"), password: b64("two") });
+  const dep = await until("the marker", async () => {
+    const d = await api.get<Dep>(path);
+    const env = d.spec.template.spec.containers[0]?.env?.find((e) => e.name === "STAKATER_EXT_POSTGRES_SECRET_SECRET");
+    return env?.value === expected ? d : undefined;
+  });
+  assert.equal(dep.metadata.generation, g0 + 1);
+
+  await ctl.stop();
+  ctl = new RolloutController({ api, log: silentLogger, namespace: ns, strategy: "env-vars", coalesceMs: 300 });
+  await ctl.start();
+  await sleep(1500);
+  assert.equal((await api.get<Dep>(path)).metadata.generation, g0 + 1, "an operator restart restarts nothing");
+  await ctl.stop();
+});
+
+test("a burst of changes to several Secrets of one workload gives one restart; annotations strategy", async () => {
+  const ns = `burst-${randomBytes(3).toString("hex")}`;
+  await api.create("/api/v1/namespaces", { metadata: { name: ns } });
+  for (const n of ["a", "b"]) await api.create(`/api/v1/namespaces/${ns}/secrets`, { metadata: { name: n }, data: { k: b64("0") } });
+  await api.create(`/apis/apps/v1/namespaces/${ns}/deployments`, {
+    metadata: { name: "w", annotations: { [ANN.secretReload]: "a,b" } },
+    spec: {
+      selector: { matchLabels: { app: "w" } },
+      template: { metadata: { labels: { app: "w" } }, spec: { containers: [{ name: "c", image: "busybox" }] } },
+    },
+  });
+  const ctl = new RolloutController({ api, log: silentLogger, namespace: ns, strategy: "annotations", coalesceMs: 800 });
+  await ctl.start();
+  const path = `/apis/apps/v1/namespaces/${ns}/deployments/w`;
+  const g0 = (await api.get<Dep>(path)).metadata.generation;
+  for (let i = 1; i <= 3; i++) {
+    await api.mergePatch(`/api/v1/namespaces/${ns}/secrets/a`, { data: { k: b64(String(i)) } });
+    await api.mergePatch(`/api/v1/namespaces/${ns}/secrets/b`, { data: { k: b64(String(i)) } });
+  }
+  const d = await until("the annotation", async () => {
+    const x = await api.get<Dep>(path);
+    return x.spec.template.metadata?.annotations?.[ANN.lastReloadedFrom] ? x : undefined;
+  });
+  await sleep(1500);
+  assert.equal((await api.get<Dep>(path)).metadata.generation, g0 + 1, "one restart for the burst");
+  const marker = JSON.parse(d.spec.template.metadata!.annotations![ANN.lastReloadedFrom]!) as { type: string; namespace: string };
+  assert.equal(marker.type, "SECRET");
+  assert.equal(marker.namespace, ns);
+  await ctl.stop();
+});
