@@ -21,26 +21,46 @@ try {
     metadata: { name: "w", annotations: { "reloader.stakater.com/auto": "true" } },
     spec: {
       selector: { matchLabels: { app: "w" } },
-      template: { metadata: { labels: { app: "w" } }, spec: { containers: [{ name: "c", image: "x", envFrom: [{ secretRef: { name: "s" } }] }] } },
+      template: {
+        metadata: { labels: { app: "w" } },
+        spec: { containers: [{ name: "c", image: "x", envFrom: [{ secretRef: { name: "s" } }] }] },
+      },
     },
   });
-  const ctl = new RolloutController({ api, log: silentLogger, namespace: ns, strategy: "env-vars", coalesceMs: COALESCE });
+  const ctl = new RolloutController({
+    api,
+    log: silentLogger,
+    namespace: ns,
+    strategy: "env-vars",
+    coalesceMs: COALESCE,
+  });
   await ctl.start();
   const times: number[] = [];
   for (let i = 1; i <= N; i++) {
     const t0 = performance.now();
-    const before = (await api.get<{ metadata: { generation: number } }>(`/apis/apps/v1/namespaces/${ns}/deployments/w`)).metadata.generation;
+    const before = (
+      await api.get<{ metadata: { generation: number } }>(`/apis/apps/v1/namespaces/${ns}/deployments/w`)
+    ).metadata.generation;
     await api.mergePatch(`/api/v1/namespaces/${ns}/secrets/s`, { stringData: { v: String(i) } });
     for (;;) {
-      const g = (await api.get<{ metadata: { generation: number } }>(`/apis/apps/v1/namespaces/${ns}/deployments/w`)).metadata.generation;
+      const g = (
+        await api.get<{ metadata: { generation: number } }>(`/apis/apps/v1/namespaces/${ns}/deployments/w`)
+      ).metadata.generation;
       if (g > before) break;
       await new Promise((r) => setTimeout(r, 5));
     }
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
-  const pct = (p: number): number => +times[Math.min(times.length - 1, Math.floor(p * times.length))]!.toFixed(1);
-  process.stdout.write(JSON.stringify({ changes: N, coalesceMs: COALESCE, medianMs: pct(0.5), p90Ms: pct(0.9), maxMs: pct(1) }, null, 2) + "\n");
+  const pct = (p: number): number =>
+    +times[Math.min(times.length - 1, Math.floor(p * times.length))]!.toFixed(1);
+  process.stdout.write(
+    JSON.stringify(
+      { changes: N, coalesceMs: COALESCE, medianMs: pct(0.5), p90Ms: pct(0.9), maxMs: pct(1) },
+      null,
+      2,
+    ) + "\n",
+  );
   await ctl.stop();
 } finally {
   await env.stop();

@@ -47,7 +47,10 @@ export class SessionPool {
   }
 
   static specHash(spec: unknown): string {
-    return createHash("sha256").update(JSON.stringify(spec ?? null)).digest("hex").slice(0, 16);
+    return createHash("sha256")
+      .update(JSON.stringify(spec ?? null))
+      .digest("hex")
+      .slice(0, 16);
   }
 
   async get(

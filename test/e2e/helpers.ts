@@ -56,7 +56,11 @@ export interface OperatorProcess {
 }
 
 /** Starts `custos operator` as a separate process against the environment. */
-export async function startOperator(env: SharedEnv, args: string[] = []): Promise<OperatorProcess> {
+export async function startOperator(
+  env: SharedEnv,
+  args: string[] = [],
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<OperatorProcess> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
@@ -73,7 +77,7 @@ export async function startOperator(env: SharedEnv, args: string[] = []): Promis
       "debug",
       ...args,
     ],
-    { stdio: ["ignore", "pipe", "pipe"], cwd: root },
+    { stdio: ["ignore", "pipe", "pipe"], cwd: root, env: { ...process.env, ...extraEnv } },
   );
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -200,3 +204,65 @@ export function readyCondition(
 }
 
 export { KubeApi };
+
+/**
+ * A counting HTTP proxy in front of an AWS emulator: counts each API call by its operation
+ * (`X-Amz-Target` for JSON APIs, `Action=` for query APIs such as STS).
+ */
+export interface CountingProxy {
+  url: string;
+  counts: Map<string, number>;
+  /** Calls of an operation, optionally only those whose request body contains `text`. */
+  count(op: string, text?: string): number;
+  stop(): Promise<void>;
+}
+
+export async function startCountingProxy(target: string): Promise<CountingProxy> {
+  const { createServer } = await import("node:http");
+  const counts = new Map<string, number>();
+  const calls: { op: string; body: string }[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const amzTarget = req.headers["x-amz-target"];
+      const action = /(?:^|&)Action=([A-Za-z]+)/.exec(body.toString("latin1"))?.[1];
+      const op =
+        (typeof amzTarget === "string" ? amzTarget.split(".").pop() : undefined) ?? action ?? "unknown";
+      counts.set(op, (counts.get(op) ?? 0) + 1);
+      calls.push({ op, body: body.toString("utf8") });
+      const headers = { ...req.headers };
+      delete headers.host;
+      void request(`${target}${req.url ?? "/"}`, {
+        method: (req.method ?? "GET") as "GET",
+        headers,
+        body: body.length ? body : null,
+      })
+        .then(async (r) => {
+          const buf = Buffer.from(await r.body.arrayBuffer());
+          const h: Record<string, string | string[]> = {};
+          for (const [k, v] of Object.entries(r.headers))
+            if (v !== undefined && k !== "transfer-encoding" && k !== "connection") h[k] = v;
+          res.writeHead(r.statusCode, h);
+          res.end(buf);
+        })
+        .catch((e: unknown) => {
+          res.writeHead(502);
+          res.end((e as Error).message);
+        });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const addr = server.address();
+  const port = typeof addr === "object" && addr ? addr.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    counts,
+    count: (op, text) =>
+      text === undefined
+        ? (counts.get(op) ?? 0)
+        : calls.filter((c) => c.op === op && c.body.includes(text)).length,
+    stop: () => new Promise((r) => server.close(() => r())),
+  };
+}

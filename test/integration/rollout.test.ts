@@ -18,7 +18,12 @@ before(async () => {
 
 interface Dep {
   metadata: { generation: number; annotations?: Record<string, string> };
-  spec: { template: { metadata?: { annotations?: Record<string, string> }; spec: { containers: { name: string; env?: { name: string; value?: string }[] }[] } } };
+  spec: {
+    template: {
+      metadata?: { annotations?: Record<string, string> };
+      spec: { containers: { name: string; env?: { name: string; value?: string }[] }[] };
+    };
+  };
 }
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
@@ -33,14 +38,28 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_
 const b64 = (s: string): string => Buffer.from(s).toString("base64");
 
 test("document 003's Reloader flow: a rotation restarts the Deployment once; no change and restarts of the operator do nothing", async () => {
-  const manifest = parse(readFileSync(join(import.meta.dirname, "..", "fixtures", "rollout", "deployment.yaml"), "utf8")) as { metadata: { namespace: string } };
-  const ns = manifest.metadata.namespace; // secrets-demo, as in the document
+  const manifest = parse(
+    readFileSync(join(import.meta.dirname, "..", "fixtures", "rollout", "deployment.yaml"), "utf8"),
+  ) as { metadata: { namespace: string } };
+  // The document's manifest, in a namespace of its own (the end-to-end test of document 003 uses
+  // secrets-demo with the whole ESO + Reloader flow).
+  const ns = `reloader-${randomBytes(3).toString("hex")}`;
+  manifest.metadata.namespace = ns;
   await api.create("/api/v1/namespaces", { metadata: { name: ns } }).catch(() => undefined);
-  await api.create(`/api/v1/namespaces/${ns}/secrets`, { metadata: { name: "ext-postgres-secret" }, data: { username: b64("admin"), password: b64("one") } });
+  await api.create(`/api/v1/namespaces/${ns}/secrets`, {
+    metadata: { name: "ext-postgres-secret" },
+    data: { username: b64("admin"), password: b64("one") },
+  });
   await api.create(`/apis/apps/v1/namespaces/${ns}/deployments`, manifest);
   const path = `/apis/apps/v1/namespaces/${ns}/deployments/reloader-demo`;
   const secretPath = `/api/v1/namespaces/${ns}/secrets/ext-postgres-secret`;
-  let ctl = new RolloutController({ api, log: silentLogger, namespace: ns, strategy: "env-vars", coalesceMs: 300 });
+  let ctl = new RolloutController({
+    api,
+    log: silentLogger,
+    namespace: ns,
+    strategy: "env-vars",
+    coalesceMs: 300,
+  });
   await ctl.start();
   const g0 = (await api.get<Dep>(path)).metadata.generation;
 
@@ -52,31 +71,53 @@ test("document 003's Reloader flow: a rotation restarts the Deployment once; no 
   const expected = reloaderHash({ username: b64("admin"), password: b64("two") });
   const dep = await until("the marker", async () => {
     const d = await api.get<Dep>(path);
-    const env = d.spec.template.spec.containers[0]?.env?.find((e) => e.name === "STAKATER_EXT_POSTGRES_SECRET_SECRET");
+    const env = d.spec.template.spec.containers[0]?.env?.find(
+      (e) => e.name === "STAKATER_EXT_POSTGRES_SECRET_SECRET",
+    );
     return env?.value === expected ? d : undefined;
   });
   assert.equal(dep.metadata.generation, g0 + 1);
 
   await ctl.stop();
-  ctl = new RolloutController({ api, log: silentLogger, namespace: ns, strategy: "env-vars", coalesceMs: 300 });
+  ctl = new RolloutController({
+    api,
+    log: silentLogger,
+    namespace: ns,
+    strategy: "env-vars",
+    coalesceMs: 300,
+  });
   await ctl.start();
   await sleep(1500);
-  assert.equal((await api.get<Dep>(path)).metadata.generation, g0 + 1, "an operator restart restarts nothing");
+  assert.equal(
+    (await api.get<Dep>(path)).metadata.generation,
+    g0 + 1,
+    "an operator restart restarts nothing",
+  );
   await ctl.stop();
 });
 
 test("a burst of changes to several Secrets of one workload gives one restart; annotations strategy", async () => {
   const ns = `burst-${randomBytes(3).toString("hex")}`;
   await api.create("/api/v1/namespaces", { metadata: { name: ns } });
-  for (const n of ["a", "b"]) await api.create(`/api/v1/namespaces/${ns}/secrets`, { metadata: { name: n }, data: { k: b64("0") } });
+  for (const n of ["a", "b"])
+    await api.create(`/api/v1/namespaces/${ns}/secrets`, { metadata: { name: n }, data: { k: b64("0") } });
   await api.create(`/apis/apps/v1/namespaces/${ns}/deployments`, {
     metadata: { name: "w", annotations: { [ANN.secretReload]: "a,b" } },
     spec: {
       selector: { matchLabels: { app: "w" } },
-      template: { metadata: { labels: { app: "w" } }, spec: { containers: [{ name: "c", image: "busybox" }] } },
+      template: {
+        metadata: { labels: { app: "w" } },
+        spec: { containers: [{ name: "c", image: "busybox" }] },
+      },
     },
   });
-  const ctl = new RolloutController({ api, log: silentLogger, namespace: ns, strategy: "annotations", coalesceMs: 800 });
+  const ctl = new RolloutController({
+    api,
+    log: silentLogger,
+    namespace: ns,
+    strategy: "annotations",
+    coalesceMs: 800,
+  });
   await ctl.start();
   const path = `/apis/apps/v1/namespaces/${ns}/deployments/w`;
   const g0 = (await api.get<Dep>(path)).metadata.generation;
@@ -90,7 +131,10 @@ test("a burst of changes to several Secrets of one workload gives one restart; a
   });
   await sleep(1500);
   assert.equal((await api.get<Dep>(path)).metadata.generation, g0 + 1, "one restart for the burst");
-  const marker = JSON.parse(d.spec.template.metadata!.annotations![ANN.lastReloadedFrom]!) as { type: string; namespace: string };
+  const marker = JSON.parse(d.spec.template.metadata!.annotations![ANN.lastReloadedFrom]!) as {
+    type: string;
+    namespace: string;
+  };
   assert.equal(marker.type, "SECRET");
   assert.equal(marker.namespace, ns);
   await ctl.stop();

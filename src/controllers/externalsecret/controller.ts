@@ -108,8 +108,15 @@ export class ExternalSecretController {
           // Sessions of the old spec (or of a deleted store) are of no further use. A new store
           // keeps the session its validation may already have opened.
           const uid = `|${store.metadata.uid ?? "\u0000"}|`;
-          const current = event === "delete" ? undefined : SessionPool.specHash(store.spec?.provider ? Object.values(store.spec.provider)[0] : undefined);
-          void this.deps.sessions.invalidate((k) => k.includes(uid) && (current === undefined || !k.includes(`|${current}|`)));
+          const current =
+            event === "delete"
+              ? undefined
+              : SessionPool.specHash(
+                  store.spec?.provider ? Object.values(store.spec.provider)[0] : undefined,
+                );
+          void this.deps.sessions.invalidate(
+            (k) => k.includes(uid) && (current === undefined || !k.includes(`|${current}|`)),
+          );
         }
         for (const es of this.externalSecrets.list()) {
           if (usesStore(es, kind, store)) this.queue.add(objectKey(es), "urgent");

@@ -37,6 +37,8 @@ export interface BuiltData {
   missingKeys: string[];
   /** True when some referenced remote secret does not exist. */
   anyMissing: boolean;
+  /** The remote keys that do not exist (for messages). */
+  missingRemote?: string[];
 }
 
 export function storeRefOf(es: ExternalSecret, sourceStore: StoreRef | undefined): StoreRef {
@@ -250,7 +252,7 @@ function dataFromEntry(
   missing: { any: boolean },
 ): Record<string, Uint8Array> {
   const store = storeRefOf(es, d.sourceRef?.storeRef);
-  let out: Record<string, Uint8Array> = {};
+  const out: Record<string, Uint8Array> = {};
   if (d.extract) {
     const r = results.reads.get(refId(store, keyOf(d.extract)));
     if (r === undefined)
@@ -269,7 +271,7 @@ function dataFromEntry(
         )
       : asMap(r, `secret "${d.extract.key}"`);
     for (const [k, v] of Object.entries(m)) {
-      out[convertKey(k, d.extract.conversionStrategy)] = decode(
+      out[k] = decode(
         valueBytes(v),
         d.extract.decodingStrategy,
         `dataFrom.extract "${d.extract.key}" key "${k}"`,
@@ -280,21 +282,24 @@ function dataFromEntry(
     if (r === undefined) throw new CustosError("CUSTOS_INTERNAL", "no result for dataFrom.find");
     if (r instanceof Error) throw r;
     for (const [remoteKey, secret] of r) {
-      out[convertKey(remoteKey, d.find.conversionStrategy)] = decode(
+      out[remoteKey] = decode(
         wholeValue(secret),
         d.find.decodingStrategy,
         `dataFrom.find result "${remoteKey}"`,
       );
     }
   }
-  out = applyRewrites(out, d.rewrite, render);
-  return out;
+  // ESO: rewrites see the remote keys; without rewrites the keys are converted to valid names.
+  if (d.rewrite?.length) return applyRewrites(out, d.rewrite, render);
+  const strategy = d.extract?.conversionStrategy ?? d.find?.conversionStrategy;
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [convertKey(k, strategy), v]));
 }
 
 export function buildSecretData(es: ExternalSecret, results: FetchResults, render: RenderFn): BuiltData {
   const data: Record<string, Uint8Array> = {};
   const missingKeys: string[] = [];
   const missing = { any: false };
+  const missingRemote: string[] = [];
   for (const d of es.spec?.dataFrom ?? [])
     Object.assign(data, dataFromEntry(es, d, results, render, missing));
   for (const d of es.spec?.data ?? []) {
@@ -305,6 +310,7 @@ export function buildSecretData(es: ExternalSecret, results: FetchResults, rende
       if (isNotFound(r)) {
         missing.any = true;
         missingKeys.push(d.secretKey);
+        missingRemote.push(d.remoteRef.key);
         continue;
       }
       throw r;
@@ -324,5 +330,5 @@ export function buildSecretData(es: ExternalSecret, results: FetchResults, rende
     data[d.secretKey] = value;
   }
   for (const v of Object.values(data)) redactor.add(v);
-  return { data, missingKeys, anyMissing: missing.any };
+  return { data, missingKeys, anyMissing: missing.any, missingRemote };
 }

@@ -67,7 +67,9 @@ export function planSecret(input: PlanInput): Plan {
       if (!existing) {
         throw new CustosError(
           "CUSTOS_SECRET_NOT_FOUND",
-          `remote secret not found for ${data.missingKeys.length ? `key(s) ${data.missingKeys.join(", ")}` : "dataFrom"}`,
+          data.missingRemote?.length
+            ? `remote secret ${data.missingRemote.map((k) => `"${k}"`).join(", ")} not found (for ${data.missingKeys.join(", ")})`
+            : "remote secret not found for dataFrom",
           { retryable: false },
         );
       }

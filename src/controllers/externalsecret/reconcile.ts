@@ -15,9 +15,15 @@ import type { EventRecorder } from "../../kube/events.ts";
 import type { HandlerResult } from "../../kube/workqueue.ts";
 import type { Logger } from "../../util/log.ts";
 import type { Metrics } from "../../manager/metrics.ts";
-import type { KubeAccess, RemoteSecret, StoreContext } from "../../providers/types.ts";
+import type {
+  KubeAccess,
+  ProviderDefinition,
+  RemoteKey,
+  RemoteSecret,
+  StoreContext,
+} from "../../providers/types.ts";
 import { providerFor } from "../../providers/registry.ts";
-import type { SessionPool } from "../../sync/sessions.ts";
+import { SessionPool } from "../../sync/sessions.ts";
 import type { ReadCache } from "../../sync/reads.ts";
 import { ReadCache as RC } from "../../sync/reads.ts";
 import { CustosError, errorMessage, isCustosError, type CustosErrorCode } from "../../util/errors.ts";
@@ -163,7 +169,9 @@ async function sync(
       kube: ctx.kube,
     };
     const { key: sessionKey, session } = await ctx.sessions.get(found.def, found.spec, storeCtx);
-    const got = await ctx.reads.readAll(sessionKey, session, group.reads, maxAge);
+    const got = await ctx.reads.readAll(sessionKey, session, group.reads, maxAge, () =>
+      siblingReads(ctx, es, group.storeRef, sessionKey, found.def, found.spec, kind, store),
+    );
     for (const ref of group.reads) {
       const r = got.get(RC.refKey(sessionKey, ref));
       if (r !== undefined) results.reads.set(refId(group.storeRef, ref), r);
@@ -251,6 +259,53 @@ function nextCycleIn(now: number, intervalMs: number): number {
 
 function spread(intervalMs: number): number {
   return Math.round(Math.random() * Math.min(intervalMs * REFRESH_SPREAD, MAX_SPREAD_MS));
+}
+
+/**
+ * The reads of every other ExternalSecret that uses the same store through the same session,
+ * for batching providers. Computed only on a cache miss (about once per store and cycle).
+ */
+function siblingReads(
+  ctx: ReconcileContext,
+  self: ExternalSecret,
+  storeRef: StoreRef,
+  sessionKey: string,
+  def: ProviderDefinition,
+  spec: unknown,
+  kind: "SecretStore" | "ClusterSecretStore",
+  store: SecretStoreObject,
+): RemoteKey[] {
+  const out: RemoteKey[] = [];
+  const keyFor = new Map<string, string>(); // namespace -> session key (referent credentials differ)
+  for (const other of ctx.externalSecrets.list()) {
+    if (other === self) continue;
+    const ns = other.metadata.namespace ?? "";
+    if (kind === "SecretStore" && ns !== store.metadata.namespace) continue;
+    let k = keyFor.get(ns);
+    if (k === undefined) {
+      try {
+        k = SessionPool.key(def, spec, {
+          storeKind: kind,
+          storeName: store.metadata.name ?? "",
+          storeUid: store.metadata.uid ?? "",
+          namespace: kind === "SecretStore" ? (store.metadata.namespace ?? ns) : ns,
+          kube: ctx.kube,
+        });
+      } catch {
+        k = "";
+      }
+      keyFor.set(ns, k);
+    }
+    if (k !== sessionKey) continue;
+    for (const r of remoteRefsOf(other).reads) {
+      if (
+        r.storeRef?.name === storeRef.name &&
+        (r.storeRef.kind ?? "SecretStore") === (storeRef.kind ?? "SecretStore")
+      )
+        out.push(r.ref);
+    }
+  }
+  return out;
 }
 
 function registerValue(v: RemoteSecret): void {

@@ -13,7 +13,14 @@ import type { EventRecorder } from "../../kube/events.ts";
 import type { Logger } from "../../util/log.ts";
 import type { Metrics } from "../../manager/metrics.ts";
 import { errorMessage } from "../../util/errors.ts";
-import { reloaderHash, restartPatch, shouldRestart, type Change, type Strategy, type Workload } from "./match.ts";
+import {
+  reloaderHash,
+  restartPatch,
+  shouldRestart,
+  type Change,
+  type Strategy,
+  type Workload,
+} from "./match.ts";
 
 interface SecretObj extends KubeObject {
   data?: Record<string, string>;
@@ -51,7 +58,12 @@ export class RolloutController {
       deps.log.warn({ err: errorMessage(e) }, "watch error; relisting");
     };
     this.secrets = new Informer(deps.api, `/api/v1${ns}/secrets`, { onError });
-    this.workloads = new Map(KINDS.map((k) => [k.kind, new Informer<Workload & KubeObject>(deps.api, `/apis/apps/v1${ns}/${k.plural}`, { onError })]));
+    this.workloads = new Map(
+      KINDS.map((k) => [
+        k.kind,
+        new Informer<Workload & KubeObject>(deps.api, `/apis/apps/v1${ns}/${k.plural}`, { onError }),
+      ]),
+    );
     this.#queue = new WorkQueue({
       concurrency: 4,
       handler: async (key) => {
@@ -71,7 +83,11 @@ export class RolloutController {
   }
 
   #secretChanged(secret: SecretObj): void {
-    const ref = { name: secret.metadata.name ?? "", namespace: secret.metadata.namespace ?? "", annotations: secret.metadata.annotations };
+    const ref = {
+      name: secret.metadata.name ?? "",
+      namespace: secret.metadata.namespace ?? "",
+      annotations: secret.metadata.annotations,
+    };
     for (const [kind, inf] of this.workloads) {
       for (const w of inf.list()) {
         const wl = { ...w, kind: kind as Workload["kind"] };
@@ -95,7 +111,14 @@ export class RolloutController {
     for (const sk of secretKeys) {
       const s = this.secrets.get(sk);
       if (!s) continue;
-      changes.push({ secret: { name: s.metadata.name ?? "", namespace: s.metadata.namespace ?? "", annotations: s.metadata.annotations }, hash: reloaderHash(s.data) });
+      changes.push({
+        secret: {
+          name: s.metadata.name ?? "",
+          namespace: s.metadata.namespace ?? "",
+          annotations: s.metadata.annotations,
+        },
+        hash: reloaderHash(s.data),
+      });
     }
     const workload = { ...w, kind };
     const patch = restartPatch(workload, changes, this.deps.strategy, new Date());
@@ -103,7 +126,10 @@ export class RolloutController {
     const plural = KINDS.find((k) => k.kind === kind)!.plural;
     const path = `/apis/apps/v1/namespaces/${w.metadata.namespace ?? ""}/${plural}/${w.metadata.name ?? ""}`;
     try {
-      await this.deps.api.request("PATCH", path, { body: patch, contentType: "application/strategic-merge-patch+json" });
+      await this.deps.api.request("PATCH", path, {
+        body: patch,
+        contentType: "application/strategic-merge-patch+json",
+      });
     } catch (e) {
       // keep what still has to be applied for the retry
       this.#pending.set(key, new Set([...(this.#pending.get(key) ?? []), ...secretKeys]));
@@ -111,8 +137,16 @@ export class RolloutController {
     }
     const names = changes.map((c) => c.secret.name).join(", ");
     this.deps.metrics?.rollouts.inc({ kind, strategy: this.deps.strategy });
-    this.deps.events?.record({ ...w, apiVersion: "apps/v1", kind }, "Normal", "Reloaded", `Restarted because Secret ${names} changed`);
-    this.deps.log.info({ workload: `${kind}/${wkey}`, secrets: names, strategy: this.deps.strategy }, "workload restarted");
+    this.deps.events?.record(
+      { ...w, apiVersion: "apps/v1", kind },
+      "Normal",
+      "Reloaded",
+      `Restarted because Secret ${names} changed`,
+    );
+    this.deps.log.info(
+      { workload: `${kind}/${wkey}`, secrets: names, strategy: this.deps.strategy },
+      "workload restarted",
+    );
   }
 
   async start(): Promise<void> {

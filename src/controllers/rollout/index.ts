@@ -2,6 +2,15 @@
 import { registerController } from "../../manager/registry.ts";
 import { RolloutController } from "./controller.ts";
 
-registerController("rollout", ({ api, log, metrics, events, options }) =>
-  new RolloutController({ api, log, metrics, events, namespace: options.namespace, strategy: options.reloadStrategy }),
+registerController(
+  "rollout",
+  ({ api, log, metrics, events, options }) =>
+    new RolloutController({
+      api,
+      log,
+      metrics,
+      events,
+      namespace: options.namespace,
+      strategy: options.reloadStrategy,
+    }),
 );

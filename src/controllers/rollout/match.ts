@@ -33,7 +33,11 @@ export interface Container {
 export interface PodSpec {
   containers: Container[];
   initContainers?: Container[];
-  volumes?: { name: string; secret?: { secretName?: string }; projected?: { sources?: { secret?: { name?: string } }[] } }[];
+  volumes?: {
+    name: string;
+    secret?: { secretName?: string };
+    projected?: { sources?: { secret?: { name?: string } }[] };
+  }[];
 }
 
 export interface Workload {
@@ -50,9 +54,13 @@ export interface SecretRef {
 
 /** Reloader's hash: SHA1 hex of the sorted `key=value` entries joined with ";". */
 export function reloaderHash(data: Record<string, string> | undefined): string {
-  const values = Object.entries(data ?? {}).map(([k, v]) => `${k}=${Buffer.from(v, "base64").toString("latin1")}`);
+  const values = Object.entries(data ?? {}).map(
+    ([k, v]) => `${k}=${Buffer.from(v, "base64").toString("latin1")}`,
+  );
   values.sort();
-  return createHash("sha1").update(Buffer.from(values.join(";"), "latin1")).digest("hex");
+  return createHash("sha1")
+    .update(Buffer.from(values.join(";"), "latin1"))
+    .digest("hex");
 }
 
 /** Reloader's env var name: STAKATER_<NAME>_SECRET, NAME upper-cased, other characters -> "_". */
@@ -87,7 +95,10 @@ export function references(spec: PodSpec | undefined, secretName: string): boole
   const containers = [...spec.containers, ...(spec.initContainers ?? [])];
   if (containers.some((c) => c.env?.some((e) => e.valueFrom?.secretKeyRef?.name === secretName))) return true;
   if (containers.some((c) => c.envFrom?.some((e) => e.secretRef?.name === secretName))) return true;
-  return (spec.volumes ?? []).some((v) => v.secret?.secretName === secretName || v.projected?.sources?.some((s) => s.secret?.name === secretName));
+  return (spec.volumes ?? []).some(
+    (v) =>
+      v.secret?.secretName === secretName || v.projected?.sources?.some((s) => s.secret?.name === secretName),
+  );
 }
 
 export function shouldRestart(w: Workload, secret: SecretRef): boolean {
@@ -104,7 +115,11 @@ export function shouldRestart(w: Workload, secret: SecretRef): boolean {
 export function containerFor(spec: PodSpec, secretName: string): Container | undefined {
   const mountNames = new Set(
     (spec.volumes ?? [])
-      .filter((v) => v.secret?.secretName === secretName || v.projected?.sources?.some((s) => s.secret?.name === secretName))
+      .filter(
+        (v) =>
+          v.secret?.secretName === secretName ||
+          v.projected?.sources?.some((s) => s.secret?.name === secretName),
+      )
       .map((v) => v.name),
   );
   const uses = (c: Container): boolean =>
@@ -125,14 +140,20 @@ export interface Change {
  * The patch (a strategic merge patch for apps/v1 workloads) that records the changes on the pod
  * template, or undefined when the template already carries them (restarts are idempotent).
  */
-export function restartPatch(w: Workload, changes: Change[], strategy: Strategy, now: Date): Record<string, unknown> | undefined {
+export function restartPatch(
+  w: Workload,
+  changes: Change[],
+  strategy: Strategy,
+  now: Date,
+): Record<string, unknown> | undefined {
   const spec = w.spec?.template?.spec;
   if (!spec || changes.length === 0) return undefined;
   if (strategy === "annotations") {
     const last = changes[changes.length - 1]!;
     const current = w.spec?.template?.metadata?.annotations?.[ANN.lastReloadedFrom];
     try {
-      if (current && (JSON.parse(current) as { hash?: string; name?: string }).hash === last.hash) return undefined;
+      if (current && (JSON.parse(current) as { hash?: string; name?: string }).hash === last.hash)
+        return undefined;
     } catch {
       /* not ours: overwrite */
     }
@@ -141,7 +162,9 @@ export function restartPatch(w: Workload, changes: Change[], strategy: Strategy,
       name: last.secret.name,
       namespace: last.secret.namespace,
       hash: last.hash,
-      containerRefs: spec.containers.filter((c) => references({ ...spec, containers: [c], initContainers: [] }, last.secret.name)).map((c) => c.name),
+      containerRefs: spec.containers
+        .filter((c) => references({ ...spec, containers: [c], initContainers: [] }, last.secret.name))
+        .map((c) => c.name),
       observedAt: Math.floor(now.getTime() / 1000),
     });
     return { spec: { template: { metadata: { annotations: { [ANN.lastReloadedFrom]: value } } } } };

@@ -1,0 +1,143 @@
+/**
+ * Credentials for a store: static keys from a Secret, web identity for a ServiceAccount (IRSA:
+ * role from `eks.amazonaws.com/role-arn`), else the default chain; then `role` and
+ * `additionalRoles` assumed in turn. The SDK clients of a session memoize these providers until
+ * shortly before expiry, so STS is called once per session and expiry, never per reconcile.
+ */
+import { fromNodeProviderChain, fromTemporaryCredentials, fromWebToken } from "@aws-sdk/credential-providers";
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@aws-sdk/types";
+import type { ProviderDeps, StoreContext } from "../types.ts";
+import { CustosError } from "../../util/errors.ts";
+import type { AwsProviderSpec } from "./schema.ts";
+
+export function refNamespace(ref: { namespace?: string | undefined }, ctx: StoreContext): string {
+  return ctx.storeKind === "SecretStore" ? ctx.namespace : (ref.namespace ?? ctx.namespace);
+}
+
+export function endpointFor(service: "SECRETS_MANAGER" | "SSM" | "STS"): string | undefined {
+  return process.env[`AWS_ENDPOINT_URL_${service}`] ?? process.env.AWS_ENDPOINT_URL ?? undefined;
+}
+
+async function text(
+  ctx: StoreContext,
+  ref: { name: string; key?: string | undefined; namespace?: string | undefined },
+  what: string,
+): Promise<string> {
+  if (!ref.key) throw new CustosError("CUSTOS_INVALID_SPEC", `${what}.key is required`, { retryable: false });
+  return new TextDecoder().decode(await ctx.kube.secretKey(refNamespace(ref, ctx), ref.name, ref.key)).trim();
+}
+
+function counted(
+  provider: AwsCredentialIdentityProvider,
+  call: string,
+  deps: ProviderDeps,
+): AwsCredentialIdentityProvider {
+  return async () => {
+    try {
+      const c = await provider();
+      deps.recordCall(call, "success");
+      deps.redact(c.secretAccessKey);
+      if (c.sessionToken) deps.redact(c.sessionToken);
+      return c;
+    } catch (e) {
+      deps.recordCall(call, "error");
+      throw new CustosError(
+        "CUSTOS_AUTH_FAILED",
+        `AWS ${call} failed: ${(e as Error).name}: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+  };
+}
+
+export async function credentialsFor(
+  spec: AwsProviderSpec,
+  ctx: StoreContext,
+  deps: ProviderDeps,
+  region: string,
+): Promise<AwsCredentialIdentityProvider> {
+  const stsEndpoint = endpointFor("STS");
+  const clientConfig = { region, ...(stsEndpoint ? { endpoint: stsEndpoint } : {}) };
+  let base: AwsCredentialIdentityProvider;
+  const sr = spec.auth?.secretRef;
+  const jwt = spec.auth?.jwt?.serviceAccountRef;
+  if (sr) {
+    if (!sr.accessKeyIDSecretRef || !sr.secretAccessKeySecretRef) {
+      throw new CustosError(
+        "CUSTOS_INVALID_SPEC",
+        "auth.secretRef needs accessKeyIDSecretRef and secretAccessKeySecretRef",
+        { retryable: false },
+      );
+    }
+    const identity: AwsCredentialIdentity = {
+      accessKeyId: await text(ctx, sr.accessKeyIDSecretRef, "auth.secretRef.accessKeyIDSecretRef"),
+      secretAccessKey: await text(
+        ctx,
+        sr.secretAccessKeySecretRef,
+        "auth.secretRef.secretAccessKeySecretRef",
+      ),
+      ...(sr.sessionTokenSecretRef
+        ? { sessionToken: await text(ctx, sr.sessionTokenSecretRef, "auth.secretRef.sessionTokenSecretRef") }
+        : {}),
+    };
+    deps.redact(identity.secretAccessKey);
+    base = async () => identity;
+  } else if (jwt) {
+    const ns = refNamespace(jwt, ctx);
+    const roleArn = (await ctx.kube.serviceAccountAnnotations(ns, jwt.name))["eks.amazonaws.com/role-arn"];
+    if (!roleArn)
+      throw new CustosError(
+        "CUSTOS_MISSING_CREDENTIALS",
+        `ServiceAccount ${ns}/${jwt.name} has no eks.amazonaws.com/role-arn annotation`,
+        { retryable: false },
+      );
+    const audiences = jwt.audiences?.length ? jwt.audiences : ["sts.amazonaws.com"];
+    const inner = fromWebToken({
+      roleArn,
+      roleSessionName: `custos-${ctx.storeName}`.slice(0, 64),
+      webIdentityToken: await ctx.kube.serviceAccountToken(ns, jwt.name, audiences, 3600),
+      clientConfig,
+    });
+    base = counted(inner, "AssumeRoleWithWebIdentity", deps);
+  } else {
+    base = fromNodeProviderChain({ clientConfig });
+  }
+  const roles = [...(spec.role ? [spec.role] : []), ...(spec.additionalRoles ?? [])];
+  for (const [i, roleArn] of roles.entries()) {
+    const master = base;
+    base = counted(
+      fromTemporaryCredentials({
+        masterCredentials: master,
+        params: {
+          RoleArn: roleArn,
+          RoleSessionName: `custos-${ctx.storeName}`.slice(0, 64),
+          ...(i === 0 && spec.externalID ? { ExternalId: spec.externalID } : {}),
+          ...(i === 0 && spec.sessionTags?.length
+            ? { Tags: spec.sessionTags.map((t) => ({ Key: t.key, Value: t.value })) }
+            : {}),
+          ...(i === 0 && spec.transitiveTagKeys?.length ? { TransitiveTagKeys: spec.transitiveTagKeys } : {}),
+        },
+        clientConfig,
+      }),
+      "AssumeRole",
+      deps,
+    );
+  }
+  return memoize(base);
+}
+
+/** Caches credentials until five minutes before they expire (static ones forever). */
+function memoize(provider: AwsCredentialIdentityProvider): AwsCredentialIdentityProvider {
+  let current: Promise<AwsCredentialIdentity> | undefined;
+  return async () => {
+    if (current) {
+      const c = await current.catch(() => undefined);
+      if (c && (!c.expiration || c.expiration.getTime() - Date.now() > 5 * 60_000)) return c;
+    }
+    current = provider();
+    current.catch(() => {
+      current = undefined;
+    });
+    return current;
+  };
+}

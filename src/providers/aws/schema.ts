@@ -1,0 +1,49 @@
+/** `spec.provider.aws`, with ESO's field names and no server-side defaults. */
+import { Type, type Static } from "@sinclair/typebox";
+
+const SecretKeySelector = Type.Object({
+  name: Type.String(),
+  key: Type.Optional(Type.String()),
+  namespace: Type.Optional(Type.String()),
+});
+
+export const AwsProviderSchema = Type.Object({
+  service: Type.Union([Type.Literal("SecretsManager"), Type.Literal("ParameterStore")]),
+  region: Type.Optional(Type.String()),
+  role: Type.Optional(Type.String()),
+  additionalRoles: Type.Optional(Type.Array(Type.String())),
+  externalID: Type.Optional(Type.String()),
+  sessionTags: Type.Optional(Type.Array(Type.Object({ key: Type.String(), value: Type.String() }))),
+  transitiveTagKeys: Type.Optional(Type.Array(Type.String())),
+  prefix: Type.Optional(Type.String()),
+  secretsManager: Type.Optional(
+    Type.Object({
+      forceDeleteWithoutRecovery: Type.Optional(Type.Boolean()),
+      recoveryWindowInDays: Type.Optional(Type.Integer()),
+    }),
+  ),
+  auth: Type.Optional(
+    Type.Object({
+      secretRef: Type.Optional(
+        Type.Object({
+          accessKeyIDSecretRef: Type.Optional(SecretKeySelector),
+          secretAccessKeySecretRef: Type.Optional(SecretKeySelector),
+          sessionTokenSecretRef: Type.Optional(SecretKeySelector),
+        }),
+      ),
+      jwt: Type.Optional(
+        Type.Object({
+          serviceAccountRef: Type.Optional(
+            Type.Object({
+              name: Type.String(),
+              namespace: Type.Optional(Type.String()),
+              audiences: Type.Optional(Type.Array(Type.String())),
+            }),
+          ),
+        }),
+      ),
+    }),
+  ),
+});
+
+export type AwsProviderSpec = Static<typeof AwsProviderSchema>;

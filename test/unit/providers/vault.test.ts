@@ -1,0 +1,79 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { kvPath } from "../../../src/providers/vault/client.ts";
+import { vaultProvider } from "../../../src/providers/vault/index.ts";
+import type { StoreContext } from "../../../src/providers/types.ts";
+
+const paths: [string, string | undefined, "v1" | "v2", string][] = [
+  ["foo", "secret", "v2", "secret/data/foo"],
+  ["secret/foo", "secret", "v2", "secret/data/foo"],
+  ["secret/data/foo", "secret", "v2", "secret/data/foo"],
+  [
+    "kv-v2/kubernetes/supersecret/test-secret",
+    "kv-v2",
+    "v2",
+    "kv-v2/data/kubernetes/supersecret/test-secret",
+  ],
+  ["a/b", undefined, "v2", "a/data/b"],
+  ["a/data/b", undefined, "v2", "a/data/b"],
+  ["foo", "secret", "v1", "secret/foo"],
+  ["secret/foo", "secret", "v1", "secret/foo"],
+  ["a/b", undefined, "v1", "a/b"],
+  ["/a/b", undefined, "v1", "a/b"],
+];
+for (const [key, mount, version, want] of paths) {
+  test(`ESO path building: ${key} (mount ${mount ?? "-"}, ${version}) -> ${want}`, () =>
+    assert.equal(kvPath(key, mount, version), want));
+}
+test("metadata paths", () => {
+  assert.equal(kvPath("foo", "secret", "v2", "metadata"), "secret/metadata/foo");
+  assert.equal(kvPath("a/b", undefined, "v2", "metadata"), "a/metadata/b");
+});
+
+const ctx = (kind: "SecretStore" | "ClusterSecretStore", namespace: string): StoreContext => ({
+  storeKind: kind,
+  storeName: "s",
+  storeUid: "u",
+  namespace,
+  kube: {} as never,
+});
+
+test("identity: per auth source; referent auth differs per namespace; no values", () => {
+  const token = { server: "https://v", auth: { tokenSecretRef: { name: "t", key: "token" } } };
+  assert.notEqual(
+    vaultProvider.identity(token, ctx("ClusterSecretStore", "a")),
+    vaultProvider.identity(token, ctx("ClusterSecretStore", "b")),
+  );
+  const jwt = {
+    server: "https://v",
+    auth: { jwt: { role: "r", kubernetesServiceAccountToken: { serviceAccountRef: { name: "sa" } } } },
+  };
+  assert.match(
+    vaultProvider.identity(jwt, ctx("SecretStore", "n")),
+    /jwt:jwt:r:sa:n\/sa\/vault|jwt:jwt:r:sa:n\/sa\//,
+  );
+  const approle = {
+    server: "https://v",
+    auth: { appRole: { roleId: "rid", secretRef: { name: "s", key: "k", namespace: "x" } } },
+  };
+  assert.equal(
+    vaultProvider.identity(approle, ctx("ClusterSecretStore", "a")),
+    vaultProvider.identity(approle, ctx("ClusterSecretStore", "b")),
+  );
+});
+
+test("validation names the problem", () => {
+  assert.deepEqual(
+    vaultProvider.validate({ server: "https://v", auth: { tokenSecretRef: { name: "t", key: "k" } } }),
+    [],
+  );
+  assert.match(
+    vaultProvider.validate({ server: "not a url", auth: { tokenSecretRef: { name: "t" } } }).join(),
+    /not a URL/,
+  );
+  assert.match(vaultProvider.validate({ server: "https://v" }).join(), /auth/);
+  assert.match(
+    vaultProvider.validate({ server: "https://v", auth: { iam: {} } }).join(),
+    /not supported yet/,
+  );
+});
