@@ -1,0 +1,77 @@
+/**
+ * Sealed Secrets' hybrid encryption, byte-compatible with Bitnami's controller and kubeseal:
+ *   uint16 BE len(rsa) || RSA-OAEP(SHA-256, label)(sessionKey) || AES-256-GCM(sessionKey, zero nonce)(plaintext)||tag
+ * The label binds a value to its scope: "<namespace>/<name>" (strict), "<namespace>"
+ * (namespace-wide) or "" (cluster-wide).
+ */
+import { createCipheriv, createDecipheriv, privateDecrypt, publicEncrypt, randomBytes, constants, type KeyObject } from "node:crypto";
+import { CustosError } from "../util/errors.ts";
+
+const SESSION_KEY_BYTES = 32;
+const NONCE = Buffer.alloc(12); // a fresh key per value makes the fixed nonce safe
+const TAG_BYTES = 16;
+
+export type Scope = "strict" | "namespace-wide" | "cluster-wide";
+
+export const ANNOTATION_CLUSTER_WIDE = "sealedsecrets.bitnami.com/cluster-wide";
+export const ANNOTATION_NAMESPACE_WIDE = "sealedsecrets.bitnami.com/namespace-wide";
+
+export function scopeLabel(scope: Scope, namespace: string, name: string): Buffer {
+  switch (scope) {
+    case "cluster-wide":
+      return Buffer.alloc(0);
+    case "namespace-wide":
+      return Buffer.from(namespace);
+    default:
+      return Buffer.from(`${namespace}/${name}`);
+  }
+}
+
+/** The scope a SealedSecret declares through its annotations (cluster-wide wins). */
+export function scopeOf(annotations: Record<string, string> | undefined): Scope {
+  if (annotations?.[ANNOTATION_CLUSTER_WIDE] === "true") return "cluster-wide";
+  if (annotations?.[ANNOTATION_NAMESPACE_WIDE] === "true") return "namespace-wide";
+  return "strict";
+}
+
+export function scopeAnnotations(scope: Scope): Record<string, string> {
+  if (scope === "cluster-wide") return { [ANNOTATION_CLUSTER_WIDE]: "true" };
+  if (scope === "namespace-wide") return { [ANNOTATION_NAMESPACE_WIDE]: "true" };
+  return {};
+}
+
+export function hybridEncrypt(publicKey: KeyObject, plaintext: Uint8Array, label: Uint8Array): Buffer {
+  const sessionKey = randomBytes(SESSION_KEY_BYTES);
+  const wrapped = publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256", oaepLabel: Buffer.from(label) }, sessionKey);
+  const cipher = createCipheriv("aes-256-gcm", sessionKey, NONCE);
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(wrapped.length);
+  return Buffer.concat([len, wrapped, body]);
+}
+
+/** Tries every key (the ciphertext does not say which one sealed it). */
+export function hybridDecrypt(privateKeys: KeyObject[], ciphertext: Uint8Array, label: Uint8Array): Buffer {
+  const ct = Buffer.from(ciphertext);
+  if (ct.length < 2) throw new CustosError("CUSTOS_UNSEAL_FAILED", "SealedSecret data is too short", { retryable: false });
+  const rsaLen = ct.readUInt16BE(0);
+  if (ct.length < 2 + rsaLen + TAG_BYTES) throw new CustosError("CUSTOS_UNSEAL_FAILED", "SealedSecret data is too short", { retryable: false });
+  const wrapped = ct.subarray(2, 2 + rsaLen);
+  const body = ct.subarray(2 + rsaLen);
+  for (const key of privateKeys) {
+    let sessionKey: Buffer;
+    try {
+      sessionKey = privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256", oaepLabel: Buffer.from(label) }, wrapped);
+    } catch {
+      continue;
+    }
+    try {
+      const decipher = createDecipheriv("aes-256-gcm", sessionKey, NONCE);
+      decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
+      return Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]);
+    } catch {
+      continue;
+    }
+  }
+  throw new CustosError("CUSTOS_UNSEAL_FAILED", "no key could decrypt secret", { retryable: false });
+}
