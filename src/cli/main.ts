@@ -5,7 +5,7 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import { registerOperatorCommand } from "./commands/operator.ts";
-// import { registerSealCommand } from "./commands/seal.ts";
+import { registerSealCommand } from "./commands/seal.ts";
 import { CustosError } from "../util/errors.ts";
 import { redactor } from "../util/redact.ts";
 import { VERSION } from "../version.ts";
@@ -20,7 +20,7 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError();
   registerOperatorCommand(program);
-  // registerSealCommand(program);
+  registerSealCommand(program);
   return program;
 }
 

@@ -9,7 +9,7 @@ import { webcrypto, createPrivateKey, createPublicKey, randomBytes, X509Certific
 import * as x509 from "@peculiar/x509";
 import { CustosError } from "../util/errors.ts";
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 export const KEY_LABEL = "sealedsecrets.bitnami.com/sealed-secrets-key";
 export const KEY_LABEL_ACTIVE = "active";

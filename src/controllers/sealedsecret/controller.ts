@@ -1,0 +1,225 @@
+/**
+ * The SealedSecret controller, a drop-in for Bitnami's: unseals `bitnami.com/v1alpha1`
+ * SealedSecrets into Secrets with any of its keys, reports a `Synced` condition and events, and
+ * serves kubeseal's HTTP API (/healthz, /v1/cert.pem, /v1/verify, /v1/rotate) on its own port.
+ *
+ * An existing Secret is only taken over when it is owned by the SealedSecret or annotated
+ * `sealedsecrets.bitnami.com/managed: "true"`; `sealedsecrets.bitnami.com/patch: "true"` merges
+ * into it instead of replacing its data. Writes happen only when something differs.
+ */
+import type { KubeApi, KubeObject } from "../../kube/api.ts";
+import { isNotFound, resourcePath, SECRETS } from "../../kube/api.ts";
+import { Informer, objectKey } from "../../kube/informer.ts";
+import { WorkQueue } from "../../kube/workqueue.ts";
+import type { EventRecorder } from "../../kube/events.ts";
+import { HttpEndpoints, readBody, text } from "../../manager/http.ts";
+import type { Metrics } from "../../manager/metrics.ts";
+import type { Logger } from "../../util/log.ts";
+import { CustosError, errorMessage } from "../../util/errors.ts";
+import { redactor } from "../../util/redact.ts";
+import { publicKeyOf } from "../../sealing/keys.ts";
+import { scopeOf } from "../../sealing/crypto.ts";
+import { ANNOTATION_MANAGED, ANNOTATION_PATCH, sealSecret, unsealToSecret, unsealValues, type SealedSecret, type SecretLike, type TemplateRenderer } from "../../sealing/sealedsecret.ts";
+import { Keyring } from "./keyring.ts";
+
+const GROUP_PATH = "/apis/bitnami.com/v1alpha1";
+const RESYNC_MS = 60 * 60_000;
+
+export interface SealedSecretControllerDeps {
+  api: KubeApi;
+  log: Logger;
+  metrics?: Metrics | undefined;
+  events?: EventRecorder | undefined;
+  namespace?: string | undefined;
+  keyNamespace: string;
+  keyRenewPeriodMs: number;
+  keyCommonName: string;
+  port: number;
+  /** Go templates for spec.template.data (the template engine). */
+  render?: TemplateRenderer | undefined;
+  keyBits?: number;
+}
+
+type SealedObj = SealedSecret & KubeObject;
+
+interface SyncedCondition {
+  type: "Synced";
+  status: "True" | "False";
+  reason?: string;
+  message?: string;
+  lastUpdateTime: string;
+  lastTransitionTime: string;
+}
+
+export class SealedSecretController {
+  readonly name = "sealedsecret";
+  readonly keyring: Keyring;
+  readonly sealed: Informer<SealedObj>;
+  readonly http = new HttpEndpoints();
+  readonly #queue: WorkQueue;
+  port = 0;
+
+  constructor(readonly deps: SealedSecretControllerDeps) {
+    this.keyring = new Keyring(deps.api, { namespace: deps.keyNamespace, renewPeriodMs: deps.keyRenewPeriodMs, commonName: deps.keyCommonName, ...(deps.keyBits ? { bits: deps.keyBits } : {}) }, deps.log);
+    const ns = deps.namespace ? `/namespaces/${deps.namespace}` : "";
+    this.sealed = new Informer(deps.api, `${GROUP_PATH}${ns}/sealedsecrets`, {
+      onError: (e) => {
+        deps.log.warn({ err: errorMessage(e) }, "watch error; relisting");
+      },
+    });
+    this.#queue = new WorkQueue({
+      concurrency: 2,
+      handler: async (key) => {
+        await this.#reconcile(key);
+        return { requeueAfter: RESYNC_MS };
+      },
+      metrics: deps.metrics?.queue("sealedsecret"),
+      onError: (key, e) => {
+        deps.log.warn({ sealedsecret: key, err: redactor.redact(errorMessage(e)) }, "unseal failed");
+      },
+    });
+    this.sealed.on((event, obj, old) => {
+      const key = objectKey(obj);
+      if (event === "delete") this.#queue.forget(key);
+      else if (event === "add" || old?.metadata.generation !== obj.metadata.generation) this.#queue.add(key);
+    });
+    this.#routes();
+  }
+
+  #routes(): void {
+    this.http.route("GET /v1/cert.pem", (_req, res) => {
+      res.writeHead(200, { "content-type": "application/x-pem-file" });
+      res.end(this.keyring.newest.certificatePem);
+    });
+    this.http.route("POST /v1/verify", async (req, res) => {
+      try {
+        const ss = JSON.parse((await readBody(req)).toString("utf8")) as SealedSecret;
+        unsealValues(ss, this.keyring.privateKeys);
+        text(res, 200, "");
+      } catch {
+        text(res, 409, "");
+      }
+    });
+    this.http.route("POST /v1/rotate", async (req, res) => {
+      let ss: SealedSecret;
+      try {
+        ss = JSON.parse((await readBody(req)).toString("utf8")) as SealedSecret;
+        const plain = unsealToSecret(ss, this.keyring.privateKeys);
+        const resealed = sealSecret(
+          { metadata: { ...(ss.spec.template?.metadata ?? {}), name: ss.metadata.name ?? "", namespace: ss.metadata.namespace ?? "" }, ...(plain.data ? { data: plain.data } : {}) },
+          publicKeyOf(this.keyring.newest),
+          scopeOf(ss.metadata.annotations),
+          { allowEmptyData: true },
+        );
+        const out = { ...ss, spec: { ...ss.spec, encryptedData: resealed.spec.encryptedData } };
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify(out));
+      } catch (e) {
+        text(res, 409, redactor.redact(errorMessage(e)));
+      }
+    });
+  }
+
+  async #reconcile(key: string): Promise<void> {
+    const ss = this.sealed.get(key);
+    if (!ss || ss.metadata.deletionTimestamp) return;
+    const namespace = ss.metadata.namespace ?? "";
+    const name = ss.metadata.name ?? "";
+    const withKind = { ...ss, apiVersion: "bitnami.com/v1alpha1", kind: "SealedSecret" };
+    let desired: SecretLike;
+    try {
+      desired = unsealToSecret(ss, this.keyring.privateKeys, this.deps.render);
+    } catch (e) {
+      const message = redactor.redact(errorMessage(e));
+      this.deps.metrics?.unseals.inc({ status: "error" });
+      this.deps.events?.record(withKind, "Warning", "ErrUnsealFailed", message);
+      await this.#status(ss, false, "ErrUnsealFailed", message);
+      return; // a new generation (or key) is needed: no retry storm
+    }
+    const path = resourcePath({ ...SECRETS, namespace, name });
+    const existing = await this.deps.api.getOrUndefined<SecretLike & KubeObject>(path);
+    try {
+      if (!existing) {
+        await this.deps.api.create(resourcePath({ ...SECRETS, namespace }), desired);
+      } else {
+        const owned = (existing.metadata.ownerReferences ?? []).some((r) => (r as { uid?: string }).uid === ss.metadata.uid);
+        if (!owned && existing.metadata.annotations?.[ANNOTATION_MANAGED] !== "true") {
+          throw new CustosError("CUSTOS_OWNERSHIP_CONFLICT", `Resource "${name}" already exists and is not managed by SealedSecret`, { retryable: false });
+        }
+        const patch = ss.metadata.annotations?.[ANNOTATION_PATCH] === "true";
+        const next = mergeSecret(existing, desired, patch);
+        if (!sameSecret(existing, next)) await this.deps.api.replace(path, next);
+      }
+    } catch (e) {
+      const message = redactor.redact(errorMessage(e));
+      this.deps.events?.record(withKind, "Warning", "ErrUpdateFailed", message);
+      await this.#status(ss, false, "ErrUpdateFailed", message);
+      if (e instanceof CustosError && !e.retryable) return;
+      throw e;
+    }
+    this.deps.metrics?.unseals.inc({ status: "success" });
+    const changed = await this.#status(ss, true, "", "");
+    if (changed) this.deps.events?.record(withKind, "Normal", "Unsealed", "SealedSecret unsealed successfully");
+  }
+
+  /** Writes the Synced condition when it changes; returns whether it did. */
+  async #status(ss: SealedObj, ok: boolean, reason: string, message: string): Promise<boolean> {
+    const prev = (ss.status as { conditions?: SyncedCondition[]; observedGeneration?: number } | undefined) ?? {};
+    const old = prev.conditions?.find((c) => c.type === "Synced");
+    const status = ok ? "True" : "False";
+    if (old?.status === status && (old.message ?? "") === message && prev.observedGeneration === ss.metadata.generation) return false;
+    const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+    const condition: SyncedCondition = {
+      type: "Synced",
+      status,
+      ...(reason ? { reason } : {}),
+      ...(message ? { message } : {}),
+      lastUpdateTime: now,
+      lastTransitionTime: old?.status === status ? old.lastTransitionTime : now,
+    };
+    try {
+      await this.deps.api.mergePatch(`${GROUP_PATH}/namespaces/${ss.metadata.namespace ?? ""}/sealedsecrets/${ss.metadata.name ?? ""}/status`, {
+        status: { conditions: [condition], observedGeneration: ss.metadata.generation },
+      });
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+    return true;
+  }
+
+  async start(): Promise<void> {
+    await this.keyring.start();
+    this.port = this.deps.port >= 0 ? await this.http.listen(this.deps.port) : 0;
+    await this.sealed.start();
+    this.#queue.start();
+    this.deps.log.info({ keys: this.keyring.keys.length, port: this.port }, "sealedsecret controller started");
+  }
+
+  async stop(): Promise<void> {
+    this.keyring.stop();
+    await this.#queue.shutdown();
+    await this.sealed.stop();
+    await this.http.close();
+  }
+}
+
+function mergeSecret(existing: SecretLike & KubeObject, desired: SecretLike, patch: boolean): SecretLike & KubeObject {
+  const owners = (existing.metadata.ownerReferences ?? []).filter((r) => (r as { kind?: string }).kind !== "SealedSecret");
+  return {
+    ...existing,
+    metadata: {
+      ...existing.metadata,
+      labels: { ...(patch ? existing.metadata.labels : {}), ...desired.metadata.labels },
+      annotations: { ...existing.metadata.annotations, ...desired.metadata.annotations },
+      ownerReferences: [...owners, ...((desired.metadata.ownerReferences as never[] | undefined) ?? [])],
+    },
+    type: existing.type ?? desired.type,
+    data: patch ? { ...existing.data, ...desired.data } : (desired.data ?? {}),
+  } as SecretLike & KubeObject;
+}
+
+function sameSecret(a: SecretLike, b: SecretLike): boolean {
+  const pick = (s: SecretLike): string =>
+    JSON.stringify([s.data ?? {}, s.metadata.labels ?? {}, s.metadata.annotations ?? {}, s.metadata.ownerReferences ?? [], s.type ?? "Opaque"]);
+  return pick(a) === pick(b);
+}
