@@ -4,7 +4,15 @@
  * The label binds a value to its scope: "<namespace>/<name>" (strict), "<namespace>"
  * (namespace-wide) or "" (cluster-wide).
  */
-import { createCipheriv, createDecipheriv, privateDecrypt, publicEncrypt, randomBytes, constants, type KeyObject } from "node:crypto";
+import {
+  createCipheriv,
+  createDecipheriv,
+  privateDecrypt,
+  publicEncrypt,
+  randomBytes,
+  constants,
+  type KeyObject,
+} from "node:crypto";
 import { CustosError } from "../util/errors.ts";
 
 const SESSION_KEY_BYTES = 32;
@@ -42,7 +50,15 @@ export function scopeAnnotations(scope: Scope): Record<string, string> {
 
 export function hybridEncrypt(publicKey: KeyObject, plaintext: Uint8Array, label: Uint8Array): Buffer {
   const sessionKey = randomBytes(SESSION_KEY_BYTES);
-  const wrapped = publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256", oaepLabel: Buffer.from(label) }, sessionKey);
+  const wrapped = publicEncrypt(
+    {
+      key: publicKey,
+      padding: constants.RSA_PKCS1_OAEP_PADDING,
+      oaepHash: "sha256",
+      oaepLabel: Buffer.from(label),
+    },
+    sessionKey,
+  );
   const cipher = createCipheriv("aes-256-gcm", sessionKey, NONCE);
   const body = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
   const len = Buffer.alloc(2);
@@ -53,15 +69,20 @@ export function hybridEncrypt(publicKey: KeyObject, plaintext: Uint8Array, label
 /** Tries every key (the ciphertext does not say which one sealed it). */
 export function hybridDecrypt(privateKeys: KeyObject[], ciphertext: Uint8Array, label: Uint8Array): Buffer {
   const ct = Buffer.from(ciphertext);
-  if (ct.length < 2) throw new CustosError("CUSTOS_UNSEAL_FAILED", "SealedSecret data is too short", { retryable: false });
+  if (ct.length < 2)
+    throw new CustosError("CUSTOS_UNSEAL_FAILED", "SealedSecret data is too short", { retryable: false });
   const rsaLen = ct.readUInt16BE(0);
-  if (ct.length < 2 + rsaLen + TAG_BYTES) throw new CustosError("CUSTOS_UNSEAL_FAILED", "SealedSecret data is too short", { retryable: false });
+  if (ct.length < 2 + rsaLen + TAG_BYTES)
+    throw new CustosError("CUSTOS_UNSEAL_FAILED", "SealedSecret data is too short", { retryable: false });
   const wrapped = ct.subarray(2, 2 + rsaLen);
   const body = ct.subarray(2 + rsaLen);
   for (const key of privateKeys) {
     let sessionKey: Buffer;
     try {
-      sessionKey = privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256", oaepLabel: Buffer.from(label) }, wrapped);
+      sessionKey = privateDecrypt(
+        { key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256", oaepLabel: Buffer.from(label) },
+        wrapped,
+      );
     } catch {
       continue;
     }

@@ -49,24 +49,47 @@ export interface SealedSecret {
 }
 
 /** Seals a Secret the way kubeseal does; server-set fields are dropped from the template. */
-export function sealSecret(secret: SecretLike, publicKey: KeyObject, scope: Scope, opts: { allowEmptyData?: boolean } = {}): SealedSecret {
+export function sealSecret(
+  secret: SecretLike,
+  publicKey: KeyObject,
+  scope: Scope,
+  opts: { allowEmptyData?: boolean } = {},
+): SealedSecret {
   const name = secret.metadata.name ?? "";
   const namespace = secret.metadata.namespace ?? "";
-  if (scope !== "cluster-wide" && !namespace) throw new CustosError("CUSTOS_SEAL_FAILED", "the Secret has no namespace: set metadata.namespace or use --namespace (or --scope cluster-wide)", { retryable: false });
-  if (scope === "strict" && !name) throw new CustosError("CUSTOS_SEAL_FAILED", "the Secret has no name (needed for strict scope)", { retryable: false });
+  if (scope !== "cluster-wide" && !namespace)
+    throw new CustosError(
+      "CUSTOS_SEAL_FAILED",
+      "the Secret has no namespace: set metadata.namespace or use --namespace (or --scope cluster-wide)",
+      { retryable: false },
+    );
+  if (scope === "strict" && !name)
+    throw new CustosError("CUSTOS_SEAL_FAILED", "the Secret has no name (needed for strict scope)", {
+      retryable: false,
+    });
   const values: Record<string, Buffer> = {};
   for (const [k, v] of Object.entries(secret.data ?? {})) values[k] = Buffer.from(v, "base64");
   for (const [k, v] of Object.entries(secret.stringData ?? {})) values[k] = Buffer.from(v, "utf8");
-  if (Object.keys(values).length === 0 && !opts.allowEmptyData) throw new CustosError("CUSTOS_SEAL_FAILED", "the Secret has no data (use --allow-empty-data to seal it anyway)", { retryable: false });
+  if (Object.keys(values).length === 0 && !opts.allowEmptyData)
+    throw new CustosError(
+      "CUSTOS_SEAL_FAILED",
+      "the Secret has no data (use --allow-empty-data to seal it anyway)",
+      { retryable: false },
+    );
   const label = scopeLabel(scope, namespace, name);
   const encryptedData: Record<string, string> = {};
-  for (const k of Object.keys(values).sort()) encryptedData[k] = hybridEncrypt(publicKey, values[k]!, label).toString("base64");
+  for (const k of Object.keys(values).sort())
+    encryptedData[k] = hybridEncrypt(publicKey, values[k]!, label).toString("base64");
   const annotations = { ...cleanAnnotations(secret.metadata.annotations), ...scopeAnnotations(scope) };
   const templateMeta: ObjectMeta = {
     ...(name ? { name } : {}),
     ...(namespace ? { namespace } : {}),
-    ...(secret.metadata.labels && Object.keys(secret.metadata.labels).length ? { labels: secret.metadata.labels } : {}),
-    ...(Object.keys(cleanAnnotations(secret.metadata.annotations)).length ? { annotations: cleanAnnotations(secret.metadata.annotations) } : {}),
+    ...(secret.metadata.labels && Object.keys(secret.metadata.labels).length
+      ? { labels: secret.metadata.labels }
+      : {}),
+    ...(Object.keys(cleanAnnotations(secret.metadata.annotations)).length
+      ? { annotations: cleanAnnotations(secret.metadata.annotations) }
+      : {}),
   };
   return {
     apiVersion: "bitnami.com/v1alpha1",
@@ -109,7 +132,10 @@ export function unsealValues(ss: SealedSecret, privateKeys: KeyObject[]): Record
     try {
       out[k] = hybridDecrypt(privateKeys, Buffer.from(v, "base64"), label);
     } catch (e) {
-      throw new CustosError("CUSTOS_UNSEAL_FAILED", `${errorMessage(e)} (key "${k}")`, { retryable: false, cause: e });
+      throw new CustosError("CUSTOS_UNSEAL_FAILED", `${errorMessage(e)} (key "${k}")`, {
+        retryable: false,
+        cause: e,
+      });
     }
   }
   for (const v of Object.values(out)) redactor.add(v);
@@ -119,13 +145,20 @@ export function unsealValues(ss: SealedSecret, privateKeys: KeyObject[]): Record
 export type TemplateRenderer = (name: string, text: string, data: Record<string, string>) => string;
 
 /** The Secret a SealedSecret unseals into (name and namespace forced to the SealedSecret's). */
-export function unsealToSecret(ss: SealedSecret, privateKeys: KeyObject[], render?: TemplateRenderer): SecretLike {
+export function unsealToSecret(
+  ss: SealedSecret,
+  privateKeys: KeyObject[],
+  render?: TemplateRenderer,
+): SecretLike {
   const values = unsealValues(ss, privateKeys);
   const tpl = ss.spec.template ?? {};
   const data: Record<string, string> = {};
   for (const [k, v] of Object.entries(values)) data[k] = v.toString("base64");
   if (tpl.data && Object.keys(tpl.data).length) {
-    if (!render) throw new CustosError("CUSTOS_TEMPLATE", "spec.template.data needs the template engine", { retryable: false });
+    if (!render)
+      throw new CustosError("CUSTOS_TEMPLATE", "spec.template.data needs the template engine", {
+        retryable: false,
+      });
     const strings: Record<string, string> = {};
     for (const [k, v] of Object.entries(values)) strings[k] = v.toString("utf8");
     for (const [k, text] of Object.entries(tpl.data)) {
@@ -149,7 +182,13 @@ export function unsealToSecret(ss: SealedSecret, privateKeys: KeyObject[], rende
         ? {}
         : {
             ownerReferences: [
-              { apiVersion: "bitnami.com/v1alpha1", kind: "SealedSecret", name: ss.metadata.name ?? "", uid: ss.metadata.uid ?? "", controller: true },
+              {
+                apiVersion: "bitnami.com/v1alpha1",
+                kind: "SealedSecret",
+                name: ss.metadata.name ?? "",
+                uid: ss.metadata.uid ?? "",
+                controller: true,
+              },
             ],
           }),
     },

@@ -13,7 +13,18 @@ import { parse, stringify } from "yaml";
 import { request } from "undici";
 import { sharedEnv, type SharedEnv } from "../env/shared.ts";
 import { ensureTool, freePort } from "../env/index.ts";
-import { applyCrds, createNamespace, eventually, kubectl, secretData, sleep, startOperator, suffix, KubeApi, type OperatorProcess } from "./helpers.ts";
+import {
+  applyCrds,
+  createNamespace,
+  eventually,
+  kubectl,
+  secretData,
+  sleep,
+  startOperator,
+  suffix,
+  KubeApi,
+  type OperatorProcess,
+} from "./helpers.ts";
 import { generateSealingKey, keyToSecret, type SealingKey } from "../../src/sealing/keys.ts";
 
 const run = promisify(execFile);
@@ -34,15 +45,30 @@ async function cert(): Promise<string> {
 }
 async function startSealing(extra: string[] = []): Promise<OperatorProcess> {
   port = await freePort();
-  return startOperator(env, ["--controllers", "sealedsecret", "--sealed-secrets-namespace", keyNs, "--sealing-port", String(port), ...extra]);
+  return startOperator(env, [
+    "--controllers",
+    "sealedsecret",
+    "--sealed-secrets-namespace",
+    keyNs,
+    "--sealing-port",
+    String(port),
+    ...extra,
+  ]);
 }
 async function seal(input: string, args: string[] = []): Promise<string> {
-  const p = run(kubeseal, ["--cert", certUrl(), "--format", "yaml", ...args], { env: { ...process.env, KUBECONFIG: join(dir, "kubeconfig") } });
+  const p = run(kubeseal, ["--cert", certUrl(), "--format", "yaml", ...args], {
+    env: { ...process.env, KUBECONFIG: join(dir, "kubeconfig") },
+  });
   p.child.stdin?.end(input);
   return (await p).stdout;
 }
-async function syncedCondition(ns: string, name: string): Promise<{ status: string; message?: string } | undefined> {
-  const ss = await api.getOrUndefined<{ status?: { conditions?: { type: string; status: string; message?: string }[] } }>(`/apis/bitnami.com/v1alpha1/namespaces/${ns}/sealedsecrets/${name}`);
+async function syncedCondition(
+  ns: string,
+  name: string,
+): Promise<{ status: string; message?: string } | undefined> {
+  const ss = await api.getOrUndefined<{
+    status?: { conditions?: { type: string; status: string; message?: string }[] };
+  }>(`/apis/bitnami.com/v1alpha1/namespaces/${ns}/sealedsecrets/${name}`);
   return ss?.status?.conditions?.find((c) => c.type === "Synced");
 }
 
@@ -51,7 +77,10 @@ before(async () => {
   api = KubeApi.fromDefault(env.kubeconfig);
   kubeseal = join(await ensureTool("kubeseal"), "bin", "kubeseal");
   dir = mkdtempSync(join(tmpdir(), "custos-sealed-"));
-  writeFileSync(join(dir, "kubeconfig"), "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n");
+  writeFileSync(
+    join(dir, "kubeconfig"),
+    "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n",
+  );
   await applyCrds(env);
   keyNs = await createNamespace(api, "sealing");
   // a key as an existing Sealed Secrets installation stores it
@@ -67,7 +96,9 @@ after(async () => {
 
 test("keys imported from a Sealed Secrets installation are used as they are", async () => {
   assert.equal((await cert()).trim(), imported.certificatePem.trim());
-  const keys = await api.list(`/api/v1/namespaces/${keyNs}/secrets`, { labelSelector: "sealedsecrets.bitnami.com/sealed-secrets-key=active" });
+  const keys = await api.list(`/api/v1/namespaces/${keyNs}/secrets`, {
+    labelSelector: "sealedsecrets.bitnami.com/sealed-secrets-key=active",
+  });
   assert.equal(keys.items.length, 1, "no new key while a valid one exists and renewal is off");
 });
 
@@ -75,13 +106,23 @@ test("documents 003/004: a SealedSecret made by the real kubeseal unseals into t
   await api.create("/api/v1/namespaces", { metadata: { name: "secrets-demo" } }).catch(() => undefined);
   const sealed = await seal(readFileSync(join(examples, "seed-003-sealed-secrets", "secret.yaml"), "utf8"));
   await kubectl(env, ["apply", "-f", "-"], sealed);
-  const data = await eventually("ss-postgres-secret", async () => secretData(api, "secrets-demo", "ss-postgres-secret"));
+  const data = await eventually("ss-postgres-secret", async () =>
+    secretData(api, "secrets-demo", "ss-postgres-secret"),
+  );
   assert.deepEqual(data, { password: "S3cr3tPassw0rd", username: "admin" });
-  const s = await api.get<{ metadata: { ownerReferences?: { kind: string; name: string }[] } }>("/api/v1/namespaces/secrets-demo/secrets/ss-postgres-secret");
+  const s = await api.get<{ metadata: { ownerReferences?: { kind: string; name: string }[] } }>(
+    "/api/v1/namespaces/secrets-demo/secrets/ss-postgres-secret",
+  );
   assert.equal(s.metadata.ownerReferences?.[0]?.kind, "SealedSecret");
-  assert.equal((await eventually("Synced", async () => syncedCondition("secrets-demo", "ss-postgres-secret")))?.status, "True");
+  assert.equal(
+    (await eventually("Synced", async () => syncedCondition("secrets-demo", "ss-postgres-secret")))?.status,
+    "True",
+  );
   // the controller's HTTP API answers kubeseal's /v1/verify
-  const verify = await request(`http://127.0.0.1:${port}/v1/verify`, { method: "POST", body: JSON.stringify(parse(sealed)) });
+  const verify = await request(`http://127.0.0.1:${port}/v1/verify`, {
+    method: "POST",
+    body: JSON.stringify(parse(sealed)),
+  });
   assert.equal(verify.statusCode, 200);
   await verify.body.dump();
 });
@@ -89,28 +130,57 @@ test("documents 003/004: a SealedSecret made by the real kubeseal unseals into t
 test("custos seal output unseals in the controller, for every scope", async () => {
   const ns = await createNamespace(api, "custos-seal");
   for (const scope of ["strict", "namespace-wide", "cluster-wide"]) {
-    const input = stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: `s-${scope}`, namespace: ns }, stringData: { v: `value-${scope}` } });
-    const p = run(process.execPath, ["--import", "tsx", join(root, "src/cli/main.ts"), "seal", "--cert", certUrl(), "--scope", scope], { cwd: root });
+    const input = stringify({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: `s-${scope}`, namespace: ns },
+      stringData: { v: `value-${scope}` },
+    });
+    const p = run(
+      process.execPath,
+      ["--import", "tsx", join(root, "src/cli/main.ts"), "seal", "--cert", certUrl(), "--scope", scope],
+      { cwd: root },
+    );
     p.child.stdin?.end(input);
     await kubectl(env, ["apply", "-f", "-"], (await p).stdout);
   }
   for (const scope of ["strict", "namespace-wide", "cluster-wide"]) {
-    assert.deepEqual(await eventually(scope, async () => secretData(api, ns, `s-${scope}`)), { v: `value-${scope}` });
+    assert.deepEqual(await eventually(scope, async () => secretData(api, ns, `s-${scope}`)), {
+      v: `value-${scope}`,
+    });
   }
 });
 
 test("strict scope with another name, tampered and truncated data: a clear condition, no Secret, no crash", async () => {
   const ns = await createNamespace(api, "badseal");
-  const good = parse(await seal(stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: "orig", namespace: ns }, stringData: { v: "x-value-1234" } }))) as {
+  const good = parse(
+    await seal(
+      stringify({
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "orig", namespace: ns },
+        stringData: { v: "x-value-1234" },
+      }),
+    ),
+  ) as {
     metadata: { name: string };
     spec: { encryptedData: Record<string, string> };
   };
   const renamed = { ...good, metadata: { ...good.metadata, name: "renamed" } };
   const ct = Buffer.from(good.spec.encryptedData.v!, "base64");
   ct[ct.length - 1]! ^= 1;
-  const tampered = { ...good, metadata: { ...good.metadata, name: "orig" }, spec: { encryptedData: { v: ct.toString("base64") } } };
-  const truncated = { ...good, metadata: { ...good.metadata, name: "short" }, spec: { encryptedData: { v: "AAE=" } } };
-  for (const doc of [renamed, tampered, truncated]) await kubectl(env, ["apply", "-n", ns, "-f", "-"], stringify(doc));
+  const tampered = {
+    ...good,
+    metadata: { ...good.metadata, name: "orig" },
+    spec: { encryptedData: { v: ct.toString("base64") } },
+  };
+  const truncated = {
+    ...good,
+    metadata: { ...good.metadata, name: "short" },
+    spec: { encryptedData: { v: "AAE=" } },
+  };
+  for (const doc of [renamed, tampered, truncated])
+    await kubectl(env, ["apply", "-n", ns, "-f", "-"], stringify(doc));
   for (const name of ["renamed", "orig", "short"]) {
     const c = await eventually(`condition of ${name}`, async () => {
       const x = await syncedCondition(ns, name);
@@ -126,7 +196,14 @@ test("strict scope with another name, tampered and truncated data: a clear condi
 test("rotation: a new key seals, old SealedSecrets still unseal, keys survive a restart", async () => {
   const ns = await createNamespace(api, "rotate");
   const before = await cert();
-  const oldSealed = await seal(stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: "old", namespace: ns }, stringData: { v: "old-value" } }));
+  const oldSealed = await seal(
+    stringify({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "old", namespace: ns },
+      stringData: { v: "old-value" },
+    }),
+  );
   await op.stop();
   await sleep(1100);
   op = await startSealing(["--key-renew-period", "1s"]); // the newest key is older than 1 s: a new one is made
@@ -137,7 +214,14 @@ test("rotation: a new key seals, old SealedSecrets still unseal, keys survive a 
   await op.stop();
   op = await startSealing(["--key-renew-period", "0"]);
   assert.equal((await cert()).trim(), after.trim(), "keys survive a restart");
-  const newSealed = await seal(stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: `new-${suffix()}`, namespace: ns }, stringData: { v: "new-value" } }));
+  const newSealed = await seal(
+    stringify({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: `new-${suffix()}`, namespace: ns },
+      stringData: { v: "new-value" },
+    }),
+  );
   await kubectl(env, ["apply", "-f", "-"], newSealed);
   const name = (parse(newSealed) as { metadata: { name: string } }).metadata.name;
   assert.deepEqual(await eventually("new", async () => secretData(api, ns, name)), { v: "new-value" });

@@ -11,7 +11,12 @@ import { KubeApi } from "../../kube/api.ts";
 import { CustosError } from "../../util/errors.ts";
 import { hybridEncrypt, scopeLabel, scopeOf, type Scope } from "../../sealing/crypto.ts";
 import { keyFromSecret, publicKeyFromCertificate, type KeySecret } from "../../sealing/keys.ts";
-import { sealSecret, unsealToSecret, type SealedSecret, type SecretLike } from "../../sealing/sealedsecret.ts";
+import {
+  sealSecret,
+  unsealToSecret,
+  type SealedSecret,
+  type SecretLike,
+} from "../../sealing/sealedsecret.ts";
 import { createPrivateKey, type KeyObject } from "node:crypto";
 
 interface Controller {
@@ -25,11 +30,21 @@ function proxyPath(c: Controller, path: string): string {
 }
 
 /** Calls the controller's HTTP API through the API server's service proxy. */
-export async function controllerCall(c: Controller, method: "GET" | "POST", path: string, body?: string): Promise<{ status: number; text: string }> {
+export async function controllerCall(
+  c: Controller,
+  method: "GET" | "POST",
+  path: string,
+  body?: string,
+): Promise<{ status: number; text: string }> {
   const api = KubeApi.fromDefault(c.kubeconfig);
   const url = api.url(proxyPath(c, path));
   const { headers, dispatcher } = await api.prepare(method, url);
-  const res = await request(url, { method, headers: { ...headers, ...(body ? { "content-type": "application/json" } : {}) }, ...(body ? { body } : {}), ...(dispatcher ? { dispatcher } : {}) });
+  const res = await request(url, {
+    method,
+    headers: { ...headers, ...(body ? { "content-type": "application/json" } : {}) },
+    ...(body ? { body } : {}),
+    ...(dispatcher ? { dispatcher } : {}),
+  });
   return { status: res.statusCode, text: await res.body.text() };
 }
 
@@ -37,13 +52,20 @@ export async function loadCertificate(cert: string | undefined, c: Controller): 
   const source = cert ?? process.env.SEALED_SECRETS_CERT;
   if (source && /^https?:\/\//.test(source)) {
     const res = await request(source);
-    if (res.statusCode !== 200) throw new CustosError("CUSTOS_CERT_INVALID", `fetching ${source}: HTTP ${res.statusCode}`, { retryable: false });
+    if (res.statusCode !== 200)
+      throw new CustosError("CUSTOS_CERT_INVALID", `fetching ${source}: HTTP ${res.statusCode}`, {
+        retryable: false,
+      });
     return res.body.text();
   }
   if (source) return readFileSync(source, "utf8");
   const res = await controllerCall(c, "GET", "/v1/cert.pem");
   if (res.status !== 200) {
-    throw new CustosError("CUSTOS_CERT_INVALID", `cannot fetch the certificate from service ${c.namespace}/${c.name} (HTTP ${res.status}); pass --cert or --controller-namespace/--controller-name`, { retryable: false });
+    throw new CustosError(
+      "CUSTOS_CERT_INVALID",
+      `cannot fetch the certificate from service ${c.namespace}/${c.name} (HTTP ${res.status}); pass --cert or --controller-namespace/--controller-name`,
+      { retryable: false },
+    );
   }
   return res.text;
 }
@@ -52,11 +74,15 @@ function readInput(file: string | undefined): string {
   return readFileSync(file && file !== "-" ? file : 0, "utf8");
 }
 
-function parseObject<T>(text: string, what: string): T {
+/** The first YAML/JSON document of the input; the caller states what it expects. */
+function parseObject(text: string, what: string): unknown {
   const docs = parseAllDocuments(text);
   const first = Array.isArray(docs) ? docs[0] : undefined;
-  const obj = first?.toJS() as T | undefined;
-  if (!obj || typeof obj !== "object") throw new CustosError("CUSTOS_INVALID_SPEC", `no ${what} found in the input (YAML or JSON expected)`, { retryable: false });
+  const obj: unknown = first?.toJS();
+  if (!obj || typeof obj !== "object")
+    throw new CustosError("CUSTOS_INVALID_SPEC", `no ${what} found in the input (YAML or JSON expected)`, {
+      retryable: false,
+    });
   return obj;
 }
 
@@ -72,7 +98,7 @@ function privateKeys(files: string[]): KeyObject[] {
       keys.push(createPrivateKey(text));
       continue;
     }
-    const obj = parseObject<KeySecret & { items?: KeySecret[] }>(text, "key Secret");
+    const obj = parseObject(text, "key Secret") as KeySecret & { items?: KeySecret[] };
     for (const s of obj.items ?? [obj]) keys.push(keyFromSecret(s).privateKey);
   }
   return keys;
@@ -88,71 +114,138 @@ export function registerSealCommand(program: Command): void {
         "  echo -n x | custos seal --raw --namespace app --name db --from-file=/dev/stdin",
     )
     .option("-f, --file <file>", "input Secret (YAML or JSON); default: standard input")
-    .addOption(new Option("-o, --format <format>", "output format").choices(["yaml", "json"] as const).default("yaml" as const))
-    .option("--cert <file|url>", "certificate of the controller (file or URL; env SEALED_SECRETS_CERT); default: fetched from the controller")
+    .addOption(
+      new Option("-o, --format <format>", "output format")
+        .choices(["yaml", "json"] as const)
+        .default("yaml" as const),
+    )
+    .option(
+      "--cert <file|url>",
+      "certificate of the controller (file or URL; env SEALED_SECRETS_CERT); default: fetched from the controller",
+    )
     .option("--controller-namespace <ns>", "namespace of the controller", "kube-system")
     .option("--controller-name <name>", "name of the controller's Service", "sealed-secrets-controller")
     .option("--kubeconfig <path>", "kubeconfig for fetching from the controller")
-    .addOption(new Option("--scope <scope>", "who may unseal: strict (name+namespace), namespace-wide, cluster-wide").choices(["strict", "namespace-wide", "cluster-wide"] as const))
+    .addOption(
+      new Option(
+        "--scope <scope>",
+        "who may unseal: strict (name+namespace), namespace-wide, cluster-wide",
+      ).choices(["strict", "namespace-wide", "cluster-wide"] as const),
+    )
     .option("--fetch-cert", "print the controller's certificate and exit", false)
-    .option("--raw", "encrypt one value and print it as base64 (with --name, --namespace, --from-file)", false)
+    .option(
+      "--raw",
+      "encrypt one value and print it as base64 (with --name, --namespace, --from-file)",
+      false,
+    )
     .option("--name <name>", "name of the Secret (with --raw)")
     .option("--namespace <ns>", "namespace of the Secret (with --raw, or when the Secret has none)")
     .option("--from-file <file>", "file holding the value to encrypt (with --raw)")
-    .option("--merge-into <file>", "add the input Secret's keys to this SealedSecret file, keeping its formatting and comments")
+    .option(
+      "--merge-into <file>",
+      "add the input Secret's keys to this SealedSecret file, keeping its formatting and comments",
+    )
     .option("--re-encrypt", "re-encrypt the input SealedSecret with the controller's newest key", false)
     .option("--validate", "check that the controller can unseal the input SealedSecret", false)
-    .option("--recovery-unseal", "decrypt the input SealedSecret with private keys (disaster recovery)", false)
-    .option("--recovery-private-key <files...>", "private keys for --recovery-unseal: PEM files or key Secrets, comma separated or repeated")
+    .option(
+      "--recovery-unseal",
+      "decrypt the input SealedSecret with private keys (disaster recovery)",
+      false,
+    )
+    .option(
+      "--recovery-private-key <files...>",
+      "private keys for --recovery-unseal: PEM files or key Secrets, comma separated or repeated",
+    )
     .option("--allow-empty-data", "allow sealing a Secret without data", false)
     .action(async (o) => {
-      const ctl: Controller = { namespace: o.controllerNamespace, name: o.controllerName, kubeconfig: o.kubeconfig };
+      const ctl: Controller = {
+        namespace: o.controllerNamespace,
+        name: o.controllerName,
+        kubeconfig: o.kubeconfig,
+      };
       if (o.fetchCert) {
         process.stdout.write(await loadCertificate(o.cert, ctl));
         return;
       }
       if (o.recoveryUnseal) {
-        if (!o.recoveryPrivateKey?.length) throw new CustosError("CUSTOS_INVALID_SPEC", "--recovery-unseal needs --recovery-private-key", { retryable: false });
-        const ss = parseObject<SealedSecret>(readInput(o.file), "SealedSecret");
+        if (!o.recoveryPrivateKey?.length)
+          throw new CustosError("CUSTOS_INVALID_SPEC", "--recovery-unseal needs --recovery-private-key", {
+            retryable: false,
+          });
+        const ss = parseObject(readInput(o.file), "SealedSecret") as SealedSecret;
         process.stdout.write(output(unsealToSecret(ss, privateKeys(o.recoveryPrivateKey)), o.format));
         return;
       }
       if (o.validate || o.reEncrypt) {
-        const ss = parseObject<SealedSecret>(readInput(o.file), "SealedSecret");
-        const res = await controllerCall(ctl, "POST", o.validate ? "/v1/verify" : "/v1/rotate", JSON.stringify(ss));
+        const ss = parseObject(readInput(o.file), "SealedSecret") as SealedSecret;
+        const res = await controllerCall(
+          ctl,
+          "POST",
+          o.validate ? "/v1/verify" : "/v1/rotate",
+          JSON.stringify(ss),
+        );
         if (o.validate) {
-          if (res.status !== 200) throw new CustosError("CUSTOS_UNSEAL_FAILED", "the controller cannot unseal this SealedSecret", { retryable: false });
+          if (res.status !== 200)
+            throw new CustosError("CUSTOS_UNSEAL_FAILED", "the controller cannot unseal this SealedSecret", {
+              retryable: false,
+            });
           process.stderr.write("the SealedSecret can be unsealed\n");
           return;
         }
-        if (res.status !== 200) throw new CustosError("CUSTOS_UNSEAL_FAILED", `re-encryption failed: ${res.text}`, { retryable: false });
+        if (res.status !== 200)
+          throw new CustosError("CUSTOS_UNSEAL_FAILED", `re-encryption failed: ${res.text}`, {
+            retryable: false,
+          });
         process.stdout.write(output(JSON.parse(res.text), o.format));
         return;
       }
       const publicKey = publicKeyFromCertificate(await loadCertificate(o.cert, ctl));
       if (o.raw) {
         const scope: Scope = o.scope ?? "strict";
-        if (scope !== "cluster-wide" && !o.namespace) throw new CustosError("CUSTOS_INVALID_SPEC", "--raw needs --namespace (or --scope cluster-wide)", { retryable: false });
-        if (scope === "strict" && !o.name) throw new CustosError("CUSTOS_INVALID_SPEC", "--raw with strict scope needs --name", { retryable: false });
-        if (!o.fromFile) throw new CustosError("CUSTOS_INVALID_SPEC", "--raw needs --from-file", { retryable: false });
+        if (scope !== "cluster-wide" && !o.namespace)
+          throw new CustosError("CUSTOS_INVALID_SPEC", "--raw needs --namespace (or --scope cluster-wide)", {
+            retryable: false,
+          });
+        if (scope === "strict" && !o.name)
+          throw new CustosError("CUSTOS_INVALID_SPEC", "--raw with strict scope needs --name", {
+            retryable: false,
+          });
+        if (!o.fromFile)
+          throw new CustosError("CUSTOS_INVALID_SPEC", "--raw needs --from-file", { retryable: false });
         const value = readFileSync(o.fromFile === "/dev/stdin" || o.fromFile === "-" ? 0 : o.fromFile);
-        process.stdout.write(hybridEncrypt(publicKey, value, scopeLabel(scope, o.namespace ?? "", o.name ?? "")).toString("base64"));
+        process.stdout.write(
+          hybridEncrypt(publicKey, value, scopeLabel(scope, o.namespace ?? "", o.name ?? "")).toString(
+            "base64",
+          ),
+        );
         return;
       }
-      const secret = parseObject<SecretLike>(readInput(o.file), "Secret");
-      if (secret.kind && secret.kind !== "Secret") throw new CustosError("CUSTOS_INVALID_SPEC", `the input is a ${secret.kind}, not a Secret`, { retryable: false });
+      const secret = parseObject(readInput(o.file), "Secret") as SecretLike;
+      if (secret.kind && secret.kind !== "Secret")
+        throw new CustosError("CUSTOS_INVALID_SPEC", `the input is a ${secret.kind}, not a Secret`, {
+          retryable: false,
+        });
       if (!secret.metadata.namespace && o.namespace) secret.metadata.namespace = o.namespace;
       if (o.mergeInto) {
         const doc = parseDocument(readFileSync(o.mergeInto, "utf8"));
         const target = doc.toJS() as SealedSecret;
         const scope = o.scope ?? scopeOf(target.metadata.annotations);
-        const meta = { ...secret.metadata, name: target.metadata.name ?? secret.metadata.name, namespace: target.metadata.namespace ?? secret.metadata.namespace };
-        const sealed = sealSecret({ ...secret, metadata: meta }, publicKey, scope, { allowEmptyData: o.allowEmptyData });
-        for (const [k, v] of Object.entries(sealed.spec.encryptedData ?? {})) doc.setIn(["spec", "encryptedData", k], v);
+        const meta = {
+          ...secret.metadata,
+          name: target.metadata.name ?? secret.metadata.name,
+          namespace: target.metadata.namespace ?? secret.metadata.namespace,
+        };
+        const sealed = sealSecret({ ...secret, metadata: meta }, publicKey, scope, {
+          allowEmptyData: o.allowEmptyData,
+        });
+        for (const [k, v] of Object.entries(sealed.spec.encryptedData ?? {}))
+          doc.setIn(["spec", "encryptedData", k], v);
         writeFileSync(o.mergeInto, doc.toString());
         return;
       }
       const scope: Scope = o.scope ?? scopeOf(secret.metadata.annotations);
-      process.stdout.write(output(sealSecret(secret, publicKey, scope, { allowEmptyData: o.allowEmptyData }), o.format));
+      process.stdout.write(
+        output(sealSecret(secret, publicKey, scope, { allowEmptyData: o.allowEmptyData }), o.format),
+      );
     });
 }

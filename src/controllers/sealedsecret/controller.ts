@@ -19,7 +19,16 @@ import { CustosError, errorMessage } from "../../util/errors.ts";
 import { redactor } from "../../util/redact.ts";
 import { publicKeyOf } from "../../sealing/keys.ts";
 import { scopeOf } from "../../sealing/crypto.ts";
-import { ANNOTATION_MANAGED, ANNOTATION_PATCH, sealSecret, unsealToSecret, unsealValues, type SealedSecret, type SecretLike, type TemplateRenderer } from "../../sealing/sealedsecret.ts";
+import {
+  ANNOTATION_MANAGED,
+  ANNOTATION_PATCH,
+  sealSecret,
+  unsealToSecret,
+  unsealValues,
+  type SealedSecret,
+  type SecretLike,
+  type TemplateRenderer,
+} from "../../sealing/sealedsecret.ts";
 import { Keyring } from "./keyring.ts";
 
 const GROUP_PATH = "/apis/bitnami.com/v1alpha1";
@@ -60,7 +69,16 @@ export class SealedSecretController {
   port = 0;
 
   constructor(readonly deps: SealedSecretControllerDeps) {
-    this.keyring = new Keyring(deps.api, { namespace: deps.keyNamespace, renewPeriodMs: deps.keyRenewPeriodMs, commonName: deps.keyCommonName, ...(deps.keyBits ? { bits: deps.keyBits } : {}) }, deps.log);
+    this.keyring = new Keyring(
+      deps.api,
+      {
+        namespace: deps.keyNamespace,
+        renewPeriodMs: deps.keyRenewPeriodMs,
+        commonName: deps.keyCommonName,
+        ...(deps.keyBits ? { bits: deps.keyBits } : {}),
+      },
+      deps.log,
+    );
     const ns = deps.namespace ? `/namespaces/${deps.namespace}` : "";
     this.sealed = new Informer(deps.api, `${GROUP_PATH}${ns}/sealedsecrets`, {
       onError: (e) => {
@@ -106,7 +124,14 @@ export class SealedSecretController {
         ss = JSON.parse((await readBody(req)).toString("utf8")) as SealedSecret;
         const plain = unsealToSecret(ss, this.keyring.privateKeys);
         const resealed = sealSecret(
-          { metadata: { ...(ss.spec.template?.metadata ?? {}), name: ss.metadata.name ?? "", namespace: ss.metadata.namespace ?? "" }, ...(plain.data ? { data: plain.data } : {}) },
+          {
+            metadata: {
+              ...(ss.spec.template?.metadata ?? {}),
+              name: ss.metadata.name ?? "",
+              namespace: ss.metadata.namespace ?? "",
+            },
+            ...(plain.data ? { data: plain.data } : {}),
+          },
           publicKeyOf(this.keyring.newest),
           scopeOf(ss.metadata.annotations),
           { allowEmptyData: true },
@@ -142,9 +167,15 @@ export class SealedSecretController {
       if (!existing) {
         await this.deps.api.create(resourcePath({ ...SECRETS, namespace }), desired);
       } else {
-        const owned = (existing.metadata.ownerReferences ?? []).some((r) => (r as { uid?: string }).uid === ss.metadata.uid);
+        const owned = (existing.metadata.ownerReferences ?? []).some(
+          (r) => (r as { uid?: string }).uid === ss.metadata.uid,
+        );
         if (!owned && existing.metadata.annotations?.[ANNOTATION_MANAGED] !== "true") {
-          throw new CustosError("CUSTOS_OWNERSHIP_CONFLICT", `Resource "${name}" already exists and is not managed by SealedSecret`, { retryable: false });
+          throw new CustosError(
+            "CUSTOS_OWNERSHIP_CONFLICT",
+            `Resource "${name}" already exists and is not managed by SealedSecret`,
+            { retryable: false },
+          );
         }
         const patch = ss.metadata.annotations?.[ANNOTATION_PATCH] === "true";
         const next = mergeSecret(existing, desired, patch);
@@ -159,15 +190,22 @@ export class SealedSecretController {
     }
     this.deps.metrics?.unseals.inc({ status: "success" });
     const changed = await this.#status(ss, true, "", "");
-    if (changed) this.deps.events?.record(withKind, "Normal", "Unsealed", "SealedSecret unsealed successfully");
+    if (changed)
+      this.deps.events?.record(withKind, "Normal", "Unsealed", "SealedSecret unsealed successfully");
   }
 
   /** Writes the Synced condition when it changes; returns whether it did. */
   async #status(ss: SealedObj, ok: boolean, reason: string, message: string): Promise<boolean> {
-    const prev = (ss.status as { conditions?: SyncedCondition[]; observedGeneration?: number } | undefined) ?? {};
+    const prev =
+      (ss.status as { conditions?: SyncedCondition[]; observedGeneration?: number } | undefined) ?? {};
     const old = prev.conditions?.find((c) => c.type === "Synced");
     const status = ok ? "True" : "False";
-    if (old?.status === status && (old.message ?? "") === message && prev.observedGeneration === ss.metadata.generation) return false;
+    if (
+      old?.status === status &&
+      (old.message ?? "") === message &&
+      prev.observedGeneration === ss.metadata.generation
+    )
+      return false;
     const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
     const condition: SyncedCondition = {
       type: "Synced",
@@ -178,9 +216,12 @@ export class SealedSecretController {
       lastTransitionTime: old?.status === status ? old.lastTransitionTime : now,
     };
     try {
-      await this.deps.api.mergePatch(`${GROUP_PATH}/namespaces/${ss.metadata.namespace ?? ""}/sealedsecrets/${ss.metadata.name ?? ""}/status`, {
-        status: { conditions: [condition], observedGeneration: ss.metadata.generation },
-      });
+      await this.deps.api.mergePatch(
+        `${GROUP_PATH}/namespaces/${ss.metadata.namespace ?? ""}/sealedsecrets/${ss.metadata.name ?? ""}/status`,
+        {
+          status: { conditions: [condition], observedGeneration: ss.metadata.generation },
+        },
+      );
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
@@ -192,7 +233,10 @@ export class SealedSecretController {
     this.port = this.deps.port >= 0 ? await this.http.listen(this.deps.port) : 0;
     await this.sealed.start();
     this.#queue.start();
-    this.deps.log.info({ keys: this.keyring.keys.length, port: this.port }, "sealedsecret controller started");
+    this.deps.log.info(
+      { keys: this.keyring.keys.length, port: this.port },
+      "sealedsecret controller started",
+    );
   }
 
   async stop(): Promise<void> {
@@ -203,8 +247,14 @@ export class SealedSecretController {
   }
 }
 
-function mergeSecret(existing: SecretLike & KubeObject, desired: SecretLike, patch: boolean): SecretLike & KubeObject {
-  const owners = (existing.metadata.ownerReferences ?? []).filter((r) => (r as { kind?: string }).kind !== "SealedSecret");
+function mergeSecret(
+  existing: SecretLike & KubeObject,
+  desired: SecretLike,
+  patch: boolean,
+): SecretLike & KubeObject {
+  const owners = (existing.metadata.ownerReferences ?? []).filter(
+    (r) => (r as { kind?: string }).kind !== "SealedSecret",
+  );
   return {
     ...existing,
     metadata: {
@@ -220,6 +270,12 @@ function mergeSecret(existing: SecretLike & KubeObject, desired: SecretLike, pat
 
 function sameSecret(a: SecretLike, b: SecretLike): boolean {
   const pick = (s: SecretLike): string =>
-    JSON.stringify([s.data ?? {}, s.metadata.labels ?? {}, s.metadata.annotations ?? {}, s.metadata.ownerReferences ?? [], s.type ?? "Opaque"]);
+    JSON.stringify([
+      s.data ?? {},
+      s.metadata.labels ?? {},
+      s.metadata.annotations ?? {},
+      s.metadata.ownerReferences ?? [],
+      s.type ?? "Opaque",
+    ]);
   return pick(a) === pick(b);
 }

@@ -8,7 +8,15 @@
 import type { KeyObject } from "node:crypto";
 import { KubeApi, resourcePath, SECRETS } from "../../kube/api.ts";
 import type { Logger } from "../../util/log.ts";
-import { generateSealingKey, keyFromSecret, keyToSecret, KEY_LABEL, KEY_LABEL_ACTIVE, type KeySecret, type SealingKey } from "../../sealing/keys.ts";
+import {
+  generateSealingKey,
+  keyFromSecret,
+  keyToSecret,
+  KEY_LABEL,
+  KEY_LABEL_ACTIVE,
+  type KeySecret,
+  type SealingKey,
+} from "../../sealing/keys.ts";
 
 export interface KeyringOptions {
   namespace: string;
@@ -45,14 +53,21 @@ export class Keyring {
 
   async load(): Promise<void> {
     const ns = this.opts.namespace;
-    const list = await this.api.list<KeySecret>(resourcePath({ ...SECRETS, namespace: ns }), { labelSelector: `${KEY_LABEL}=${KEY_LABEL_ACTIVE}` });
-    const legacy = await this.api.getOrUndefined<KeySecret>(resourcePath({ ...SECRETS, namespace: ns, name: "sealed-secrets-key" }));
+    const list = await this.api.list<KeySecret>(resourcePath({ ...SECRETS, namespace: ns }), {
+      labelSelector: `${KEY_LABEL}=${KEY_LABEL_ACTIVE}`,
+    });
+    const legacy = await this.api.getOrUndefined<KeySecret>(
+      resourcePath({ ...SECRETS, namespace: ns, name: "sealed-secrets-key" }),
+    );
     const keys: SealingKey[] = [];
     for (const s of [...list.items, ...(legacy ? [legacy] : [])]) {
       try {
         keys.push(keyFromSecret(s));
       } catch (e) {
-        this.log.warn({ secret: s.metadata.name, err: (e as Error).message }, "ignoring an unreadable sealing key Secret");
+        this.log.warn(
+          { secret: s.metadata.name, err: (e as Error).message },
+          "ignoring an unreadable sealing key Secret",
+        );
       }
     }
     keys.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
@@ -61,9 +76,21 @@ export class Keyring {
 
   /** Creates a key now (rotation). */
   async rotate(): Promise<SealingKey> {
-    const key = await generateSealingKey({ commonName: this.opts.commonName, ...(this.opts.bits ? { bits: this.opts.bits } : {}) });
-    const created = await this.api.create<KeySecret>(resourcePath({ ...SECRETS, namespace: this.opts.namespace }), keyToSecret(key, this.opts.namespace));
-    const withMeta = { ...key, secretName: created.metadata.name, createdAt: created.metadata.creationTimestamp ? new Date(created.metadata.creationTimestamp) : key.createdAt };
+    const key = await generateSealingKey({
+      commonName: this.opts.commonName,
+      ...(this.opts.bits ? { bits: this.opts.bits } : {}),
+    });
+    const created = await this.api.create<KeySecret>(
+      resourcePath({ ...SECRETS, namespace: this.opts.namespace }),
+      keyToSecret(key, this.opts.namespace),
+    );
+    const withMeta = {
+      ...key,
+      secretName: created.metadata.name,
+      createdAt: created.metadata.creationTimestamp
+        ? new Date(created.metadata.creationTimestamp)
+        : key.createdAt,
+    };
     this.#keys = [...this.#keys, withMeta];
     this.log.info({ secret: created.metadata.name, namespace: this.opts.namespace }, "new sealing key");
     return withMeta;

@@ -1,7 +1,14 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { hybridDecrypt, hybridEncrypt, scopeLabel, scopeOf } from "../../../src/sealing/crypto.ts";
-import { generateSealingKey, keyFromSecret, keyToSecret, publicKeyFromCertificate, publicKeyOf, type SealingKey } from "../../../src/sealing/keys.ts";
+import {
+  generateSealingKey,
+  keyFromSecret,
+  keyToSecret,
+  publicKeyFromCertificate,
+  publicKeyOf,
+  type SealingKey,
+} from "../../../src/sealing/keys.ts";
 import { sealSecret, unsealToSecret, unsealValues } from "../../../src/sealing/sealedsecret.ts";
 import { isCustosError } from "../../../src/util/errors.ts";
 
@@ -13,7 +20,17 @@ before(async () => {
   other = await generateSealingKey({ bits: 2048 });
 });
 
-const secret = { metadata: { name: "db", namespace: "app", annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{}" }, labels: { a: "b" } }, type: "Opaque", data: { password: Buffer.from("pw-value").toString("base64") }, stringData: { user: "admin" } };
+const secret = {
+  metadata: {
+    name: "db",
+    namespace: "app",
+    annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{}" },
+    labels: { a: "b" },
+  },
+  type: "Opaque",
+  data: { password: Buffer.from("pw-value").toString("base64") },
+  stringData: { user: "admin" },
+};
 
 test("the byte layout: uint16 length, RSA-4096-size block, AES-GCM body with tag", async () => {
   const big = await generateSealingKey();
@@ -29,7 +46,10 @@ for (const scope of ["strict", "namespace-wide", "cluster-wide"] as const) {
     const ss = sealSecret(secret, publicKeyOf(key), scope);
     assert.equal(scopeOf(ss.metadata.annotations), scope);
     assert.deepEqual(Object.keys(ss.spec.encryptedData!), ["password", "user"]);
-    const out = unsealToSecret({ ...ss, metadata: { ...ss.metadata, uid: "u1" } }, [other.privateKey, key.privateKey]);
+    const out = unsealToSecret({ ...ss, metadata: { ...ss.metadata, uid: "u1" } }, [
+      other.privateKey,
+      key.privateKey,
+    ]);
     assert.equal(Buffer.from(out.data!.password!, "base64").toString(), "pw-value");
     assert.equal(Buffer.from(out.data!.user!, "base64").toString(), "admin");
     assert.equal(out.metadata.name, "db");
@@ -40,11 +60,21 @@ for (const scope of ["strict", "namespace-wide", "cluster-wide"] as const) {
 
 test("strict scope binds name and namespace; namespace-wide binds the namespace", () => {
   const strict = sealSecret(secret, publicKeyOf(key), "strict");
-  assert.throws(() => unsealValues({ ...strict, metadata: { ...strict.metadata, name: "other" } }, [key.privateKey]), (e) => isCustosError(e, "CUSTOS_UNSEAL_FAILED"));
-  assert.throws(() => unsealValues({ ...strict, metadata: { ...strict.metadata, namespace: "other" } }, [key.privateKey]), /no key could decrypt/);
+  assert.throws(
+    () => unsealValues({ ...strict, metadata: { ...strict.metadata, name: "other" } }, [key.privateKey]),
+    (e) => isCustosError(e, "CUSTOS_UNSEAL_FAILED"),
+  );
+  assert.throws(
+    () => unsealValues({ ...strict, metadata: { ...strict.metadata, namespace: "other" } }, [key.privateKey]),
+    /no key could decrypt/,
+  );
   const nsWide = sealSecret(secret, publicKeyOf(key), "namespace-wide");
-  assert.ok(unsealValues({ ...nsWide, metadata: { ...nsWide.metadata, name: "renamed" } }, [key.privateKey]).user);
-  assert.throws(() => unsealValues({ ...nsWide, metadata: { ...nsWide.metadata, namespace: "x" } }, [key.privateKey]));
+  assert.ok(
+    unsealValues({ ...nsWide, metadata: { ...nsWide.metadata, name: "renamed" } }, [key.privateKey]).user,
+  );
+  assert.throws(() =>
+    unsealValues({ ...nsWide, metadata: { ...nsWide.metadata, namespace: "x" } }, [key.privateKey]),
+  );
 });
 
 test("tampered, truncated and wrong-key ciphertexts fail with a clear error and no plaintext", () => {
@@ -54,22 +84,38 @@ test("tampered, truncated and wrong-key ciphertexts fail with a clear error and 
   tampered[tampered.length - 1]! ^= 1;
   for (const bad of [tampered, ct.subarray(0, 10), Buffer.alloc(1)]) {
     assert.throws(
-      () => unsealValues({ ...ss, spec: { encryptedData: { password: bad.toString("base64") } } }, [key.privateKey]),
+      () =>
+        unsealValues({ ...ss, spec: { encryptedData: { password: bad.toString("base64") } } }, [
+          key.privateKey,
+        ]),
       (e) => isCustosError(e, "CUSTOS_UNSEAL_FAILED") && !e.message.includes("pw-value"),
     );
   }
   assert.throws(() => unsealValues(ss, [other.privateKey]), /no key could decrypt secret/);
-  assert.throws(() => hybridDecrypt([key.privateKey], Buffer.alloc(1), scopeLabel("cluster-wide", "", "")), /too short/);
+  assert.throws(
+    () => hybridDecrypt([key.privateKey], Buffer.alloc(1), scopeLabel("cluster-wide", "", "")),
+    /too short/,
+  );
 });
 
 test("kubeseal's template rules: server fields and last-applied dropped, type and immutable kept", () => {
-  const ss = sealSecret({ ...secret, immutable: true, type: "kubernetes.io/basic-auth" }, publicKeyOf(key), "strict");
+  const ss = sealSecret(
+    { ...secret, immutable: true, type: "kubernetes.io/basic-auth" },
+    publicKeyOf(key),
+    "strict",
+  );
   assert.equal(ss.spec.template?.type, "kubernetes.io/basic-auth");
   assert.equal(ss.spec.template?.immutable, true);
   assert.equal(ss.spec.template?.metadata?.annotations, undefined);
   assert.ok(!JSON.stringify(ss).includes("pw-value"));
-  assert.throws(() => sealSecret({ metadata: { name: "x", namespace: "y" } }, publicKeyOf(key), "strict"), /no data/);
-  assert.throws(() => sealSecret({ metadata: { name: "x" }, data: { a: "YQ==" } }, publicKeyOf(key), "strict"), /namespace/);
+  assert.throws(
+    () => sealSecret({ metadata: { name: "x", namespace: "y" } }, publicKeyOf(key), "strict"),
+    /no data/,
+  );
+  assert.throws(
+    () => sealSecret({ metadata: { name: "x" }, data: { a: "YQ==" } }, publicKeyOf(key), "strict"),
+    /namespace/,
+  );
 });
 
 test("key Secrets in Bitnami's format round trip; certificates are checked for expiry", async () => {
@@ -81,5 +127,8 @@ test("key Secrets in Bitnami's format round trip; certificates are checked for e
   const ct = hybridEncrypt(publicKeyFromCertificate(back.certificatePem), Buffer.from("x"), Buffer.alloc(0));
   assert.equal(hybridDecrypt([key.privateKey], ct, Buffer.alloc(0)).toString(), "x");
   const old = await generateSealingKey({ bits: 2048, now: new Date("2000-01-01T00:00:00Z") });
-  assert.throws(() => publicKeyFromCertificate(old.certificatePem), (e) => isCustosError(e, "CUSTOS_CERT_INVALID") && /expired/.test(e.message));
+  assert.throws(
+    () => publicKeyFromCertificate(old.certificatePem),
+    (e) => isCustosError(e, "CUSTOS_CERT_INVALID") && /expired/.test(e.message),
+  );
 });
