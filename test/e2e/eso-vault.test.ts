@@ -598,3 +598,67 @@ test("a canary value synced through every path never appears in logs, events, st
   assert.match(metrics, /externalsecret_sync_calls_total/);
   assert.match(metrics, /externalsecret_provider_api_calls_count/);
 });
+
+test("templates end to end: dockerconfigjson, templateFrom ConfigMap (KeysAndValues), metadata; a syntax error names the template and position", async () => {
+  const ns = await createNamespace(api, "tpl");
+  const kv = await kvStore(ns);
+  await kv.put("registry", { user: "robot", pass: "p4ss", host: "registry.example.com" });
+  await api.create(`/api/v1/namespaces/${ns}/configmaps`, {
+    metadata: { name: "tpl" },
+    data: { "config.yaml": "app.yaml: |\n  host: {{ .host }}\n  user: {{ .user }}\n" },
+  });
+  await applyEs(
+    ns,
+    `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: docker }
+spec:
+  refreshInterval: 1h
+  secretStoreRef: { name: vault }
+  target:
+    name: docker
+    template:
+      type: kubernetes.io/dockerconfigjson
+      metadata: { labels: { app: "{{ .user }}-pull" } }
+      data:
+        .dockerconfigjson: '{"auths":{"{{ .host }}":{"username":"{{ .user }}","password":"{{ .pass }}","auth":"{{ printf "%s:%s" .user .pass | b64enc }}"}}}'
+      templateFrom:
+      - configMap: { name: tpl, items: [ { key: config.yaml, templateAs: KeysAndValues } ] }
+  dataFrom:
+  - extract: { key: registry }
+`,
+  );
+  const d = await waitForData(ns, "docker", (x) => x[".dockerconfigjson"] !== undefined);
+  const cfg = JSON.parse(d[".dockerconfigjson"]!) as {
+    auths: Record<string, { auth: string; username: string }>;
+  };
+  assert.equal(cfg.auths["registry.example.com"]?.username, "robot");
+  assert.equal(Buffer.from(cfg.auths["registry.example.com"]!.auth, "base64").toString(), "robot:p4ss");
+  assert.equal(d["app.yaml"], "host: registry.example.com\nuser: robot\n");
+  assert.equal(d.pass, undefined, "with data templates, fetched keys are not copied (mergePolicy Replace)");
+  const s = await api.get<SecretObj>(`/api/v1/namespaces/${ns}/secrets/docker`);
+  assert.equal(s.type, "kubernetes.io/dockerconfigjson");
+  assert.equal(s.metadata.labels?.app, "robot-pull");
+
+  await applyEs(
+    ns,
+    `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: broken }
+spec:
+  secretStoreRef: { name: vault }
+  target:
+    template:
+      data:
+        conf: "ok\\n{{ .user | nosuchfn }}"
+  dataFrom:
+  - extract: { key: registry }
+`,
+  );
+  const c = await eventually("template error condition", async () => {
+    const r = readyCondition(await esStatus(api, ns, "broken"));
+    return r?.status === "False" ? r : undefined;
+  });
+  assert.match(c.message ?? "", /template: conf:2:\d+: .*nosuchfn/);
+  assert.equal(op.child.exitCode, null);
+});

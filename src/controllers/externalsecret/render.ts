@@ -3,10 +3,11 @@
  * `missingkey=error`, as ESO's engine v2 does.
  */
 import { CustosError } from "../../util/errors.ts";
+import { renderEsoTemplate } from "../../template/index.ts";
 import type { RenderFn } from "./data.ts";
 import type { ExternalSecret } from "./types.ts";
 
-let engine: RenderFn | undefined;
+let engine: RenderFn | undefined = renderEsoTemplate;
 
 /** Installs the template engine (src/template registers itself on import). */
 export function setTemplateEngine(fn: RenderFn): void {

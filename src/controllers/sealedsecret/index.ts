@@ -1,6 +1,7 @@
 /** Registers the SealedSecret controller with the operator (`--controllers sealedsecret`). */
 import { registerController } from "../../manager/registry.ts";
 import { SealedSecretController } from "./controller.ts";
+import { renderEsoTemplate } from "../../template/index.ts";
 
 registerController("sealedsecret", ({ api, log, metrics, events, options }) => {
   const c = new SealedSecretController({
@@ -13,6 +14,7 @@ registerController("sealedsecret", ({ api, log, metrics, events, options }) => {
     keyRenewPeriodMs: options.sealedSecrets.keyRenewPeriodMs,
     keyCommonName: options.sealedSecrets.keyCn,
     port: options.sealingPort,
+    render: renderEsoTemplate,
   });
   return c;
 });

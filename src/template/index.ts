@@ -1,0 +1,78 @@
+/**
+ * Go text/template with Sprig and ESO functions, for ExternalSecret and SealedSecret templates.
+ *
+ *   renderTemplate("password", "{{ .user }}:{{ .pass | b64enc }}", { user: "a", pass: "b" })
+ *
+ * Errors are CustosError("CUSTOS_TEMPLATE") with Go's `template: name:line:col: ...` text; they
+ * never carry data values. Work is bounded (steps, output size, template depth).
+ */
+import { builtinFuncs } from "./funcs.ts";
+import { DEFAULT_LIMITS, execute, GoFloat, type TemplateLimits } from "./exec.ts";
+import { parseTemplate, type ParsedTemplate } from "./parser.ts";
+
+export type { TemplateLimits } from "./exec.ts";
+export { TemplateError } from "./errors.ts";
+
+export interface TemplateOptions {
+  leftDelim?: string;
+  rightDelim?: string;
+  /** Go's `missingkey` option; ESO uses "error". */
+  missingKey?: "error" | "zero" | "default";
+  limits?: Partial<TemplateLimits>;
+}
+
+const FUNCS = builtinFuncs();
+
+export interface CompiledTemplate {
+  readonly name: string;
+  execute(data: unknown): string;
+}
+
+export function compileTemplate(name: string, text: string, opts: TemplateOptions = {}): CompiledTemplate {
+  const parsed: ParsedTemplate = parseTemplate(name, text, {
+    ...(opts.leftDelim ? { leftDelim: opts.leftDelim } : {}),
+    ...(opts.rightDelim ? { rightDelim: opts.rightDelim } : {}),
+    isFunction: (n) => FUNCS.has(n),
+  });
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  return {
+    name,
+    execute: (data) =>
+      execute(name, text, parsed, data, {
+        missingKey: opts.missingKey ?? "default",
+        funcs: FUNCS,
+        limits,
+      }),
+  };
+}
+
+export function renderTemplate(
+  name: string,
+  text: string,
+  data: unknown,
+  opts: TemplateOptions = {},
+): string {
+  return compileTemplate(name, text, opts).execute(goData(data));
+}
+
+/** Numbers in data are float64, as in JSON-decoded data in Go. */
+function goData(v: unknown, depth = 0): unknown {
+  if (depth > 64) return v;
+  if (typeof v === "number") return new GoFloat(v);
+  if (Array.isArray(v)) return v.map((x) => goData(x, depth + 1));
+  if (
+    v &&
+    typeof v === "object" &&
+    !(v instanceof Uint8Array) &&
+    !(v instanceof Date) &&
+    !(v instanceof GoFloat)
+  ) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, goData(x, depth + 1)]));
+  }
+  return v;
+}
+
+/** ESO's engine v2: data is a map of key -> string value; missing keys are errors. */
+export function renderEsoTemplate(name: string, text: string, data: unknown): string {
+  return renderTemplate(name, text, data, { missingKey: "error" });
+}

@@ -1,0 +1,81 @@
+/** Go's view of template values: truthiness and `%v` printing. */
+import { GoFloat, NO_VALUE } from "./exec.ts";
+
+export function isTrue(v: unknown): boolean {
+  if (v === undefined || v === null || v === NO_VALUE) return false;
+  if (v instanceof GoFloat) return v.value !== 0;
+  switch (typeof v) {
+    case "boolean":
+      return v;
+    case "number":
+      return v !== 0;
+    case "string":
+      return v.length > 0;
+    case "object":
+      if (Array.isArray(v)) return v.length > 0;
+      if (v instanceof Map) return v.size > 0;
+      if (v instanceof Uint8Array) return v.length > 0;
+      return Object.keys(v).length > 0;
+    default:
+      return true;
+  }
+}
+
+/**
+ * Go's %v for float64: the shortest digits, in exponent form when the exponent is below -4 or at
+ * least 6 (strconv's 'g' with shortest precision), e.g. 1e+08, 3.5, 1.234567e+06.
+ */
+export function formatFloat(n: number): string {
+  if (n === 0) return Object.is(n, -0) ? "-0" : "0";
+  if (!Number.isFinite(n)) return Number.isNaN(n) ? "NaN" : n > 0 ? "+Inf" : "-Inf";
+  const [mant, e] = n.toExponential().split("e") as [string, string];
+  const exp = Number(e);
+  if (exp >= -4 && exp < 6) return String(n);
+  return `${mant}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
+}
+
+export function formatValue(v: unknown): string {
+  if (v === undefined || v === null || v === NO_VALUE) return "<nil>";
+  if (v instanceof GoFloat) return formatFloat(v.value);
+  switch (typeof v) {
+    case "string":
+      return v;
+    case "number":
+      return Number.isInteger(v) ? String(v) : formatFloat(v);
+    case "boolean":
+      return String(v);
+    case "object": {
+      if (Array.isArray(v)) return `[${v.map(formatValue).join(" ")}]`;
+      if (v instanceof Uint8Array) return `[${Array.from(v).join(" ")}]`;
+      const entries = v instanceof Map ? [...v.entries()] : Object.entries(v);
+      entries.sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : String(a[0]) > String(b[0]) ? 1 : 0));
+      return `map[${entries.map(([k, x]) => `${String(k)}:${formatValue(x)}`).join(" ")}]`;
+    }
+    default:
+      return typeof v === "symbol" || typeof v === "function" ? "<nil>" : String(v);
+  }
+}
+
+export function toNumber(v: unknown): number {
+  if (v instanceof GoFloat) return v.value;
+  if (typeof v === "number") return v;
+  if (typeof v === "boolean") return v ? 1 : 0;
+  if (typeof v === "string") {
+    const n = Number(v);
+    return Number.isNaN(n) ? 0 : n;
+  }
+  return 0;
+}
+
+/** Sprig's toInt64 (cast.ToInt64): strings parse, floats truncate, others 0. */
+export function toInt(v: unknown): number {
+  const n = toNumber(v);
+  return Number.isFinite(n) ? Math.trunc(n) : 0;
+}
+
+/** Sprig's toString / fmt.Sprint of a value. */
+export function toStr(v: unknown): string {
+  if (v === undefined || v === null || v === NO_VALUE) return "";
+  if (v instanceof Uint8Array) return Buffer.from(v).toString("utf8");
+  return formatValue(v);
+}
