@@ -52,7 +52,7 @@ export function formatValue(v: unknown): string {
       return `map[${entries.map(([k, x]) => `${String(k)}:${formatValue(x)}`).join(" ")}]`;
     }
     default:
-      return typeof v === "symbol" || typeof v === "function" ? "<nil>" : String(v);
+      return typeof v === "bigint" ? v.toString() : "<nil>";
   }
 }
 
