@@ -15,6 +15,8 @@ import {
 import { SEALED_SECRET_CRD } from "../src/api/sealedsecrets.ts";
 
 const dir = join(import.meta.dirname, "..", "deploy", "crds");
+// The Helm chart carries the same files (Helm installs crds/ before the templates).
+const chartDir = join(import.meta.dirname, "..", "deploy", "helm", "custos", "crds");
 const MAX = 262_144; // client-side apply stores the object in an annotation of this size
 const ES_VERSIONS = ["v1", "v1beta1"];
 
@@ -86,15 +88,18 @@ for (const [name, obj] of Object.entries(files)) {
     throw new Error(
       `${name} is ${Buffer.byteLength(text)} bytes, over the ${MAX}-byte client-side apply limit`,
     );
-  const path = join(dir, name);
-  const current = existsSync(path) ? readFileSync(path, "utf8") : "";
-  if (current === text) continue;
-  if (check) {
-    process.stderr.write(`deploy/crds/${name} is out of date: run npm run crds\n`);
-    stale++;
-  } else {
-    writeFileSync(path, text);
-    process.stdout.write(`wrote deploy/crds/${name} (${Buffer.byteLength(text)} bytes)\n`);
+  for (const d of [dir, chartDir]) {
+    const path = join(d, name);
+    const current = existsSync(path) ? readFileSync(path, "utf8") : "";
+    if (current === text) continue;
+    if (check) {
+      process.stderr.write(`${path} is out of date: run npm run crds\n`);
+      stale++;
+    } else {
+      mkdirSync(d, { recursive: true });
+      writeFileSync(path, text);
+      process.stdout.write(`wrote ${path} (${Buffer.byteLength(text)} bytes)\n`);
+    }
   }
 }
 process.exit(stale ? 1 : 0);

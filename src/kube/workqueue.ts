@@ -10,6 +10,8 @@
  */
 export type Lane = "urgent" | "refresh";
 
+const MAX_TIMER_MS = 2_147_483_647;
+
 export interface HandlerResult {
   /** Schedule the key again after this many ms (a periodic refresh). */
   requeueAfter?: number;
@@ -101,10 +103,13 @@ export class WorkQueue {
     const existing = this.#delayed.get(key);
     if (existing && existing.at <= at) return;
     if (existing) clearTimeout(existing.timer);
+    // setTimeout overflows past 2^31-1 ms: long delays wake up early and wait again.
     const timer = setTimeout(() => {
       this.#delayed.delete(key);
-      this.add(key, lane);
-    }, delayMs);
+      const left = at - Date.now();
+      if (left > 0) this.addAfter(key, left, lane);
+      else this.add(key, lane);
+    }, Math.min(delayMs, MAX_TIMER_MS));
     timer.unref();
     this.#delayed.set(key, { at, lane, timer });
   }

@@ -266,3 +266,14 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
     stop: () => new Promise((r) => server.close(() => r())),
   };
 }
+
+/** A kubeconfig that authenticates with a ServiceAccount token. */
+export function serviceAccountKubeconfig(env: SharedEnv, token: string): string {
+  return `apiVersion: v1
+kind: Config
+clusters: [{ name: c, cluster: { server: "${env.apiUrl}", certificate-authority-data: ${Buffer.from(env.caPem).toString("base64")} } }]
+users: [{ name: u, user: { token: ${token} } }]
+contexts: [{ name: x, context: { cluster: c, user: u } }]
+current-context: x
+`;
+}

@@ -18,6 +18,8 @@ import {
   type SealingKey,
 } from "../../sealing/keys.ts";
 
+const MAX_TIMER_MS = 2_147_483_647;
+
 export interface KeyringOptions {
   namespace: string;
   renewPeriodMs: number;
@@ -109,6 +111,15 @@ export class Keyring {
     const period = this.opts.renewPeriodMs;
     if (period <= 0) return;
     const due = afterFailure ? 60_000 : Math.max(1000, this.newest.createdAt.getTime() + period - Date.now());
+    // Timers overflow past 2^31-1 ms (about 24.8 days; the default period is 30 days): wake up
+    // early and look again.
+    if (due > MAX_TIMER_MS) {
+      this.#timer = setTimeout(() => {
+        this.#schedule();
+      }, MAX_TIMER_MS);
+      this.#timer.unref();
+      return;
+    }
     this.#timer = setTimeout(() => {
       this.rotate().then(
         () => {

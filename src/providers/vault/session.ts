@@ -52,7 +52,8 @@ export class VaultSession implements Session {
   #schedule(auth: AuthInfo): void {
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#closed || !auth.lease_duration) return; // no expiry (root or periodic-less static tokens)
-    const delay = Math.max(1000, (auth.lease_duration * 1000 * 2) / 3);
+    // capped: setTimeout overflows past 2^31-1 ms (a renewal earlier than needed is harmless)
+    const delay = Math.min(2_147_483_647, Math.max(1000, (auth.lease_duration * 1000 * 2) / 3));
     this.#timer = setTimeout(() => void this.#renew(), delay);
     this.#timer.unref();
   }

@@ -133,3 +133,14 @@ test("jitter stays within the fraction", () => {
     0,
   );
 });
+
+test("delays beyond the 32-bit timer range do not fire early", async () => {
+  let calls = 0;
+  const q = new WorkQueue({ concurrency: 1, handler: async () => (calls++, undefined) });
+  q.start();
+  q.addAfter("k", 30 * 24 * 3600 * 1000); // 30 days
+  await tick(50);
+  assert.equal(calls, 0);
+  assert.equal(q.scheduled, 1);
+  await q.shutdown();
+});

@@ -1,0 +1,19 @@
+{{- define "custos.name" -}}custos{{- end -}}
+{{- define "custos.fullname" -}}{{ .Release.Name | trunc 40 | trimSuffix "-" }}-custos{{- end -}}
+{{- define "custos.labels" -}}
+app.kubernetes.io/name: custos
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
+{{- end -}}
+{{- define "custos.selector" -}}
+app.kubernetes.io/name: custos
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+{{- define "custos.controllers" -}}
+{{- $c := list -}}
+{{- if .Values.controllers.externalsecret }}{{ $c = append $c "externalsecret" }}{{ end -}}
+{{- if .Values.controllers.sealedsecret }}{{ $c = append $c "sealedsecret" }}{{ end -}}
+{{- if .Values.controllers.rollout }}{{ $c = append $c "rollout" }}{{ end -}}
+{{- join "," $c -}}
+{{- end -}}
