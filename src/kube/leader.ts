@@ -78,6 +78,14 @@ export class LeaderElector {
       if (this.#stopped) return;
       try {
         const ok = await this.#tryAcquireOrRenew();
+        if (this.#stopped) {
+          // stopped while this attempt was in flight: give back what it may have taken
+          if (ok) {
+            this.#leading = true;
+            await this.#release();
+          }
+          return;
+        }
         if (ok) {
           this.#lastRenew = Date.now();
           if (!this.#leading) {
@@ -175,6 +183,10 @@ export class LeaderElector {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
+    await this.#release();
+  }
+
+  async #release(): Promise<void> {
     if (!this.#leading) return;
     this.#leading = false;
     try {

@@ -110,6 +110,7 @@ export async function runOperator(options: OperatorOptions): Promise<RunningOper
   let started = false;
   let leader: LeaderElector | undefined;
   const startControllers = async (): Promise<void> => {
+    if (stopping) return;
     for (const c of controllers) await c.start();
     started = true;
     log.info({ controllers: controllers.map((c) => c.name) }, "controllers started");

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sharedEnv, type SharedEnv } from "../env/shared.ts";
-import { applyCrds, createNamespace, eventually, kubectl, secretData, serviceAccountKubeconfig, sleep, startOperator, suffix, KubeApi, type OperatorProcess } from "./helpers.ts";
+import { applyCrds, createNamespace, eventually, kubectl, secretData, serviceAccountKubeconfig, sleep, startOperator, suffix, KubeApi } from "./helpers.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 let env: SharedEnv;

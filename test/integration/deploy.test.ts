@@ -34,7 +34,7 @@ async function render(...set: string[]): Promise<Record<string, unknown>[]> {
     .map((d) => d.toJS() as Record<string, unknown> | null)
     .filter((d): d is Record<string, unknown> => d !== null);
 }
-const kinds = (docs: Record<string, unknown>[]): string[] => docs.map((d) => `${String(d.kind)}/${String((d.metadata as { name: string }).name)}`);
+const kinds = (docs: Record<string, unknown>[]): string[] => docs.map((d) => `${String(d.kind)}/${(d.metadata as { name: string }).name}`);
 const args = (docs: Record<string, unknown>[]): string[] =>
   ((docs.find((d) => d.kind === "Deployment")!.spec as { template: { spec: { containers: { args: string[] }[] } } }).template.spec.containers[0]!.args);
 
