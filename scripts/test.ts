@@ -13,10 +13,17 @@ import { describeEnv, ENV_VAR } from "../test/env/shared.ts";
 const root = join(import.meta.dirname, "..");
 const node = process.execPath; // the pinned Node that runs this script
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/** Runs a step; a step that outlives `limitMs` is killed so a hang can never eat the CI budget. */
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, limitMs = 20 * 60_000): Promise<number> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { stdio: "inherit", cwd: root, env });
+    const timer = setTimeout(() => {
+      process.stdout.write(`\n!! step exceeded ${limitMs / 60_000} min: stopping it\n`);
+      child.kill("SIGTERM");
+      setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
+    }, limitMs);
     child.on("exit", (code, signal) => {
+      clearTimeout(timer);
       resolve(code ?? (signal ? 1 : 0));
     });
   });
@@ -58,20 +65,23 @@ if (!quick && args.length === 0) {
   failed ||= (await run(node, [join(root, "node_modules/eslint/bin/eslint.js"), "."])) !== 0;
   step("generated CRDs up to date");
   failed ||= (await run(node, ["--import", "tsx", "scripts/generate-crds.ts", "--check"])) !== 0;
+  step("compiled CLI, as the image runs it (dist/, bin/custos.js)");
+  failed ||=
+    (await run(node, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"])) !== 0 ||
+    (await run(node, [join(root, "bin/custos.js"), "operator", "--help"], process.env, 60_000)) !== 0;
 }
 
 const unit = args.length ? args.filter((a) => a.includes("test/unit/")) : testFiles("test/unit");
-const real = args.length
-  ? args.filter((a) => !a.includes("test/unit/"))
-  : [...testFiles("test/integration"), ...testFiles("test/e2e")];
-const testArgs = ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=2"];
+const real = args.length ? args.filter((a) => a.includes("test/integration/")) : testFiles("test/integration");
+const e2e = args.length ? args.filter((a) => a.includes("test/e2e/")) : testFiles("test/e2e");
+const testArgs = ["--import", "tsx", "--test", "--test-reporter=spec"];
 
 if (unit.length) {
   step(`unit tests (${unit.length} files)`);
-  failed ||= (await run(node, [...testArgs, ...unit])) !== 0;
+  failed ||= (await run(node, [...testArgs, "--test-concurrency=4", ...unit])) !== 0;
 }
 
-if (real.length) {
+if (real.length || e2e.length) {
   step("real environment: build (cached) and start");
   const t0 = Date.now();
   const env = await startEnv({ verbose: true });
@@ -87,13 +97,16 @@ if (real.length) {
   };
   process.once("SIGINT", stopAll);
   process.once("SIGTERM", stopAll);
-  step(`integration and end-to-end tests (${real.length} files)`);
-  const code = await run(node, [...testArgs, "--test-timeout=600000", ...real], {
-    ...process.env,
-    [ENV_VAR]: file,
-    PATH: `${env.bin.dir}:${process.env.PATH ?? ""}`,
-  });
-  failed ||= code !== 0;
+  const testEnv = { ...process.env, [ENV_VAR]: file, PATH: `${env.bin.dir}:${process.env.PATH ?? ""}` };
+  if (real.length) {
+    step(`integration tests (${real.length} files)`);
+    failed ||= (await run(node, [...testArgs, "--test-concurrency=2", "--test-timeout=180000", ...real], testEnv)) !== 0;
+  }
+  if (e2e.length) {
+    // one file at a time: each starts its own operator, and the counting tests measure one operator's traffic
+    step(`end-to-end tests (${e2e.length} files)`);
+    failed ||= (await run(node, [...testArgs, "--test-concurrency=1", "--test-timeout=240000", ...e2e], testEnv, 40 * 60_000)) !== 0;
+  }
   await env.stop();
   rmSync(dir, { recursive: true, force: true });
 }

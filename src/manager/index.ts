@@ -110,8 +110,15 @@ export async function runOperator(options: OperatorOptions): Promise<RunningOper
   let started = false;
   let leader: LeaderElector | undefined;
   const startControllers = async (): Promise<void> => {
-    if (stopping) return;
-    for (const c of controllers) await c.start();
+    for (const c of controllers) {
+      if (stopping) return;
+      await c.start();
+    }
+    if (stopping) {
+      // stopped while starting: stop() may have run before the last start; stop them again
+      await Promise.all(controllers.map((c) => c.stop().catch(() => undefined)));
+      return;
+    }
     started = true;
     log.info({ controllers: controllers.map((c) => c.name) }, "controllers started");
   };

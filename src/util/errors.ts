@@ -15,6 +15,8 @@ export type CustosErrorCode =
   | "CUSTOS_TEMPLATE"
   | "CUSTOS_DECODE"
   | "CUSTOS_OWNERSHIP_CONFLICT"
+  // another writer changed the object between read and write: retried
+  | "CUSTOS_WRITE_CONFLICT"
   // the remote store answered with a failure
   | "CUSTOS_SECRET_NOT_FOUND"
   | "CUSTOS_ACCESS_DENIED"
@@ -49,6 +51,7 @@ const RETRYABLE = new Set<CustosErrorCode>([
   "CUSTOS_AUTH_FAILED",
   "CUSTOS_STORE_NOT_READY",
   "CUSTOS_INTERNAL",
+  "CUSTOS_WRITE_CONFLICT",
 ]);
 
 export function isCustosError(e: unknown, code?: CustosErrorCode): e is CustosError {

@@ -104,8 +104,17 @@ export async function startOperator(
     output: () => out,
     metrics: async () => (await request(metricsUrl)).body.text(),
     stop: async () => {
-      if (child.exitCode === null) child.kill("SIGTERM");
+      if (child.exitCode !== null || child.signalCode !== null) return; // already gone (killed by the test)
+      child.kill("SIGTERM");
+      // a clean shutdown takes well under this; past it, the hang is the failure to report
+      let hung = false;
+      const timer = setTimeout(() => {
+        hung = true;
+        child.kill("SIGKILL");
+      }, 20_000);
       await exited;
+      clearTimeout(timer);
+      if (hung) throw new Error(`operator did not stop within 20 s of SIGTERM:\n${out.slice(-3000)}`);
     },
   };
 }

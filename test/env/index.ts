@@ -64,11 +64,17 @@ export function readVersions(): Record<string, string> {
 export async function ensureTool(
   tool: "kubernetes" | "etcd" | "vault" | "moto" | "kubeseal" | "helm",
 ): Promise<string> {
+  const run = execFileP("bash", [join(here, "build.sh"), tool], {
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 60 * 60 * 1000,
+  });
+  // progress lines ("building ... once") are shown as they come: a first build takes minutes
+  run.child.stderr?.on("data", (chunk: Buffer) => {
+    for (const line of chunk.toString("utf8").split("\n"))
+      if (line.startsWith("custos test env:")) process.stderr.write(`${line}\n`);
+  });
   try {
-    const { stdout } = await execFileP("bash", [join(here, "build.sh"), tool], {
-      maxBuffer: 64 * 1024 * 1024,
-      timeout: 60 * 60 * 1000,
-    });
+    const { stdout } = await run;
     return stdout.trim().split("\n").pop()!;
   } catch (e) {
     const err = e as { stderr?: string; message: string };

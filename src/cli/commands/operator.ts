@@ -88,11 +88,18 @@ export function registerOperatorCommand(program: Command): void {
       };
       const op = await runOperator(options);
       await new Promise<void>((resolve) => {
+        let signalled = false;
         const stop = (): void => {
+          // a second signal, or a shutdown that outlives its grace period, ends the process at once
+          if (signalled) process.exit(1);
+          signalled = true;
+          setTimeout(() => process.exit(1), 15_000).unref();
           void op.stop().then(resolve);
         };
-        process.once("SIGINT", stop);
-        process.once("SIGTERM", stop);
+        process.on("SIGINT", stop);
+        process.on("SIGTERM", stop);
       });
+      // Open keep-alive sockets or watch streams must not keep a stopped operator alive.
+      process.exit(0);
     });
 }

@@ -111,6 +111,7 @@ export async function reconcileExternalSecret(
   const target = targetName(es);
   const existing = await currentSecret(ctx, namespace, target);
   const decision = syncDecision(es, existing, ctx.now());
+  ctx.log.debug({ namespace, name, due: decision.due, reason: decision.reason, nextInMs: decision.nextInMs }, "sync decision");
   if (!decision.due) {
     return decision.nextInMs === undefined
       ? undefined
@@ -122,6 +123,8 @@ export async function reconcileExternalSecret(
     ctx.metrics.reconcileDuration.set({ name, namespace }, ctx.now() - started);
     return result;
   } catch (e) {
+    // a lost race with another writer is not a failure to report: the backed-off retry re-reads
+    if (isCustosError(e, "CUSTOS_WRITE_CONFLICT")) throw e;
     ctx.metrics.syncErrors.inc({ name, namespace });
     const message = redactor.redact(errorMessage(e));
     await writeStatus(ctx, es, { ok: false, reason: "SecretSyncedError", message }).catch(() => undefined);
@@ -199,11 +202,23 @@ async function sync(
     now: new Date(now),
   });
 
+  ctx.log.debug({ namespace: es.metadata.namespace, name: es.metadata.name, action: plan.action }, "secret plan");
   let written: SecretObject | undefined = existing;
   const secretPath = resourcePath({ ...SECRETS, namespace, name: targetName(es) });
   switch (plan.action) {
     case "create":
-      written = await ctx.api.create<SecretObject>(resourcePath({ ...SECRETS, namespace }), plan.secret);
+      try {
+        written = await ctx.api.create<SecretObject>(resourcePath({ ...SECRETS, namespace }), plan.secret);
+      } catch (e) {
+        // created by another writer since we looked: the retry reads it and plans again
+        if (isConflict(e))
+          throw new CustosError(
+            "CUSTOS_WRITE_CONFLICT",
+            `Secret ${targetName(es)} appeared while creating it; retrying`,
+            { cause: e },
+          );
+        throw e;
+      }
       ctx.metrics.secretWrites.inc({ controller: "externalsecret", operation: "create" });
       ctx.events.record(withKind(es), "Normal", "Created", `Created Secret ${targetName(es)}`);
       break;
@@ -213,7 +228,7 @@ async function sync(
       } catch (e) {
         if (isConflict(e))
           throw new CustosError(
-            "CUSTOS_INTERNAL",
+            "CUSTOS_WRITE_CONFLICT",
             `Secret ${targetName(es)} changed while updating; retrying`,
             { cause: e },
           );
