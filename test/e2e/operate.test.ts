@@ -67,7 +67,11 @@ test("with the ServiceAccount's own token (least-privilege RBAC): sync, unseal k
   try {
     await kubectl(env, ["apply", "-n", ns, "-f", "-"], `${fakeStore("rbac-ok")}---\n${es("app")}`);
     assert.deepEqual(await eventually("Secret", async () => secretData(api, ns, "app")), { password: "rbac-ok" });
-    const keys = await api.list("/api/v1/namespaces/custos-system/secrets", { labelSelector: "sealedsecrets.bitnami.com/sealed-secrets-key=active" });
+    // the sealed-secret controller starts its keyring alongside the others: wait for its first key
+    const keys = await eventually("a sealing key", async () => {
+      const list = await api.list("/api/v1/namespaces/custos-system/secrets", { labelSelector: "sealedsecrets.bitnami.com/sealed-secrets-key=active" });
+      return list.items.length >= 1 ? list : undefined;
+    });
     assert.ok(keys.items.length >= 1, "the sealing key was created with the ServiceAccount's rights");
     assert.ok(!/forbidden/i.test(op.output()), `no RBAC denial in the logs:\n${op.output().split("\n").filter((l) => /forbidden/i.test(l)).slice(0, 3).join("\n")}`);
   } finally {
