@@ -73,6 +73,26 @@ test("with the ServiceAccount's own token (least-privilege RBAC): sync, unseal k
       return list.items.length >= 1 ? list : undefined;
     });
     assert.ok(keys.items.length >= 1, "the sealing key was created with the ServiceAccount's rights");
+    // a rollout: a Deployment using the Secret restarts when the store's value changes
+    await api.create(`/apis/apps/v1/namespaces/${ns}/deployments`, {
+      metadata: { name: "web", annotations: { "reloader.stakater.com/auto": "true" } },
+      spec: {
+        selector: { matchLabels: { app: "web" } },
+        template: {
+          metadata: { labels: { app: "web" } },
+          spec: { containers: [{ name: "c", image: "busybox", envFrom: [{ secretRef: { name: "app" } }] }] },
+        },
+      },
+    });
+    await sleep(1500); // the rollout controller has seen the Deployment and the current Secret
+    await kubectl(env, ["apply", "-n", ns, "-f", "-"], fakeStore("rbac-rotated"));
+    await kubectl(env, ["annotate", "-n", ns, "es/app", `force-sync=${Date.now()}`, "--overwrite"]);
+    await eventually("rotated Secret", async () => ((await secretData(api, ns, "app"))?.password === "rbac-rotated" ? true : undefined));
+    const env0 = await eventually("restart marker", async () => {
+      const d = await api.get<{ spec: { template: { spec: { containers: { env?: { name: string }[] }[] } } } }>(`/apis/apps/v1/namespaces/${ns}/deployments/web`);
+      return d.spec.template.spec.containers[0]?.env?.find((e) => e.name === "STAKATER_APP_SECRET");
+    });
+    assert.ok(env0, "the Deployment was patched with Reloader's marker using the ServiceAccount's rights");
     assert.ok(!/forbidden/i.test(op.output()), `no RBAC denial in the logs:\n${op.output().split("\n").filter((l) => /forbidden/i.test(l)).slice(0, 3).join("\n")}`);
   } finally {
     await op.stop();
