@@ -132,12 +132,24 @@ function pemBlocks(input: string): { type: string; text: string }[] {
   return [...input.matchAll(re)].map((m) => ({ type: m[1]!, text: m[0] }));
 }
 
-function pkcs12(data: string, password: string): forge.pkcs12.Pkcs12Pfx {
-  const der = forge.util.decode64(data);
-  return forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(der), password);
+/**
+ * The bytes of a value as Go sees a string: binary values (not valid UTF-8) reach templates as
+ * Uint8Array and are used as they are; text is its UTF-8 bytes.
+ */
+function bytesOf(v: unknown): Buffer {
+  return v instanceof Uint8Array ? Buffer.from(v) : Buffer.from(toStr(v), "utf8");
 }
 
-function pkcs12Key(data: string, password: string): string {
+function pkcs12(data: unknown, password: string): forge.pkcs12.Pkcs12Pfx {
+  // ESO takes the archive's raw bytes (decodingStrategy: Base64 yields them from a base64 store
+  // value); an archive still in base64 text is accepted too, as engine v1 did.
+  let raw = bytesOf(data);
+  const text = raw.toString("latin1").trim();
+  if (/^[A-Za-z0-9+/\r\n]+=*$/.test(text)) raw = Buffer.from(text, "base64");
+  return forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(raw.toString("binary")), password);
+}
+
+function pkcs12Key(data: unknown, password: string): string {
   const p12 = pkcs12(data, password);
   const shrouded = forge.pki.oids.pkcs8ShroudedKeyBag!;
   const plain = forge.pki.oids.keyBag!;
@@ -151,7 +163,7 @@ function pkcs12Key(data: string, password: string): string {
   return forge.pki.privateKeyInfoToPem(info);
 }
 
-function pkcs12Cert(data: string, password: string): string {
+function pkcs12Cert(data: unknown, password: string): string {
   const p12 = pkcs12(data, password);
   const certBag = forge.pki.oids.certBag!;
   const certs = p12.getBags({ bagType: certBag })[certBag] ?? [];
@@ -390,13 +402,13 @@ export function builtinFuncs(): Map<string, Func> {
     compact: (l) => list(l).filter((x) => isTrue(x)),
     until: (n) => Array.from({ length: cap(toInt(n), "until") }, (_x, i) => i),
     // encodings and conversions
-    b64enc: (s) => Buffer.from(toStr(s)).toString("base64"),
+    b64enc: (s) => bytesOf(s).toString("base64"),
     b64dec: (s) => {
       const t = toStr(s);
       if (!/^[A-Za-z0-9+/]*={0,2}$/.test(t) || t.length % 4 === 1) throw new Error("illegal base64 data");
       return Buffer.from(t, "base64").toString("utf8");
     },
-    b32enc: (s) => base32(Buffer.from(toStr(s))),
+    b32enc: (s) => base32(bytesOf(s)),
     b32dec: (s) => Buffer.from(base32dec(toStr(s))).toString("utf8"),
     toJson: (v) => goJson(v),
     toPrettyJson: (v) => goJson(v, "  "),
@@ -417,10 +429,10 @@ export function builtinFuncs(): Map<string, Func> {
     int64: (v) => toInt(v),
     float64: (v) => new GoFloat(toNumber(v)),
     // hashes and crypto
-    sha1sum: (s) => createHash("sha1").update(toStr(s)).digest("hex"),
-    sha256sum: (s) => createHash("sha256").update(toStr(s)).digest("hex"),
-    sha512sum: (s) => createHash("sha512").update(toStr(s)).digest("hex"),
-    adler32sum: (s) => String(adler32(Buffer.from(toStr(s)))),
+    sha1sum: (s) => createHash("sha1").update(bytesOf(s)).digest("hex"),
+    sha256sum: (s) => createHash("sha256").update(bytesOf(s)).digest("hex"),
+    sha512sum: (s) => createHash("sha512").update(bytesOf(s)).digest("hex"),
+    adler32sum: (s) => String(adler32(bytesOf(s))),
     bcrypt: (s) => bcrypt.hashSync(toStr(s), 10),
     htpasswd: (u, p) =>
       toStr(u).includes(":")
@@ -484,10 +496,10 @@ export function builtinFuncs(): Map<string, Func> {
         .map((b) => `${b.text}\n`)
         .join(""),
     filterCertChain: (kind, s) => filterCertChain(toStr(s), toStr(kind)),
-    pkcs12key: (d) => pkcs12Key(toStr(d), ""),
-    pkcs12keyPass: (pass, d) => pkcs12Key(toStr(d), toStr(pass)),
-    pkcs12cert: (d) => pkcs12Cert(toStr(d), ""),
-    pkcs12certPass: (pass, d) => pkcs12Cert(toStr(d), toStr(pass)),
+    pkcs12key: (d) => pkcs12Key(d, ""),
+    pkcs12keyPass: (pass, d) => pkcs12Key(d, toStr(pass)),
+    pkcs12cert: (d) => pkcs12Cert(d, ""),
+    pkcs12certPass: (pass, d) => pkcs12Cert(d, toStr(pass)),
     pemToPkcs12: (cert, key) => pemToPkcs12(toStr(cert), toStr(key), ""),
     pemToPkcs12Pass: (cert, key, pass) => pemToPkcs12(toStr(cert), toStr(key), toStr(pass)),
     fullPemToPkcs12: (cert, key) => pemToPkcs12(toStr(cert), toStr(key), ""),

@@ -7,6 +7,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, mkdtempSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { execFileSync } from "node:child_process";
+import { X509Certificate, createPrivateKey } from "node:crypto";
 import { join } from "node:path";
 import { sharedEnv, type SharedEnv } from "../env/shared.ts";
 import {
@@ -661,4 +663,55 @@ spec:
   });
   assert.match(c.message ?? "", /template: conf:2:\d+: .*nosuchfn/);
   assert.equal(op.child.exitCode, null);
+});
+
+test("ESO's TLS-from-PKCS#12 template: an archive made by openssl (its defaults, with and without password) becomes a kubernetes.io/tls Secret", async () => {
+  const ns = await createNamespace(api, "p12");
+  const kv = await kvStore(ns);
+  const dir = mkdtempSync(join(tmpdir(), "custos-p12-"));
+  try {
+    const key = join(dir, "k.pem");
+    const crt = join(dir, "c.pem");
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt, "-subj", "/CN=app.example.com", "-days", "30"], { stdio: "ignore" });
+    const archive = (pass: string): string => {
+      const out = join(dir, `a${pass.length}.p12`);
+      execFileSync("openssl", ["pkcs12", "-export", "-inkey", key, "-in", crt, "-out", out, "-passout", `pass:${pass}`], { stdio: "ignore" });
+      return readFileSync(out).toString("base64");
+    };
+    // a binary archive kept base64-encoded in Vault, decoded by decodingStrategy, as ESO documents
+    await kv.put("tls", { p12: archive(""), locked: archive("s3cret") });
+    await applyEs(
+      ns,
+      `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: tls }
+spec:
+  refreshInterval: 1h
+  secretStoreRef: { name: vault }
+  target:
+    template:
+      type: kubernetes.io/tls
+      engineVersion: v2
+      data:
+        tls.crt: "{{ .mysecret | pkcs12cert }}"
+        tls.key: "{{ .mysecret | pkcs12key }}"
+        locked.crt: '{{ .locked | pkcs12certPass "s3cret" }}'
+  data:
+  - secretKey: mysecret
+    remoteRef: { key: tls, property: p12, decodingStrategy: Base64 }
+  - secretKey: locked
+    remoteRef: { key: tls, property: locked, decodingStrategy: Base64 }
+`,
+    );
+    const d = await waitForData(ns, "tls", (x) => x["tls.crt"] !== undefined);
+    const want = new X509Certificate(readFileSync(crt));
+    assert.equal(new X509Certificate(d["tls.crt"]!).fingerprint256, want.fingerprint256);
+    assert.equal(new X509Certificate(d["locked.crt"]!).fingerprint256, want.fingerprint256);
+    assert.match(d["tls.key"]!, /^-----BEGIN PRIVATE KEY-----/);
+    assert.ok(want.checkPrivateKey(createPrivateKey(d["tls.key"]!)), "the key belongs to the certificate");
+    const s = await api.get<SecretObj>(`/api/v1/namespaces/${ns}/secrets/tls`);
+    assert.equal(s.type, "kubernetes.io/tls");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

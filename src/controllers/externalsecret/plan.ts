@@ -203,7 +203,15 @@ interface Rendered {
 }
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
+const strict = new TextDecoder("utf-8", { fatal: true });
+
+function utf8OrBytes(v: Uint8Array): string | Uint8Array {
+  try {
+    return strict.decode(v);
+  } catch {
+    return v;
+  }
+}
 
 function renderTarget(input: PlanInput): Rendered {
   const { es, data, render, templateSources } = input;
@@ -215,8 +223,10 @@ function renderTarget(input: PlanInput): Rendered {
       annotations: copyMeta(es.metadata.annotations),
     };
   }
-  const values: Record<string, string> = {};
-  for (const [k, v] of Object.entries(data.data)) values[k] = dec.decode(v);
+  // Text values are strings; binary ones (a PKCS#12 archive, a keystore) stay bytes, so functions
+  // that take bytes (pkcs12*, b64enc, sha256sum) see exactly what the store holds, as in Go.
+  const values: Record<string, string | Uint8Array> = {};
+  for (const [k, v] of Object.entries(data.data)) values[k] = utf8OrBytes(v);
   const out: Rendered = { data: {}, labels: {}, annotations: {} };
   const hasDataTemplates =
     Object.keys(tpl.data ?? {}).length > 0 ||

@@ -36,6 +36,13 @@ test("ESO functions: PKCS#12 round trip, filterPEM, toYaml/fromYaml, jwk, rsaDec
   });
   const back = renderEsoTemplate("p", "{{ .p12 | pkcs12cert }}", { p12 });
   assert.equal(back.replace(/\r/g, "").trim(), key.certificatePem.trim());
+  // as ESO does, the archive's raw bytes (binary values reach templates as bytes)
+  const raw = new Uint8Array(Buffer.from(p12, "base64"));
+  assert.equal(
+    renderEsoTemplate("p", "{{ .raw | pkcs12cert }}", { raw }).replace(/\r/g, "").trim(),
+    key.certificatePem.trim(),
+  );
+  assert.equal(renderEsoTemplate("p", "{{ .raw | b64enc }}", { raw }), p12, "b64enc of bytes is lossless");
   const pk = renderEsoTemplate("p", "{{ .p12 | pkcs12key }}", { p12 });
   assert.equal(createPrivateKey(pk).export({ type: "pkcs8", format: "pem" }).toString(), keyPem);
   const withPass = renderEsoTemplate("p", '{{ pemToPkcs12Pass .cert .key "pw" }}', {
