@@ -104,6 +104,16 @@ spec:
     const status = readFileSync(`/proc/${op.child.pid ?? 0}/status`, "utf8");
     return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
   };
+  const heap = async (): Promise<Record<string, number>> => {
+    const m = await op.metrics();
+    const g = (name: string): number =>
+      +(Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, "m").exec(m)?.[1] ?? 0) / 2 ** 20).toFixed(1);
+    return {
+      heapUsedMiB: g("nodejs_heap_size_used_bytes"),
+      heapTotalMiB: g("nodejs_heap_size_total_bytes"),
+      externalMiB: g("nodejs_external_memory_bytes"),
+    };
+  };
   const writes = async (): Promise<number> => {
     const m = await op.metrics();
     return [...m.matchAll(/^custos_secret_writes_total\{[^}]*\} (\d+)/gm)].reduce(
@@ -111,10 +121,14 @@ spec:
       0,
     );
   };
+  // measure whole cycles: start after the next cycle boundary (plus its spread), end after two more
+  const cycleMs = REFRESH * 1000;
+  const settle = cycleMs * 0.05 + 2000;
+  await sleep(cycleMs - (Date.now() % cycleMs) + settle);
   const w0 = await writes();
   const v0 = auditCount();
-  await sleep((REFRESH * 2 + 5) * 1000);
   const cycles = 2;
+  await sleep(cycles * cycleMs);
   const result = {
     externalSecrets: N,
     distinctRemoteSecrets: DISTINCT,
@@ -123,6 +137,7 @@ spec:
     vaultRequestsPerRefreshCycle: +((auditCount() - v0) / cycles).toFixed(1),
     secretWritesPerRefreshCycle: ((await writes()) - w0) / cycles,
     operatorRssMiB: +(await rss()).toFixed(1),
+    ...(await heap()),
     runId: suffix(),
   };
   process.stdout.write(JSON.stringify(result, null, 2) + "\n");

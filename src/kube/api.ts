@@ -74,6 +74,7 @@ export interface RequestOptions {
 
 export class KubeApi {
   readonly server: string;
+  #dispatcher: Dispatcher | undefined;
 
   constructor(readonly kubeConfig: KubeConfig) {
     const cluster = kubeConfig.getCurrentCluster();
@@ -101,7 +102,11 @@ export class KubeApi {
   ): Promise<{ headers: Record<string, string>; dispatcher?: Dispatcher }> {
     const ctx = new RequestContext(url, method as HttpMethod);
     await this.kubeConfig.applySecurityAuthentication(ctx);
-    const dispatcher = ctx.getDispatcher();
+    // client-node builds a new dispatcher (TLS context, connection pool) for every request; reusing
+    // the first keeps connections alive and memory flat. Credentials that change (token files, exec
+    // plugins) travel in the headers, which are still computed per request.
+    this.#dispatcher ??= ctx.getDispatcher();
+    const dispatcher = this.#dispatcher;
     return { headers: ctx.getHeaders(), ...(dispatcher ? { dispatcher } : {}) };
   }
 

@@ -1,0 +1,27 @@
+/**
+ * `npm run bench -- <name> [args]`: runs one benchmark (or all, in turn, with their defaults).
+ *   sync [N] [refreshSeconds]   ExternalSecrets: cold start to Ready, store reads and writes per cycle, RSS
+ *   rollout [N] [coalesceMs]    Secret update to workload patch latency
+ *   sealing [seconds]           seal/unseal values per second with 4096-bit keys
+ *   template [seconds]          renders per second of a typical 20-line template
+ * Benchmarks print JSON; they never assert timings.
+ */
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+
+const all = ["sync", "rollout", "sealing", "template"];
+const [name, ...args] = process.argv.slice(2);
+const chosen = name ? [name] : all;
+let failed = false;
+for (const b of chosen) {
+  if (!all.includes(b)) {
+    process.stderr.write(`unknown benchmark "${b}"; one of: ${all.join(", ")}\n`);
+    process.exit(2);
+  }
+  process.stdout.write(`== bench ${b}\n`);
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(import.meta.dirname, `${b}.ts`), ...args], {
+    stdio: "inherit",
+  });
+  failed ||= r.status !== 0;
+}
+process.exit(failed ? 1 : 0);
