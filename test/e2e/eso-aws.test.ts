@@ -370,3 +370,70 @@ spec:
   assert.equal(afterCycles.get - synced.get, 0, "no single GetSecretValue during refreshes");
   assert.equal(afterCycles.sts, synced.sts, "no STS call after the first");
 });
+
+test("access denied and throttling (injected at the proxy in front of moto): clear conditions, throttling backs off and recovers, the Secret is kept", async () => {
+  const ns = await createNamespace(api, "awsfault");
+  const id = suffix();
+  const { sm } = clients("us-east-1");
+  for (const name of ["denied", "throttled"])
+    await sm.send(new CreateSecretCommand({ Name: `f/${id}/${name}`, SecretString: JSON.stringify({ v: name }) }));
+  await api.create(`/api/v1/namespaces/${ns}/secrets`, { metadata: { name: "aws" }, stringData: { id: "test", key: "test" } });
+  const es = (name: string): string => `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: ${name} }
+spec:
+  refreshInterval: 1h
+  secretStoreRef: { name: sm }
+  data: [ { secretKey: v, remoteRef: { key: f/${id}/${name}, property: v } } ]
+`;
+  await kubectl(
+    env,
+    ["apply", "-n", ns, "-f", "-"],
+    `apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: { name: sm }
+spec:
+  provider:
+    aws:
+      service: SecretsManager
+      region: us-east-1
+      auth: { secretRef: { accessKeyIDSecretRef: { name: aws, key: id }, secretAccessKeySecretRef: { name: aws, key: key } } }
+---
+${es("throttled")}`,
+  );
+  await waitForData(ns, "throttled", (d) => d.v === "throttled");
+  const heal = proxy.fail(`f/${id}/throttled`, "ThrottlingException", "Rate exceeded");
+  const denied = proxy.fail(`f/${id}/denied`, "AccessDeniedException", "User is not authorized to perform secretsmanager:GetSecretValue");
+  try {
+    await kubectl(env, ["apply", "-n", ns, "-f", "-"], es("denied"));
+    const d = await eventually("access denied condition", async () => {
+      const r = readyCondition(await esStatus(api, ns, "denied"));
+      return r?.status === "False" ? r : undefined;
+    });
+    assert.match(d.message ?? "", /AccessDenied/);
+    assert.match(d.message ?? "", new RegExp(`f/${id}/denied`));
+    const deniedCalls = proxy.count("GetSecretValue", `f/${id}/denied`);
+    await sleep(5000);
+    assert.ok(proxy.count("GetSecretValue", `f/${id}/denied`) - deniedCalls <= 3, "a permission error is not retried in a loop");
+
+    // throttling while refreshing: force a sync, watch the backoff, keep the Secret
+    await kubectl(env, ["annotate", "-n", ns, "es/throttled", `force-sync=${Date.now()}`, "--overwrite"]);
+    const t = await eventually("throttled condition", async () => {
+      const r = readyCondition(await esStatus(api, ns, "throttled"));
+      return r?.status === "False" ? r : undefined;
+    });
+    assert.match(t.message ?? "", /Throttl/);
+    const c0 = proxy.count("GetSecretValue", `f/${id}/throttled`);
+    await sleep(8000);
+    const attempts = proxy.count("GetSecretValue", `f/${id}/throttled`) - c0;
+    assert.ok(attempts <= 20, `throttling backs off (${attempts} calls in 8 s, SDK retries included)`);
+    assert.deepEqual(await secretData(api, ns, "throttled"), { v: "throttled" }, "the Secret is kept");
+  } finally {
+    heal();
+    denied();
+  }
+  await eventually("recovered", async () => {
+    const r = readyCondition(await esStatus(api, ns, "throttled"));
+    return r?.status === "True" ? r : undefined;
+  }, 60_000);
+});

@@ -223,6 +223,11 @@ export interface CountingProxy {
   counts: Map<string, number>;
   /** Calls of an operation, optionally only those whose request body contains `text`. */
   count(op: string, text?: string): number;
+  /**
+   * Fault injection in front of the real server: requests whose body contains `text` get AWS's
+   * JSON error `type` (HTTP 400) instead of being forwarded, until the returned function is called.
+   */
+  fail(text: string, type: string, message: string): () => void;
   stop(): Promise<void>;
 }
 
@@ -230,6 +235,7 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
   const { createServer } = await import("node:http");
   const counts = new Map<string, number>();
   const calls: { op: string; body: string }[] = [];
+  const faults = new Map<string, { type: string; message: string }>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -241,6 +247,12 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
         (typeof amzTarget === "string" ? amzTarget.split(".").pop() : undefined) ?? action ?? "unknown";
       counts.set(op, (counts.get(op) ?? 0) + 1);
       calls.push({ op, body: body.toString("utf8") });
+      for (const [text, f] of faults) {
+        if (!body.toString("utf8").includes(text)) continue;
+        res.writeHead(400, { "content-type": "application/x-amz-json-1.1", "x-amzn-errortype": f.type });
+        res.end(JSON.stringify({ __type: f.type, message: f.message }));
+        return;
+      }
       const headers = { ...req.headers };
       delete headers.host;
       void request(`${target}${req.url ?? "/"}`, {
@@ -272,6 +284,10 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
       text === undefined
         ? (counts.get(op) ?? 0)
         : calls.filter((c) => c.op === op && c.body.includes(text)).length,
+    fail: (text, type, message) => {
+      faults.set(text, { type, message });
+      return () => faults.delete(text);
+    },
     stop: () => new Promise((r) => server.close(() => r())),
   };
 }
