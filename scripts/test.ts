@@ -14,7 +14,12 @@ const root = join(import.meta.dirname, "..");
 const node = process.execPath; // the pinned Node that runs this script
 
 /** Runs a step; a step that outlives `limitMs` is killed so a hang can never eat the CI budget. */
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, limitMs = 20 * 60_000): Promise<number> {
+function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  limitMs = 20 * 60_000,
+): Promise<number> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { stdio: "inherit", cwd: root, env });
     const timer = setTimeout(() => {
@@ -63,6 +68,8 @@ if (!quick && args.length === 0) {
     0;
   step("lint");
   failed ||= (await run(node, [join(root, "node_modules/eslint/bin/eslint.js"), "."])) !== 0;
+  step("formatting (prettier --check)");
+  failed ||= (await run(node, [join(root, "node_modules/prettier/bin/prettier.cjs"), "--check", "."])) !== 0;
   step("generated CRDs up to date");
   failed ||= (await run(node, ["--import", "tsx", "scripts/generate-crds.ts", "--check"])) !== 0;
   step("compiled CLI, as the image runs it (dist/, bin/custos.js)");
@@ -72,7 +79,9 @@ if (!quick && args.length === 0) {
 }
 
 const unit = args.length ? args.filter((a) => a.includes("test/unit/")) : testFiles("test/unit");
-const real = args.length ? args.filter((a) => a.includes("test/integration/")) : testFiles("test/integration");
+const real = args.length
+  ? args.filter((a) => a.includes("test/integration/"))
+  : testFiles("test/integration");
 const e2e = args.length ? args.filter((a) => a.includes("test/e2e/")) : testFiles("test/e2e");
 const testArgs = ["--import", "tsx", "--test", "--test-reporter=spec"];
 
@@ -100,12 +109,20 @@ if (real.length || e2e.length) {
   const testEnv = { ...process.env, [ENV_VAR]: file, PATH: `${env.bin.dir}:${process.env.PATH ?? ""}` };
   if (real.length) {
     step(`integration tests (${real.length} files)`);
-    failed ||= (await run(node, [...testArgs, "--test-concurrency=2", "--test-timeout=180000", ...real], testEnv)) !== 0;
+    failed ||=
+      (await run(node, [...testArgs, "--test-concurrency=2", "--test-timeout=180000", ...real], testEnv)) !==
+      0;
   }
   if (e2e.length) {
     // one file at a time: each starts its own operator, and the counting tests measure one operator's traffic
     step(`end-to-end tests (${e2e.length} files)`);
-    failed ||= (await run(node, [...testArgs, "--test-concurrency=1", "--test-timeout=240000", ...e2e], testEnv, 40 * 60_000)) !== 0;
+    failed ||=
+      (await run(
+        node,
+        [...testArgs, "--test-concurrency=1", "--test-timeout=240000", ...e2e],
+        testEnv,
+        40 * 60_000,
+      )) !== 0;
   }
   await env.stop();
   rmSync(dir, { recursive: true, force: true });

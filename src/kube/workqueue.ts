@@ -104,12 +104,15 @@ export class WorkQueue {
     if (existing && existing.at <= at) return;
     if (existing) clearTimeout(existing.timer);
     // setTimeout overflows past 2^31-1 ms: long delays wake up early and wait again.
-    const timer = setTimeout(() => {
-      this.#delayed.delete(key);
-      const left = at - Date.now();
-      if (left > 0) this.addAfter(key, left, lane);
-      else this.add(key, lane);
-    }, Math.min(delayMs, MAX_TIMER_MS));
+    const timer = setTimeout(
+      () => {
+        this.#delayed.delete(key);
+        const left = at - Date.now();
+        if (left > 0) this.addAfter(key, left, lane);
+        else this.add(key, lane);
+      },
+      Math.min(delayMs, MAX_TIMER_MS),
+    );
     timer.unref();
     this.#delayed.set(key, { at, lane, timer });
   }

@@ -386,7 +386,8 @@ export function builtinFuncs(): Map<string, Func> {
       for (const s of srcs) for (const [k, v] of Object.entries(dict(s))) if (!(k in out)) out[k] = v;
       return out;
     },
-    mergeOverwrite: (dst, ...srcs): Record<string, unknown> => Object.assign(dict(dst), ...srcs.map(dict)) as Record<string, unknown>,
+    mergeOverwrite: (dst, ...srcs): Record<string, unknown> =>
+      Object.assign(dict(dst), ...srcs.map(dict)) as Record<string, unknown>,
     first: (l) => list(l)[0] ?? null,
     last: (l) => list(l).at(-1) ?? null,
     rest: (l) => list(l).slice(1),
@@ -532,9 +533,7 @@ function escapeClass(s: string): string {
 
 function createPrivateOrPublic(jwk: string, priv: boolean): string {
   const j = JSON.parse(jwk) as Record<string, unknown>;
-  const k = priv
-    ? createPrivateKey({ key: j, format: "jwk" })
-    : createPrivateKey({ key: j, format: "jwk" });
+  const k = priv ? createPrivateKey({ key: j, format: "jwk" }) : createPrivateKey({ key: j, format: "jwk" });
   return priv
     ? k.export({ type: "pkcs8", format: "pem" }).toString()
     : k.export({ type: "pkcs8", format: "pem" }).toString();

@@ -376,8 +376,13 @@ test("access denied and throttling (injected at the proxy in front of moto): cle
   const id = suffix();
   const { sm } = clients("us-east-1");
   for (const name of ["denied", "throttled"])
-    await sm.send(new CreateSecretCommand({ Name: `f/${id}/${name}`, SecretString: JSON.stringify({ v: name }) }));
-  await api.create(`/api/v1/namespaces/${ns}/secrets`, { metadata: { name: "aws" }, stringData: { id: "test", key: "test" } });
+    await sm.send(
+      new CreateSecretCommand({ Name: `f/${id}/${name}`, SecretString: JSON.stringify({ v: name }) }),
+    );
+  await api.create(`/api/v1/namespaces/${ns}/secrets`, {
+    metadata: { name: "aws" },
+    stringData: { id: "test", key: "test" },
+  });
   const es = (name: string): string => `apiVersion: external-secrets.io/v1
 kind: ExternalSecret
 metadata: { name: ${name} }
@@ -403,7 +408,11 @@ ${es("throttled")}`,
   );
   await waitForData(ns, "throttled", (d) => d.v === "throttled");
   const heal = proxy.fail(`f/${id}/throttled`, "ThrottlingException", "Rate exceeded");
-  const denied = proxy.fail(`f/${id}/denied`, "AccessDeniedException", "User is not authorized to perform secretsmanager:GetSecretValue");
+  const denied = proxy.fail(
+    `f/${id}/denied`,
+    "AccessDeniedException",
+    "User is not authorized to perform secretsmanager:GetSecretValue",
+  );
   try {
     await kubectl(env, ["apply", "-n", ns, "-f", "-"], es("denied"));
     const d = await eventually("access denied condition", async () => {
@@ -414,7 +423,10 @@ ${es("throttled")}`,
     assert.match(d.message ?? "", new RegExp(`f/${id}/denied`));
     const deniedCalls = proxy.count("GetSecretValue", `f/${id}/denied`);
     await sleep(5000);
-    assert.ok(proxy.count("GetSecretValue", `f/${id}/denied`) - deniedCalls <= 3, "a permission error is not retried in a loop");
+    assert.ok(
+      proxy.count("GetSecretValue", `f/${id}/denied`) - deniedCalls <= 3,
+      "a permission error is not retried in a loop",
+    );
 
     // throttling while refreshing: force a sync, watch the backoff, keep the Secret
     await kubectl(env, ["annotate", "-n", ns, "es/throttled", `force-sync=${Date.now()}`, "--overwrite"]);
@@ -432,8 +444,12 @@ ${es("throttled")}`,
     heal();
     denied();
   }
-  await eventually("recovered", async () => {
-    const r = readyCondition(await esStatus(api, ns, "throttled"));
-    return r?.status === "True" ? r : undefined;
-  }, 60_000);
+  await eventually(
+    "recovered",
+    async () => {
+      const r = readyCondition(await esStatus(api, ns, "throttled"));
+      return r?.status === "True" ? r : undefined;
+    },
+    60_000,
+  );
 });

@@ -672,10 +672,32 @@ test("ESO's TLS-from-PKCS#12 template: an archive made by openssl (its defaults,
   try {
     const key = join(dir, "k.pem");
     const crt = join(dir, "c.pem");
-    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt, "-subj", "/CN=app.example.com", "-days", "30"], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        crt,
+        "-subj",
+        "/CN=app.example.com",
+        "-days",
+        "30",
+      ],
+      { stdio: "ignore" },
+    );
     const archive = (pass: string): string => {
       const out = join(dir, `a${pass.length}.p12`);
-      execFileSync("openssl", ["pkcs12", "-export", "-inkey", key, "-in", crt, "-out", out, "-passout", `pass:${pass}`], { stdio: "ignore" });
+      execFileSync(
+        "openssl",
+        ["pkcs12", "-export", "-inkey", key, "-in", crt, "-out", out, "-passout", `pass:${pass}`],
+        { stdio: "ignore" },
+      );
       return readFileSync(out).toString("base64");
     };
     // a binary archive kept base64-encoded in Vault, decoded by decodingStrategy, as ESO documents

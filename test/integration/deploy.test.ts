@@ -29,14 +29,26 @@ before(async () => {
 });
 
 async function render(...set: string[]): Promise<Record<string, unknown>[]> {
-  const { stdout } = await run(helm, ["template", "rel", chart, "-n", "custos-helm", ...set.flatMap((s) => ["--set", s])]);
+  const { stdout } = await run(helm, [
+    "template",
+    "rel",
+    chart,
+    "-n",
+    "custos-helm",
+    ...set.flatMap((s) => ["--set", s]),
+  ]);
   return parseAllDocuments(stdout)
     .map((d) => d.toJS() as Record<string, unknown> | null)
     .filter((d): d is Record<string, unknown> => d !== null);
 }
-const kinds = (docs: Record<string, unknown>[]): string[] => docs.map((d) => `${String(d.kind)}/${(d.metadata as { name: string }).name}`);
+const kinds = (docs: Record<string, unknown>[]): string[] =>
+  docs.map((d) => `${String(d.kind)}/${(d.metadata as { name: string }).name}`);
 const args = (docs: Record<string, unknown>[]): string[] =>
-  ((docs.find((d) => d.kind === "Deployment")!.spec as { template: { spec: { containers: { args: string[] }[] } } }).template.spec.containers[0]!.args);
+  (
+    docs.find((d) => d.kind === "Deployment")!.spec as {
+      template: { spec: { containers: { args: string[] }[] } };
+    }
+  ).template.spec.containers[0]!.args;
 
 test("helm lint passes", async () => {
   const { stdout } = await run(helm, ["lint", chart]);
@@ -49,20 +61,33 @@ test("helm template: defaults, and toggles change arguments and RBAC", async () 
   assert.ok(args(d).includes("--controllers=externalsecret,sealedsecret,rollout"));
   assert.ok(args(d).includes("--enable-leader-election"));
   assert.ok(kinds(d).some((k) => k.startsWith("Role/")));
-  const off = await render("controllers.sealedsecret=false", "leaderElection.enabled=false", "watchedNamespace=team-a", "logFormat=text");
+  const off = await render(
+    "controllers.sealedsecret=false",
+    "leaderElection.enabled=false",
+    "watchedNamespace=team-a",
+    "logFormat=text",
+  );
   assert.ok(!kinds(off).includes("Service/sealed-secrets-controller"));
   assert.ok(args(off).includes("--controllers=externalsecret,rollout"));
   assert.ok(args(off).includes("--namespace=team-a"));
   assert.ok(args(off).includes("--log-format=text"));
   assert.ok(!args(off).includes("--enable-leader-election"));
   assert.ok(!kinds(off).some((k) => k.startsWith("Role/")));
-  const rules = (off.find((x) => x.kind === "ClusterRole")!.rules as { apiGroups: string[] }[]).flatMap((r) => r.apiGroups);
+  const rules = (off.find((x) => x.kind === "ClusterRole")!.rules as { apiGroups: string[] }[]).flatMap(
+    (r) => r.apiGroups,
+  );
   assert.ok(!rules.includes("bitnami.com"), "no Sealed Secrets rights when that controller is off");
 });
 
 test("plain manifests and the rendered chart apply to the real API server", async () => {
   await run(env.bin.kubectl, ["--kubeconfig", env.kubeconfig, "apply", "-f", join(root, "deploy", "crds")]);
-  await run(env.bin.kubectl, ["--kubeconfig", env.kubeconfig, "apply", "-k", join(root, "deploy", "manifests")]);
+  await run(env.bin.kubectl, [
+    "--kubeconfig",
+    env.kubeconfig,
+    "apply",
+    "-k",
+    join(root, "deploy", "manifests"),
+  ]);
   await api.create("/api/v1/namespaces", { metadata: { name: "custos-helm" } }).catch(() => undefined);
   const { stdout } = await run(helm, ["template", "rel", chart, "-n", "custos-helm"]);
   const p = run(env.bin.kubectl, ["--kubeconfig", env.kubeconfig, "apply", "-n", "custos-helm", "-f", "-"]);
@@ -72,16 +97,30 @@ test("plain manifests and the rendered chart apply to the real API server", asyn
   assert.match(out, /clusterrole.rbac.authorization.k8s.io\/rel-custos (created|configured|unchanged)/);
 });
 
-async function canI(verb: string, resource: string, namespace: string | undefined, group: string): Promise<boolean> {
-  const res = await api.create<{ status: { allowed: boolean } }>("/apis/authorization.k8s.io/v1/subjectaccessreviews", {
-    apiVersion: "authorization.k8s.io/v1",
-    kind: "SubjectAccessReview",
-    spec: {
-      user: "system:serviceaccount:custos-system:custos",
-      groups: ["system:serviceaccounts", "system:serviceaccounts:custos-system", "system:authenticated"],
-      resourceAttributes: { verb, resource: resource.split("/")[0], subresource: resource.split("/")[1] ?? "", group, ...(namespace ? { namespace } : {}) },
+async function canI(
+  verb: string,
+  resource: string,
+  namespace: string | undefined,
+  group: string,
+): Promise<boolean> {
+  const res = await api.create<{ status: { allowed: boolean } }>(
+    "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+    {
+      apiVersion: "authorization.k8s.io/v1",
+      kind: "SubjectAccessReview",
+      spec: {
+        user: "system:serviceaccount:custos-system:custos",
+        groups: ["system:serviceaccounts", "system:serviceaccounts:custos-system", "system:authenticated"],
+        resourceAttributes: {
+          verb,
+          resource: resource.split("/")[0],
+          subresource: resource.split("/")[1] ?? "",
+          group,
+          ...(namespace ? { namespace } : {}),
+        },
+      },
     },
-  });
+  );
   return res.status.allowed;
 }
 
@@ -94,20 +133,30 @@ test("RBAC: the operator's ServiceAccount can do its job, and nothing else", asy
     ["patch", "deployments", "apps", "x"],
     ["watch", "sealedsecrets", "bitnami.com", undefined],
     ["update", "leases", "coordination.k8s.io", "custos-system"],
-  ] as const) assert.equal(await canI(verb, resource, ns, group), true, `${verb} ${resource}`);
+  ] as const)
+    assert.equal(await canI(verb, resource, ns, group), true, `${verb} ${resource}`);
   for (const [verb, resource, group, ns] of [
     ["delete", "namespaces", "", undefined],
     ["update", "externalsecrets", "external-secrets.io", "x"],
     ["delete", "deployments", "apps", "x"],
     ["update", "leases", "coordination.k8s.io", "kube-system"],
     ["create", "clusterrolebindings", "rbac.authorization.k8s.io", undefined],
-  ] as const) assert.equal(await canI(verb, resource, ns, group), false, `${verb} ${resource} must be denied`);
+  ] as const)
+    assert.equal(await canI(verb, resource, ns, group), false, `${verb} ${resource} must be denied`);
 
   // a real request with the ServiceAccount's own token is refused, another is allowed
-  const token = (await api.create<{ status: { token: string } }>("/api/v1/namespaces/custos-system/serviceaccounts/custos/token", { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: {} })).status.token;
+  const token = (
+    await api.create<{ status: { token: string } }>(
+      "/api/v1/namespaces/custos-system/serviceaccounts/custos/token",
+      { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: {} },
+    )
+  ).status.token;
   const kc = new KubeConfig();
   kc.loadFromString(serviceAccountKubeconfig(env, token));
   const sa = new KubeApi(kc);
   await sa.list("/apis/external-secrets.io/v1/externalsecrets");
-  await assert.rejects(sa.delete("/api/v1/namespaces/kube-public"), (e) => e instanceof KubeApiError && e.status === 403);
+  await assert.rejects(
+    sa.delete("/api/v1/namespaces/kube-public"),
+    (e) => e instanceof KubeApiError && e.status === 403,
+  );
 });

@@ -111,7 +111,10 @@ export async function reconcileExternalSecret(
   const target = targetName(es);
   const existing = await currentSecret(ctx, namespace, target);
   const decision = syncDecision(es, existing, ctx.now());
-  ctx.log.debug({ namespace, name, due: decision.due, reason: decision.reason, nextInMs: decision.nextInMs }, "sync decision");
+  ctx.log.debug(
+    { namespace, name, due: decision.due, reason: decision.reason, nextInMs: decision.nextInMs },
+    "sync decision",
+  );
   if (!decision.due) {
     return decision.nextInMs === undefined
       ? undefined
@@ -202,7 +205,10 @@ async function sync(
     now: new Date(now),
   });
 
-  ctx.log.debug({ namespace: es.metadata.namespace, name: es.metadata.name, action: plan.action }, "secret plan");
+  ctx.log.debug(
+    { namespace: es.metadata.namespace, name: es.metadata.name, action: plan.action },
+    "secret plan",
+  );
   let written: SecretObject | undefined = existing;
   const secretPath = resourcePath({ ...SECRETS, namespace, name: targetName(es) });
   switch (plan.action) {
