@@ -5,6 +5,7 @@
  * Actions: `create`, `update` (only when something we manage differs), `delete` (deletionPolicy
  * Delete after the remote secret is gone), `none`. The condition carries the real cause.
  */
+import { createHash } from "node:crypto";
 import { parse as parseYaml } from "yaml";
 import { CustosError, errorMessage } from "../../util/errors.ts";
 import { esoDataHash } from "../../util/eso-hash.ts";
@@ -20,6 +21,7 @@ import {
 } from "./types.ts";
 
 export const MANAGED_LABEL = "reconcile.external-secrets.io/managed";
+export const OWNER_LABEL = "reconcile.external-secrets.io/created-by";
 const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 
 export interface TemplateSources {
@@ -116,6 +118,11 @@ export function planSecret(input: PlanInput): Plan {
   const labels: Record<string, string> = { ...rendered.labels };
   const annotations: Record<string, string> = { ...rendered.annotations, [DATA_HASH_ANNOTATION]: hash };
   if (creation !== "Merge") labels[MANAGED_LABEL] = "true";
+  // ESO's owner label: SHA3-224 of "namespace/name" (Go's ObjectHash of that string)
+  if (creation === "Owner")
+    labels[OWNER_LABEL] = createHash("sha3-224")
+      .update(`${es.metadata.namespace ?? ""}/${es.metadata.name ?? ""}`)
+      .digest("hex");
   const type = es.spec?.target?.template?.type ?? existing?.type ?? "Opaque";
   const immutable = es.spec?.target?.immutable === true ? true : undefined;
   const ownerRef =

@@ -58,6 +58,11 @@ test("Owner: creates a labelled, hashed, owned Secret named after the ExternalSe
   assert.equal(s.metadata.name, "app");
   assert.equal(s.metadata.labels?.[MANAGED_LABEL], "true");
   assert.equal(s.metadata.labels?.team, "a", "labels copied without a template");
+  // ESO's created-by label: SHA3-224 of "ns/app" (value computed with Python's hashlib)
+  assert.equal(
+    s.metadata.labels?.["reconcile.external-secrets.io/created-by"],
+    "167f89bed2a98a8e396edb2463d96fd47c9f917511cc1c2a3817e80e",
+  );
   assert.equal(
     s.metadata.annotations?.["reconcile.external-secrets.io/data-hash"],
     esoDataHash({ password: enc("x") }),
