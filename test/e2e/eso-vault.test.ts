@@ -737,3 +737,31 @@ spec:
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("renaming the target (creationPolicy Owner): the new Secret is written, the one created under the old name deleted, as ESO does", async () => {
+  const ns = await createNamespace(api, "rename");
+  const kv = await kvStore(ns);
+  await kv.put("app", { password: "p" });
+  const es = (target: string): string => `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: app }
+spec:
+  refreshInterval: 1h
+  secretStoreRef: { name: vault }
+  target: { name: ${target} }
+  data: [ { secretKey: password, remoteRef: { key: app, property: password } } ]
+`;
+  await applyEs(ns, es("first"));
+  await waitForData(ns, "first", (d) => d.password === "p");
+  // a Secret of the same namespace that this ExternalSecret did not create is left alone
+  await api.create(`/api/v1/namespaces/${ns}/secrets`, {
+    metadata: { name: "bystander", labels: { "reconcile.external-secrets.io/managed": "true" } },
+    stringData: { x: "y" },
+  });
+  await applyEs(ns, es("second"));
+  await waitForData(ns, "second", (d) => d.password === "p");
+  await eventually("old Secret deleted", async () =>
+    (await secretData(api, ns, "first")) === undefined ? true : undefined,
+  );
+  assert.deepEqual(await secretData(api, ns, "bystander"), { x: "y" });
+});

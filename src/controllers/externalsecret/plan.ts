@@ -22,6 +22,13 @@ import {
 
 export const MANAGED_LABEL = "reconcile.external-secrets.io/managed";
 export const OWNER_LABEL = "reconcile.external-secrets.io/created-by";
+
+/** ESO's owner label value: SHA3-224 of "namespace/name" (Go's ObjectHash of that string). */
+export function ownerLabelValue(es: ExternalSecret): string {
+  return createHash("sha3-224")
+    .update(`${es.metadata.namespace ?? ""}/${es.metadata.name ?? ""}`)
+    .digest("hex");
+}
 const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 
 export interface TemplateSources {
@@ -118,11 +125,7 @@ export function planSecret(input: PlanInput): Plan {
   const labels: Record<string, string> = { ...rendered.labels };
   const annotations: Record<string, string> = { ...rendered.annotations, [DATA_HASH_ANNOTATION]: hash };
   if (creation !== "Merge") labels[MANAGED_LABEL] = "true";
-  // ESO's owner label: SHA3-224 of "namespace/name" (Go's ObjectHash of that string)
-  if (creation === "Owner")
-    labels[OWNER_LABEL] = createHash("sha3-224")
-      .update(`${es.metadata.namespace ?? ""}/${es.metadata.name ?? ""}`)
-      .digest("hex");
+  if (creation === "Owner") labels[OWNER_LABEL] = ownerLabelValue(es);
   const type = es.spec?.target?.template?.type ?? existing?.type ?? "Opaque";
   const immutable = es.spec?.target?.immutable === true ? true : undefined;
   const ownerRef =

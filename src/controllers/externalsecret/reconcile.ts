@@ -45,7 +45,7 @@ import {
   type RefRead,
   type RefFind,
 } from "./data.ts";
-import { planSecret, type TemplateSources } from "./plan.ts";
+import { OWNER_LABEL, ownerLabelValue, planSecret, type TemplateSources } from "./plan.ts";
 import { renderForExternalSecret } from "./render.ts";
 import {
   buildStatus,
@@ -257,6 +257,7 @@ async function sync(
     case "none":
       break;
   }
+  await deleteOrphans(ctx, es);
 
   await writeStatus(ctx, es, plan.condition, {
     synced: plan.action !== "none" || reason !== "refresh",
@@ -268,6 +269,34 @@ async function sync(
   return interval > 0 && (es.spec?.refreshPolicy ?? "Periodic") === "Periodic"
     ? { requeueAfter: nextCycleIn(ctx.now(), interval) }
     : undefined;
+}
+
+/**
+ * As ESO does with creationPolicy Owner and an explicit target name: Secrets this ExternalSecret
+ * created under another name (its target was renamed) are deleted. Read from the cache of managed
+ * Secrets, so a sync with nothing to clean costs no API call.
+ */
+async function deleteOrphans(ctx: ReconcileContext, es: ExternalSecret): Promise<void> {
+  const target = es.spec?.target;
+  if ((target?.creationPolicy ?? "Owner") !== "Owner" || !target?.name) return;
+  const owner = ownerLabelValue(es);
+  const namespace = es.metadata.namespace ?? "";
+  for (const s of ctx.managedSecrets.list()) {
+    if (s.metadata.namespace !== namespace || s.metadata.name === target.name) continue;
+    if (s.metadata.labels?.[OWNER_LABEL] !== owner) continue;
+    await ctx.api
+      .delete(resourcePath({ ...SECRETS, namespace, name: s.metadata.name ?? "" }))
+      .catch((e: unknown) => {
+        if (!isNotFound(e)) throw e;
+      });
+    ctx.metrics.secretWrites.inc({ controller: "externalsecret", operation: "delete" });
+    ctx.events.record(
+      withKind(es),
+      "Normal",
+      "Deleted",
+      `Deleted Secret ${s.metadata.name ?? ""}: the target was renamed to ${target.name}`,
+    );
+  }
 }
 
 /**
