@@ -7,10 +7,12 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, mkdtempSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { Agent, request } from "undici";
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { join } from "node:path";
 import { sharedEnv, type SharedEnv } from "../env/shared.ts";
+import { freePort } from "../env/index.ts";
 import {
   applyCrds,
   createNamespace,
@@ -30,6 +32,7 @@ import {
 } from "./helpers.ts";
 
 const examples = join(import.meta.dirname, "..", "..", "..", "shared", "examples");
+const root = join(import.meta.dirname, "..", "..");
 let env: SharedEnv;
 let api: KubeApi;
 let vault: VaultClient;
@@ -764,4 +767,126 @@ spec:
     (await secretData(api, ns, "first")) === undefined ? true : undefined,
   );
   assert.deepEqual(await secretData(api, ns, "bystander"), { x: "y" });
+});
+
+test("Vault over TLS with the cert auth method: caBundle verifies the server, the client certificate logs in; a wrong CA is a clear condition", async () => {
+  const ns = await createNamespace(api, "vcert");
+  const dir = mkdtempSync(join(tmpdir(), "custos-vault-tls-"));
+  const port = await freePort();
+  // a second, TLS-only Vault (dev mode makes its own CA), ended with the test
+  const server = spawn(
+    join(root, "test/env/guard.sh"),
+    [
+      env.bin.vault,
+      "server",
+      "-dev",
+      "-dev-tls",
+      `-dev-tls-cert-dir=${dir}`,
+      "-dev-root-token-id=root",
+      `-dev-listen-address=127.0.0.1:${port}`,
+      "-dev-no-store-token",
+    ],
+    { stdio: ["pipe", "ignore", "ignore"], env: { ...process.env, HOME: dir, VAULT_DISABLE_MLOCK: "true" } },
+  );
+  try {
+    const addr = `https://127.0.0.1:${port}`;
+    const ca = await eventually("Vault's dev CA", async () => {
+      const file = join(dir, "vault-ca.pem");
+      return existsSync(file) ? readFileSync(file, "utf8") : undefined;
+    });
+    const agent = new Agent({ connect: { ca } });
+    const call = async (method: string, path: string, body?: unknown): Promise<void> => {
+      const res = await request(`${addr}/v1/${path}`, {
+        method: method as "POST",
+        dispatcher: agent,
+        headers: { "x-vault-token": "root" },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await res.body.text();
+      if (res.statusCode >= 400) throw new Error(`${method} ${path}: ${res.statusCode} ${text}`);
+    };
+    await eventually("TLS Vault up", async () => {
+      try {
+        await call("GET", "sys/health");
+        return true;
+      } catch {
+        return undefined;
+      }
+    });
+    // a client certificate made by openssl, trusted by Vault's cert auth method
+    const key = join(dir, "client.key");
+    const crt = join(dir, "client.crt");
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        crt,
+        "-subj",
+        "/CN=custos",
+        "-days",
+        "1",
+        "-addext",
+        "extendedKeyUsage=clientAuth",
+      ],
+      { stdio: "ignore" },
+    );
+    await call("POST", "secret/data/tls-app", { data: { password: "over-tls" } });
+    await call("PUT", "sys/policies/acl/tls-read", {
+      policy: 'path "secret/data/*" { capabilities = ["read"] }',
+    });
+    await call("POST", "sys/auth/cert", { type: "cert" });
+    await call("POST", "auth/cert/certs/custos", {
+      certificate: readFileSync(crt, "utf8"),
+      token_policies: ["tls-read"],
+    });
+    await api.create(`/api/v1/namespaces/${ns}/secrets`, {
+      metadata: { name: "client-tls" },
+      type: "kubernetes.io/tls",
+      stringData: { "tls.crt": readFileSync(crt, "utf8"), "tls.key": readFileSync(key, "utf8") },
+    });
+    const store = (name: string, caPem: string): string => `apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: { name: ${name} }
+spec:
+  provider:
+    vault:
+      server: ${addr}
+      path: secret
+      version: v2
+      caBundle: ${Buffer.from(caPem).toString("base64")}
+      auth:
+        cert:
+          clientCert: { name: client-tls, key: tls.crt }
+          secretRef: { name: client-tls, key: tls.key }
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: ${name} }
+spec:
+  refreshInterval: 1h
+  secretStoreRef: { name: ${name} }
+  data: [ { secretKey: password, remoteRef: { key: tls-app, property: password } } ]
+`;
+    await applyEs(ns, store("tls", ca));
+    await waitForData(ns, "tls", (d) => d.password === "over-tls");
+    // the client's own certificate is not the server's CA: verification fails, and says so
+    await applyEs(ns, store("wrong-ca", readFileSync(crt, "utf8")));
+    const c = await eventually("wrong-CA condition", async () => {
+      const r = readyCondition(await esStatus(api, ns, "wrong-ca"));
+      return r?.status === "False" ? r : undefined;
+    });
+    assert.match(c.message ?? "", /certificate|self.signed|verify/i);
+    await agent.close();
+  } finally {
+    server.stdin.end();
+    await new Promise((r) => server.once("exit", r));
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -11,7 +11,7 @@ import { CustosError } from "../../util/errors.ts";
 import type { AuthInfo, VaultClient } from "./client.ts";
 import type { SecretKeyRef, ServiceAccountRef, VaultProviderSpec } from "./schema.ts";
 
-export type AuthMethod = "token" | "appRole" | "kubernetes" | "jwt" | "userPass" | "ldap";
+export type AuthMethod = "token" | "appRole" | "kubernetes" | "jwt" | "userPass" | "ldap" | "cert";
 
 export function refNamespace(ref: { namespace?: string | undefined }, ctx: StoreContext): string {
   return ctx.storeKind === "SecretStore" ? ctx.namespace : (ref.namespace ?? ctx.namespace);
@@ -25,10 +25,11 @@ export function authMethod(spec: VaultProviderSpec): AuthMethod {
   if (a.jwt) return "jwt";
   if (a.userPass) return "userPass";
   if (a.ldap) return "ldap";
-  if (a.cert || a.iam || a.gcp) {
+  if (a.cert) return "cert";
+  if (a.iam || a.gcp) {
     throw new CustosError(
       "CUSTOS_INVALID_SPEC",
-      "Vault auth methods cert, iam and gcp are not supported yet; use token, appRole, kubernetes, jwt, userPass or ldap",
+      "Vault auth methods iam and gcp are not supported yet; use token, appRole, kubernetes, jwt, userPass, ldap or cert",
       { retryable: false },
     );
   }
@@ -76,9 +77,12 @@ export function identityOf(spec: VaultProviderSpec, ctx: StoreContext): string {
     case "ldap":
       who = `ldap:${a.ldap!.path ?? "ldap"}:${a.ldap!.username}:${ref(a.ldap!.secretRef, ctx)}`;
       break;
+    case "cert":
+      who = `cert:${a.cert!.path ?? "cert"}:${ref(a.cert!.clientCert, ctx)}:${ref(a.cert!.secretRef, ctx)}`;
+      break;
   }
   const where = `${spec.server}|${spec.namespace ?? ""}|${spec.auth?.namespace ?? ""}|${createHash("sha256")
-    .update(JSON.stringify([spec.caBundle ?? "", spec.caProvider ?? {}, spec.headers ?? {}]))
+    .update(JSON.stringify([spec.caBundle ?? "", spec.caProvider ?? {}, spec.headers ?? {}, spec.tls ?? {}]))
     .digest("hex")
     .slice(0, 16)}`;
   return `${where}|${who}`;
@@ -192,5 +196,36 @@ export async function login(
         password: await secretValue(l.secretRef, ctx, "auth.ldap.secretRef"),
       });
     }
+    case "cert":
+      // the client certificate travels in the TLS handshake (see clientTls)
+      return post(a.cert!.path ?? "cert", "login", {});
   }
+}
+
+/**
+ * The client certificate and key the connection presents: the cert auth method's, else
+ * `spec.tls` (mutual TLS to Vault), as ESO reads them (keys default to tls.crt / tls.key).
+ */
+export async function clientTls(
+  spec: VaultProviderSpec,
+  ctx: StoreContext,
+): Promise<{ cert: string; key: string } | undefined> {
+  const c = spec.auth?.cert;
+  const pair = c
+    ? { cert: c.clientCert, key: c.secretRef, what: "auth.cert" }
+    : spec.tls?.certSecretRef || spec.tls?.keySecretRef
+      ? { cert: spec.tls.certSecretRef, key: spec.tls.keySecretRef, what: "tls" }
+      : undefined;
+  if (!pair) return undefined;
+  if (!pair.cert || !pair.key)
+    throw new CustosError(
+      "CUSTOS_INVALID_SPEC",
+      pair.what === "auth.cert"
+        ? "auth.cert needs clientCert and secretRef (the private key)"
+        : "tls needs certSecretRef and keySecretRef",
+      { retryable: false },
+    );
+  const read = async (r: SecretKeyRef, key: string): Promise<string> =>
+    new TextDecoder().decode(await ctx.kube.secretKey(refNamespace(r, ctx), r.name, r.key ?? key));
+  return { cert: await read(pair.cert, "tls.crt"), key: await read(pair.key, "tls.key") };
 }

@@ -3,6 +3,7 @@
  * Vault namespace and custom headers, read-your-writes consistency, and failures mapped to
  * CustosError codes whose messages name the path and Vault's own error text (never values).
  */
+import { createHash } from "node:crypto";
 import { Agent, request, type Dispatcher } from "undici";
 import { CustosError, type CustosErrorCode } from "../../util/errors.ts";
 
@@ -11,6 +12,8 @@ export interface VaultClientOptions {
   namespace?: string | undefined;
   headers?: Record<string, string> | undefined;
   caPem?: string | undefined;
+  /** Client certificate and key presented in the TLS handshake (cert auth, mutual TLS). */
+  clientTls?: { cert: string; key: string } | undefined;
   readYourWrites?: boolean | undefined;
   forwardInconsistent?: boolean | undefined;
   recordCall: (call: string, status: "success" | "error") => void;
@@ -28,14 +31,24 @@ export interface AuthInfo {
   renewable: boolean;
 }
 
+// One agent (TLS context and connection pool) per distinct TLS setting, shared by sessions.
 const agents = new Map<string, Agent>();
 
-function agentFor(ca: string | undefined): Dispatcher | undefined {
-  if (!ca) return undefined;
-  let a = agents.get(ca);
+function agentFor(
+  ca: string | undefined,
+  client: { cert: string; key: string } | undefined,
+): Dispatcher | undefined {
+  if (!ca && !client) return undefined;
+  const id = createHash("sha256")
+    .update(JSON.stringify([ca ?? "", client?.cert ?? "", client?.key ?? ""]))
+    .digest("hex");
+  let a = agents.get(id);
   if (!a) {
-    a = new Agent({ connect: { ca }, keepAliveTimeout: 30_000 });
-    agents.set(ca, a);
+    a = new Agent({
+      connect: { ...(ca ? { ca } : {}), ...(client ? { cert: client.cert, key: client.key } : {}) },
+      keepAliveTimeout: 30_000,
+    });
+    agents.set(id, a);
   }
   return a;
 }
@@ -47,7 +60,7 @@ export class VaultClient {
 
   constructor(readonly opts: VaultClientOptions) {
     this.server = opts.server.replace(/\/+$/, "");
-    this.#dispatcher = agentFor(opts.caPem);
+    this.#dispatcher = agentFor(opts.caPem, opts.clientTls);
   }
 
   /**

@@ -5,7 +5,7 @@
 import { registerProvider } from "../registry.ts";
 import type { ProviderDefinition, StoreContext } from "../types.ts";
 import { CustosError } from "../../util/errors.ts";
-import { authMethod, identityOf, refNamespace } from "./auth.ts";
+import { authMethod, clientTls, identityOf, refNamespace } from "./auth.ts";
 import { VaultClient } from "./client.ts";
 import { VaultProviderSchema, type VaultProviderSpec } from "./schema.ts";
 import { VaultSession } from "./session.ts";
@@ -52,6 +52,7 @@ export const vaultProvider: ProviderDefinition<VaultProviderSpec> = {
       namespace: spec.namespace,
       headers: spec.headers,
       caPem: await caPem(spec, ctx),
+      clientTls: await clientTls(spec, ctx),
       readYourWrites: spec.readYourWrites,
       forwardInconsistent: spec.forwardInconsistent,
       recordCall: (call, status) => {

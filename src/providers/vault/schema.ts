@@ -90,7 +90,11 @@ export const VaultProviderSchema = Type.Object({
       ),
       cert: Type.Optional(
         Type.Object(
-          { clientCert: Type.Optional(SecretKeySelector), secretRef: Type.Optional(SecretKeySelector) },
+          {
+            path: Type.Optional(Type.String()),
+            clientCert: Type.Optional(SecretKeySelector),
+            secretRef: Type.Optional(SecretKeySelector),
+          },
           { additionalProperties: true },
         ),
       ),
