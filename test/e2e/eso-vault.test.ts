@@ -106,6 +106,46 @@ spec:
   };
 }
 
+/** An AppRole mount and role used by one test only (so its logins are countable); the secret id is stored in `ns`. */
+async function appRole(
+  mount: string,
+  ns: string,
+  role: Record<string, unknown>,
+): Promise<{ approle: string; roleId: string }> {
+  const approle = `approle-${suffix()}`;
+  await vault.call("POST", `sys/auth/${approle}`, { type: "approle" });
+  await vault.call("PUT", `sys/policies/acl/${approle}`, {
+    policy: `path "${mount}/*" { capabilities = ["read", "list"] }`,
+  });
+  await vault.call("POST", `auth/${approle}/role/custos`, { token_policies: [approle], ...role });
+  const roleId = (
+    (await vault.call("GET", `auth/${approle}/role/custos/role-id`)).json.data as { role_id: string }
+  ).role_id;
+  const secretId = (
+    (await vault.call("POST", `auth/${approle}/role/custos/secret-id`)).json.data as { secret_id: string }
+  ).secret_id;
+  await api.create(`/api/v1/namespaces/${ns}/secrets`, {
+    metadata: { name: "approle" },
+    stringData: { secretId },
+  });
+  return { approle, roleId };
+}
+
+/** Requests in Vault's audit log matching each predicate (path, operation). */
+function auditCounts(...matchers: ((path: string, operation: string) => boolean)[]): number[] {
+  const file = join(auditDir, "audit.log");
+  const lines = existsSync(file) ? readFileSync(file, "utf8").trim().split("\n") : [];
+  const counts = matchers.map(() => 0);
+  for (const l of lines) {
+    const e = JSON.parse(l) as { type: string; request?: { path?: string; operation?: string } };
+    if (e.type !== "request") continue;
+    matchers.forEach((m, i) => {
+      if (m(e.request?.path ?? "", e.request?.operation ?? "")) counts[i]!++;
+    });
+  }
+  return counts;
+}
+
 async function applyEs(ns: string, yaml: string): Promise<void> {
   await kubectl(env, ["apply", "-n", ns, "-f", "-"], yaml);
 }
@@ -495,22 +535,7 @@ test("counting at the server: 50 ExternalSecrets in 5 namespaces, 5 distinct sec
   for (let i = 0; i < 5; i++)
     await vault.call("POST", `${mount}/data/shared/s${i}`, { data: { v: `${CANARY}-${i}` } });
   // an AppRole identity used only by this store, so its logins are countable
-  const approle = `approle-${suffix()}`;
-  await vault.call("POST", `sys/auth/${approle}`, { type: "approle" });
-  await vault.call("PUT", `sys/policies/acl/${approle}`, {
-    policy: `path "${mount}/*" { capabilities = ["read", "list"] }`,
-  });
-  await vault.call("POST", `auth/${approle}/role/custos`, { token_policies: [approle], token_ttl: "1h" });
-  const roleId = (
-    (await vault.call("GET", `auth/${approle}/role/custos/role-id`)).json.data as { role_id: string }
-  ).role_id;
-  const secretId = (
-    (await vault.call("POST", `auth/${approle}/role/custos/secret-id`)).json.data as { secret_id: string }
-  ).secret_id;
-  await api.create(`/api/v1/namespaces/${home}/secrets`, {
-    metadata: { name: "approle" },
-    stringData: { secretId },
-  });
+  const { approle, roleId } = await appRole(mount, home, { token_ttl: "1h" });
   const css = `count-${suffix()}`;
   await kubectl(
     env,
@@ -551,17 +576,11 @@ spec:
     for (let j = 0; j < 10; j++)
       await waitForData(ns, `es-${j}`, (d) => d.v === `${CANARY}-${j % 5}`, 60_000);
   const audit = (): { logins: number; reads: number } => {
-    const file = join(auditDir, "audit.log");
-    const lines = existsSync(file) ? readFileSync(file, "utf8").trim().split("\n") : [];
-    let logins = 0;
-    let reads = 0;
-    for (const l of lines) {
-      const e = JSON.parse(l) as { type: string; request?: { path?: string; operation?: string } };
-      if (e.type !== "request") continue;
-      if (e.request?.path === `auth/${approle}/login`) logins++;
-      if (e.request?.path?.startsWith(`${mount}/data/shared/`) && e.request.operation === "read") reads++;
-    }
-    return { logins, reads };
+    const a = auditCounts(
+      (p) => p === `auth/${approle}/login`,
+      (p, op) => p.startsWith(`${mount}/data/shared/`) && op === "read",
+    );
+    return { logins: a[0]!, reads: a[1]! };
   };
   const first = audit();
   assert.equal(first.logins, 1, `one login for the store identity (audit: ${JSON.stringify(first)})`);
@@ -889,4 +908,66 @@ spec:
     await new Promise((r) => server.once("exit", r));
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("sessions: the token is renewed before it expires, a fresh login follows the max TTL, and a revoked token (403) leads to one re-login; the ExternalSecret stays Ready", async () => {
+  const ns = await createNamespace(api, "renew");
+  const mount = `kv-${suffix()}`;
+  await vault.call("POST", `sys/mounts/${mount}`, { type: "kv", options: { version: "2" } });
+  await vault.call("POST", `${mount}/data/app`, { data: { v: "1" } });
+  const { approle, roleId } = await appRole(mount, ns, { token_ttl: "6s", token_max_ttl: "14s" });
+  await applyEs(
+    ns,
+    `apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: { name: short }
+spec:
+  provider:
+    vault:
+      server: ${env.vault.addr}
+      path: ${mount}
+      version: v2
+      auth: { appRole: { path: ${approle}, roleId: ${roleId}, secretRef: { name: approle, key: secretId } } }
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: app }
+spec:
+  refreshInterval: 2s
+  secretStoreRef: { name: short }
+  data: [ { secretKey: v, remoteRef: { key: app, property: v } } ]
+`,
+  );
+  await waitForData(ns, "app", (d) => d.v === "1");
+  const counts = (): { logins: number; renewals: number } => {
+    const [logins, renewals] = auditCounts(
+      (p) => p === `auth/${approle}/login`,
+      (p) => p === "auth/token/renew-self",
+    );
+    return { logins: logins!, renewals: renewals! };
+  };
+  const start = counts();
+  // 6 s tokens, 14 s max: renewals at two thirds of the lease, then a fresh login when capped
+  await sleep(16_000);
+  const later = counts();
+  assert.ok(
+    later.renewals - start.renewals >= 1,
+    `renewed before expiry (${JSON.stringify({ start, later })})`,
+  );
+  assert.ok(
+    later.logins - start.logins >= 1,
+    `a fresh login after the max TTL (${JSON.stringify({ start, later })})`,
+  );
+  assert.ok(later.logins <= 4, `no login per reconcile (${later.logins} logins over 8 refreshes)`);
+
+  // revoke every token of this AppRole: the next read gets 403, logs in once more, and succeeds
+  await vault.call("PUT", `sys/leases/revoke-prefix/auth/${approle}/login`, {});
+  const beforeRevoke = counts();
+  await vault.call("POST", `${mount}/data/app`, { data: { v: "2" } });
+  await waitForData(ns, "app", (d) => d.v === "2");
+  const afterRevoke = counts();
+  assert.ok(afterRevoke.logins - beforeRevoke.logins >= 1, "a fresh login after the token was refused");
+  assert.ok(afterRevoke.logins - beforeRevoke.logins <= 2, "one re-login, not a storm");
+  const ready = readyCondition(await esStatus(api, ns, "app"));
+  assert.equal(ready?.status, "True");
 });
