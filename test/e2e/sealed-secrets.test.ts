@@ -6,7 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { parse, stringify } from "yaml";
@@ -225,4 +225,85 @@ test("rotation: a new key seals, old SealedSecrets still unseal, keys survive a 
   await kubectl(env, ["apply", "-f", "-"], newSealed);
   const name = (parse(newSealed) as { metadata: { name: string } }).metadata.name;
   assert.deepEqual(await eventually("new", async () => secretData(api, ns, name)), { v: "new-value" });
+});
+
+test("through the API server's service proxy, as kubeseal calls it: --fetch-cert, sealing without --cert, --validate; custos seal the same way", async () => {
+  // The API server proxies a Service only to endpoints backed by a Pod with that IP, and only to
+  // non-loopback addresses; there is no kubelet here. So: a Pod object (never run) whose status
+  // carries this machine's own address, where the operator's sealing port listens (it binds all
+  // interfaces), and a selector-less Service with an EndpointSlice pointing at it.
+  const ip = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === "IPv4" && !a.internal)?.address;
+  assert.ok(ip, "this machine has a non-loopback IPv4 address for the API server to proxy to");
+  const service = `sealed-${suffix()}`;
+  await api.create(`/api/v1/namespaces/${keyNs}/pods`, {
+    metadata: { name: service },
+    spec: { containers: [{ name: "controller", image: "custos" }] },
+  });
+  await api.request("PATCH", `/api/v1/namespaces/${keyNs}/pods/${service}/status`, {
+    body: { status: { podIP: ip, podIPs: [{ ip }] } },
+    contentType: "application/merge-patch+json",
+  });
+  await api.create(`/api/v1/namespaces/${keyNs}/services`, {
+    metadata: { name: service },
+    spec: { ports: [{ name: "http", port: 8080, targetPort: port }] },
+  });
+  await api.create(`/apis/discovery.k8s.io/v1/namespaces/${keyNs}/endpointslices`, {
+    metadata: { name: `${service}-1`, labels: { "kubernetes.io/service-name": service } },
+    addressType: "IPv4",
+    endpoints: [
+      {
+        addresses: [ip],
+        conditions: { ready: true },
+        targetRef: { kind: "Pod", name: service, namespace: keyNs },
+      },
+    ],
+    ports: [{ name: "http", port, protocol: "TCP" }],
+  });
+  const viaProxy = { env: { ...process.env, KUBECONFIG: env.kubeconfig } };
+  const controller = ["--controller-namespace", keyNs, "--controller-name", service];
+  const fetched = await eventually("kubeseal --fetch-cert through the proxy", async () => {
+    try {
+      return (await run(kubeseal, [...controller, "--fetch-cert"], viaProxy)).stdout;
+    } catch {
+      return undefined;
+    }
+  });
+  assert.equal(fetched.trim(), (await cert()).trim());
+
+  const ns = await createNamespace(api, "proxy");
+  const secret = (name: string): string =>
+    stringify({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name, namespace: ns },
+      stringData: { v: name },
+    });
+  const withStdin = async (cmd: string, args: string[], input: string): Promise<string> => {
+    const p = run(cmd, args, viaProxy);
+    p.child.stdin?.end(input);
+    return (await p).stdout;
+  };
+  const byKubeseal = await withStdin(kubeseal, [...controller, "--format", "yaml"], secret("by-kubeseal"));
+  const byCustos = await withStdin(
+    process.execPath,
+    ["--import", "tsx", join(root, "src/cli/main.ts"), "seal", "--kubeconfig", env.kubeconfig, ...controller],
+    secret("by-custos"),
+  );
+  // kubeseal --validate asks the controller (POST /v1/verify) through the proxy
+  await withStdin(kubeseal, [...controller, "--validate"], byCustos);
+  await kubectl(env, ["apply", "-f", "-"], `${byKubeseal}\n---\n${byCustos}`);
+  assert.deepEqual(await eventually("by-kubeseal", async () => secretData(api, ns, "by-kubeseal")), {
+    v: "by-kubeseal",
+  });
+  assert.deepEqual(await eventually("by-custos", async () => secretData(api, ns, "by-custos")), {
+    v: "by-custos",
+  });
+  // and a damaged one fails validation
+  const damaged = byCustos.replace(
+    /(v: )(\S{10})/,
+    (_m, k: string, v: string) => `${k}${v.split("").reverse().join("")}`,
+  );
+  await assert.rejects(withStdin(kubeseal, [...controller, "--validate"], damaged));
 });

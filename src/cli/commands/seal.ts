@@ -25,11 +25,10 @@ interface Controller {
   kubeconfig?: string | undefined;
 }
 
-function proxyPath(c: Controller, path: string): string {
-  return `/api/v1/namespaces/${encodeURIComponent(c.namespace)}/services/http:${encodeURIComponent(c.name)}:/proxy${path}`;
-}
-
-/** Calls the controller's HTTP API through the API server's service proxy. */
+/**
+ * Calls the controller's HTTP API through the API server's service proxy, as kubeseal does:
+ * `services/http:<name>:<port name>/proxy/...`, with the name of the Service's first port.
+ */
 export async function controllerCall(
   c: Controller,
   method: "GET" | "POST",
@@ -37,7 +36,19 @@ export async function controllerCall(
   body?: string,
 ): Promise<{ status: number; text: string }> {
   const api = KubeApi.fromDefault(c.kubeconfig);
-  const url = api.url(proxyPath(c, path));
+  const ns = encodeURIComponent(c.namespace);
+  const name = encodeURIComponent(c.name);
+  const service = await api.getOrUndefined<{ spec?: { ports?: { name?: string }[] } }>(
+    `/api/v1/namespaces/${ns}/services/${name}`,
+  );
+  if (!service)
+    throw new CustosError(
+      "CUSTOS_CERT_INVALID",
+      `service ${c.namespace}/${c.name} not found: pass --controller-namespace/--controller-name, or --cert`,
+      { retryable: false },
+    );
+  const port = encodeURIComponent(service.spec?.ports?.[0]?.name ?? "");
+  const url = api.url(`/api/v1/namespaces/${ns}/services/http:${name}:${port}/proxy${path}`);
   const { headers, dispatcher } = await api.prepare(method, url);
   const res = await request(url, {
     method,
