@@ -63,9 +63,24 @@ export function reloaderHash(data: Record<string, string> | undefined): string {
     .digest("hex");
 }
 
-/** Reloader's env var name: STAKATER_<NAME>_SECRET, NAME upper-cased, other characters -> "_". */
+/**
+ * Reloader's env var name: STAKATER_<NAME>_SECRET, NAME upper-cased; each run of characters other
+ * than A-Z and 0-9 (underscores included) becomes one "_", and none is written before the first
+ * valid character ("my--db.creds" -> MY_DB_CREDS).
+ */
 export function envVarName(secretName: string): string {
-  return `STAKATER_${secretName.toUpperCase().replace(/[^A-Z0-9_]/g, "_")}_SECRET`;
+  let out = "";
+  let lastValid = false;
+  for (const ch of secretName.toUpperCase()) {
+    if (/[A-Z0-9]/.test(ch)) {
+      out += ch;
+      lastValid = true;
+    } else {
+      if (lastValid) out += "_";
+      lastValid = false;
+    }
+  }
+  return `STAKATER_${out}_SECRET`;
 }
 
 function annotation(w: Workload, key: string): string | undefined {

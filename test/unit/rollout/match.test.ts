@@ -26,6 +26,9 @@ test("Reloader's hash (vectors computed with Go's sha1 over Reloader's input for
 test("env var name", () => {
   assert.equal(envVarName("ext-postgres-secret"), "STAKATER_EXT_POSTGRES_SECRET_SECRET");
   assert.equal(envVarName("a.b"), "STAKATER_A_B_SECRET");
+  // runs of other characters collapse into one "_", as Reloader's ConvertToEnvVarName does
+  assert.equal(envVarName("db--creds"), "STAKATER_DB_CREDS_SECRET");
+  assert.equal(envVarName("a.-b.9"), "STAKATER_A_B_9_SECRET");
 });
 
 function wl(opts: {
