@@ -453,3 +453,56 @@ ${es("throttled")}`,
     60_000,
   );
 });
+
+test("prefix, and ESO's role chain: additionalRoles assumed first, then role with the external ID and session tags", async () => {
+  const ns = await createNamespace(api, "awschain");
+  const id = suffix();
+  const { sm } = clients("us-east-1");
+  await sm.send(
+    new CreateSecretCommand({ Name: `pre/${id}/db`, SecretString: JSON.stringify({ v: "chained" }) }),
+  );
+  await api.create(`/api/v1/namespaces/${ns}/secrets`, {
+    metadata: { name: "aws" },
+    stringData: { id: "test", key: "test" },
+  });
+  const role = (name: string): string => `arn:aws:iam::123456789012:role/${name}-${id}`;
+  await kubectl(
+    env,
+    ["apply", "-n", ns, "-f", "-"],
+    `apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: { name: chain }
+spec:
+  provider:
+    aws:
+      service: SecretsManager
+      region: us-east-1
+      prefix: pre/${id}/
+      role: ${role("main")}
+      additionalRoles: [ ${role("hop1")}, ${role("hop2")} ]
+      externalID: ext-${id}
+      sessionTags: [ { key: team, value: payments } ]
+      auth: { secretRef: { accessKeyIDSecretRef: { name: aws, key: id }, secretAccessKeySecretRef: { name: aws, key: key } } }
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: db }
+spec:
+  refreshInterval: 1h
+  secretStoreRef: { name: chain }
+  data: [ { secretKey: v, remoteRef: { key: db, property: v } } ]
+`,
+  );
+  await waitForData(ns, "db", (d) => d.v === "chained");
+  const assumed = proxy.bodies("AssumeRole", id).map((b) => new URLSearchParams(b));
+  assert.deepEqual(
+    assumed.map((p) => p.get("RoleArn")),
+    [role("hop1"), role("hop2"), role("main")],
+    "the chain in ESO's order, each role once",
+  );
+  assert.equal(assumed[2]!.get("ExternalId"), `ext-${id}`);
+  assert.equal(assumed[2]!.get("Tags.member.1.Key"), "team");
+  assert.equal(assumed[2]!.get("Tags.member.1.Value"), "payments");
+  assert.equal(assumed[0]!.get("ExternalId"), null, "the external ID belongs to the main role only");
+  assert.equal(proxy.count("GetSecretValue", `pre/${id}/db`), 1, "the key is read under the prefix");
+});

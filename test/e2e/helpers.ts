@@ -223,6 +223,8 @@ export interface CountingProxy {
   counts: Map<string, number>;
   /** Calls of an operation, optionally only those whose request body contains `text`. */
   count(op: string, text?: string): number;
+  /** Request bodies of an operation, in arrival order, optionally only those containing `text`. */
+  bodies(op: string, text?: string): string[];
   /**
    * Fault injection in front of the real server: requests whose body contains `text` get AWS's
    * JSON error `type` (HTTP 400) instead of being forwarded, until the returned function is called.
@@ -284,6 +286,8 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
       text === undefined
         ? (counts.get(op) ?? 0)
         : calls.filter((c) => c.op === op && c.body.includes(text)).length,
+    bodies: (op, text) =>
+      calls.filter((c) => c.op === op && (text === undefined || c.body.includes(text))).map((c) => c.body),
     fail: (text, type, message) => {
       faults.set(text, { type, message });
       return () => faults.delete(text);

@@ -102,20 +102,27 @@ export async function credentialsFor(
   } else {
     base = fromNodeProviderChain({ clientConfig });
   }
-  const roles = [...(spec.role ? [spec.role] : []), ...(spec.additionalRoles ?? [])];
-  for (const [i, roleArn] of roles.entries()) {
+  // As ESO: the additionalRoles chain first, then `role`, which alone carries the external ID
+  // and the session tags.
+  const chain = [
+    ...(spec.additionalRoles ?? []).map((arn) => ({ arn, main: false })),
+    ...(spec.role ? [{ arn: spec.role, main: true }] : []),
+  ];
+  for (const { arn, main } of chain) {
     const master = base;
     base = counted(
       fromTemporaryCredentials({
         masterCredentials: master,
         params: {
-          RoleArn: roleArn,
+          RoleArn: arn,
           RoleSessionName: `custos-${ctx.storeName}`.slice(0, 64),
-          ...(i === 0 && spec.externalID ? { ExternalId: spec.externalID } : {}),
-          ...(i === 0 && spec.sessionTags?.length
+          ...(main && spec.externalID ? { ExternalId: spec.externalID } : {}),
+          ...(main && spec.sessionTags?.length
             ? { Tags: spec.sessionTags.map((t) => ({ Key: t.key, Value: t.value })) }
             : {}),
-          ...(i === 0 && spec.transitiveTagKeys?.length ? { TransitiveTagKeys: spec.transitiveTagKeys } : {}),
+          ...(main && spec.sessionTags?.length && spec.transitiveTagKeys?.length
+            ? { TransitiveTagKeys: spec.transitiveTagKeys }
+            : {}),
         },
         clientConfig,
       }),
