@@ -971,3 +971,62 @@ spec:
   const ready = readyCondition(await esStatus(api, ns, "app"));
   assert.equal(ready?.status, "True");
 });
+
+test("Vault's aws auth method (IAM): a signed sts:GetCallerIdentity that Vault verifies against STS (moto) logs in", async () => {
+  const ns = await createNamespace(api, "viam");
+  const kv = await kvStore(ns);
+  await kv.put("iam-app", { password: "via-iam" });
+  const path = `aws-${suffix()}`;
+  await vault.call("POST", `sys/auth/${path}`, { type: "aws" });
+  // Vault replays the signed request to this STS endpoint: moto's, which answers with its identity
+  await vault.call("POST", `auth/${path}/config/client`, {
+    sts_endpoint: env.aws.endpoint,
+    iam_endpoint: env.aws.endpoint,
+    sts_region: "us-east-1",
+  });
+  await vault.call("POST", `auth/${path}/role/custos`, {
+    auth_type: "iam",
+    bound_iam_principal_arn: "arn:aws:iam::123456789012:user/moto",
+    resolve_aws_unique_ids: false,
+    token_policies: ["root-read"],
+  });
+  await vault.call("PUT", "sys/policies/acl/root-read", {
+    policy: 'path "*" { capabilities = ["read", "list"] }',
+  });
+  await api.create(`/api/v1/namespaces/${ns}/secrets`, {
+    metadata: { name: "aws-keys" },
+    stringData: { id: "AKIAIOSFODNN7EXAMPLE", key: "not-a-real-secret-key" },
+  });
+  await applyEs(
+    ns,
+    `apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: { name: iam }
+spec:
+  provider:
+    vault:
+      server: ${env.vault.addr}
+      path: ${kv.mount}
+      version: v2
+      auth:
+        iam:
+          path: ${path}
+          region: us-east-1
+          vaultRole: custos
+          secretRef:
+            accessKeyIDSecretRef: { name: aws-keys, key: id }
+            secretAccessKeySecretRef: { name: aws-keys, key: key }
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: iam }
+spec:
+  refreshInterval: 1h
+  secretStoreRef: { name: iam }
+  data: [ { secretKey: password, remoteRef: { key: iam-app, property: password } } ]
+`,
+  );
+  await waitForData(ns, "iam", (d) => d.password === "via-iam");
+  const [logins] = auditCounts((p) => p === `auth/${path}/login`);
+  assert.equal(logins, 1, "one login for the store");
+});

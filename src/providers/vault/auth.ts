@@ -6,12 +6,14 @@
  *   ExternalSecret that uses it ("referent" auth).
  */
 import { createHash } from "node:crypto";
-import type { StoreContext } from "../types.ts";
+import type { ProviderDeps, StoreContext } from "../types.ts";
+import { credentialsFor } from "../aws/credentials.ts";
+import { iamLoginBody } from "./iam.ts";
 import { CustosError } from "../../util/errors.ts";
 import type { AuthInfo, VaultClient } from "./client.ts";
 import type { SecretKeyRef, ServiceAccountRef, VaultProviderSpec } from "./schema.ts";
 
-export type AuthMethod = "token" | "appRole" | "kubernetes" | "jwt" | "userPass" | "ldap" | "cert";
+export type AuthMethod = "token" | "appRole" | "kubernetes" | "jwt" | "userPass" | "ldap" | "cert" | "iam";
 
 export function refNamespace(ref: { namespace?: string | undefined }, ctx: StoreContext): string {
   return ctx.storeKind === "SecretStore" ? ctx.namespace : (ref.namespace ?? ctx.namespace);
@@ -26,10 +28,11 @@ export function authMethod(spec: VaultProviderSpec): AuthMethod {
   if (a.userPass) return "userPass";
   if (a.ldap) return "ldap";
   if (a.cert) return "cert";
-  if (a.iam || a.gcp) {
+  if (a.iam) return "iam";
+  if (a.gcp) {
     throw new CustosError(
       "CUSTOS_INVALID_SPEC",
-      "Vault auth methods iam and gcp are not supported yet; use token, appRole, kubernetes, jwt, userPass, ldap or cert",
+      "Vault auth method gcp is not supported yet; use token, appRole, kubernetes, jwt, userPass, ldap, cert or iam",
       { retryable: false },
     );
   }
@@ -80,6 +83,16 @@ export function identityOf(spec: VaultProviderSpec, ctx: StoreContext): string {
     case "cert":
       who = `cert:${a.cert!.path ?? "cert"}:${ref(a.cert!.clientCert, ctx)}:${ref(a.cert!.secretRef, ctx)}`;
       break;
+    case "iam": {
+      const i = a.iam!;
+      const keys = i.secretRef
+        ? `${ref(i.secretRef.accessKeyIDSecretRef, ctx)}:${ref(i.secretRef.sessionTokenSecretRef, ctx)}`
+        : i.jwt?.serviceAccountRef
+          ? sa(i.jwt.serviceAccountRef, ctx, undefined)
+          : "chain";
+      who = `iam:${i.path ?? "aws"}:${i.vaultRole ?? ""}:${i.role ?? ""}:${i.externalID ?? ""}:${i.region ?? ""}:${keys}`;
+      break;
+    }
   }
   const where = `${spec.server}|${spec.namespace ?? ""}|${spec.auth?.namespace ?? ""}|${createHash("sha256")
     .update(JSON.stringify([spec.caBundle ?? "", spec.caProvider ?? {}, spec.headers ?? {}, spec.tls ?? {}]))
@@ -114,6 +127,7 @@ export async function login(
   client: VaultClient,
   spec: VaultProviderSpec,
   ctx: StoreContext,
+  deps: ProviderDeps,
 ): Promise<AuthInfo> {
   const a = spec.auth ?? {};
   const ns = a.namespace ?? spec.namespace;
@@ -199,6 +213,30 @@ export async function login(
     case "cert":
       // the client certificate travels in the TLS handshake (see clientTls)
       return post(a.cert!.path ?? "cert", "login", {});
+    case "iam": {
+      const i = a.iam!;
+      const region = i.region ?? "us-east-1";
+      const provider = await credentialsFor(
+        {
+          service: "SecretsManager",
+          region,
+          ...(i.role ? { role: i.role } : {}),
+          ...(i.externalID ? { externalID: i.externalID } : {}),
+          auth: {
+            ...(i.secretRef ? { secretRef: i.secretRef } : {}),
+            ...(i.jwt?.serviceAccountRef ? { jwt: { serviceAccountRef: i.jwt.serviceAccountRef } } : {}),
+          },
+        },
+        ctx,
+        deps,
+        region,
+      );
+      return post(
+        i.path ?? "aws",
+        "login",
+        await iamLoginBody(await provider(), region, i.vaultRole, i.vaultAwsIamServerID),
+      );
+    }
   }
 }
 

@@ -98,7 +98,32 @@ export const VaultProviderSchema = Type.Object({
           { additionalProperties: true },
         ),
       ),
-      iam: Type.Optional(Type.Object({}, { additionalProperties: true })),
+      iam: Type.Optional(
+        Type.Object(
+          {
+            path: Type.Optional(Type.String()),
+            region: Type.Optional(Type.String()),
+            role: Type.Optional(Type.String()),
+            vaultRole: Type.Optional(Type.String()),
+            externalID: Type.Optional(Type.String()),
+            vaultAwsIamServerID: Type.Optional(Type.String()),
+            secretRef: Type.Optional(
+              Type.Object({
+                accessKeyIDSecretRef: Type.Optional(SecretKeySelector),
+                secretAccessKeySecretRef: Type.Optional(SecretKeySelector),
+                sessionTokenSecretRef: Type.Optional(SecretKeySelector),
+              }),
+            ),
+            jwt: Type.Optional(
+              Type.Object(
+                { serviceAccountRef: Type.Optional(ServiceAccountSelector) },
+                { additionalProperties: true },
+              ),
+            ),
+          },
+          { additionalProperties: true },
+        ),
+      ),
       gcp: Type.Optional(Type.Object({}, { additionalProperties: true })),
     }),
   ),

@@ -33,7 +33,7 @@ export class VaultSession implements Session {
   async login(): Promise<AuthInfo> {
     this.#loggingIn ??= (async () => {
       try {
-        const auth = await login(this.client, this.spec, this.ctx);
+        const auth = await login(this.client, this.spec, this.ctx, this.deps);
         this.deps.redact(auth.client_token);
         this.#auth = auth;
         this.#schedule(auth);

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { kvPath } from "../../../src/providers/vault/client.ts";
 import { vaultProvider } from "../../../src/providers/vault/index.ts";
 import type { StoreContext } from "../../../src/providers/types.ts";
+import { iamLoginBody, stsHost } from "../../../src/providers/vault/iam.ts";
 
 const paths: [string, string | undefined, "v1" | "v2", string][] = [
   ["foo", "secret", "v2", "secret/data/foo"],
@@ -73,7 +74,33 @@ test("validation names the problem", () => {
   );
   assert.match(vaultProvider.validate({ server: "https://v" }).join(), /auth/);
   assert.match(
-    vaultProvider.validate({ server: "https://v", auth: { iam: {} } }).join(),
+    vaultProvider.validate({ server: "https://v", auth: { gcp: {} } }).join(),
     /not supported yet/,
   );
+});
+
+test("aws (IAM) login body: a SigV4-signed sts:GetCallerIdentity for the region, server ID header signed", async () => {
+  const body = await iamLoginBody(
+    {
+      accessKeyId: "AKIDEXAMPLE",
+      secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+      sessionToken: "tok",
+    },
+    "eu-west-1",
+    "reader",
+    "vault.example.com",
+  );
+  const dec = (s: string | undefined): string => Buffer.from(s ?? "", "base64").toString();
+  assert.equal(body.role, "reader");
+  assert.equal(body.iam_http_request_method, "POST");
+  assert.equal(dec(body.iam_request_url), "https://sts.eu-west-1.amazonaws.com/");
+  assert.equal(dec(body.iam_request_body), "Action=GetCallerIdentity&Version=2011-06-15");
+  const headers = JSON.parse(dec(body.iam_request_headers)) as Record<string, string[]>;
+  const auth = headers.authorization?.[0] ?? "";
+  assert.match(auth, /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/sts\/aws4_request, /);
+  assert.match(auth, /SignedHeaders=[^,]*x-vault-aws-iam-server-id/);
+  assert.deepEqual(headers["x-vault-aws-iam-server-id"], ["vault.example.com"]);
+  assert.deepEqual(headers["x-amz-security-token"], ["tok"]);
+  assert.ok(!JSON.stringify(body).includes("wJalrXUtnFEMI"), "the secret key never leaves the signer");
+  assert.equal(stsHost("us-east-1"), "sts.amazonaws.com");
 });
