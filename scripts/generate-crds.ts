@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { crd, type JsonSchema } from "../src/api/crd.ts";
 import {
+  ClusterExternalSecretSpec,
+  ClusterExternalSecretStatus,
   ExternalSecretSpec,
   ExternalSecretStatus,
   storeSpec,
@@ -42,6 +44,22 @@ const files: Record<string, JsonSchema> = {
       { name: "Refresh Interval", type: "string", jsonPath: ".spec.refreshInterval" },
       ...readyCol(),
       { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+    ],
+  }),
+  "external-secrets.io_clusterexternalsecrets.yaml": crd({
+    group: "external-secrets.io",
+    kind: "ClusterExternalSecret",
+    plural: "clusterexternalsecrets",
+    shortNames: ["ces"],
+    categories: ["external-secrets"],
+    scope: "Cluster",
+    versions: ES_VERSIONS,
+    spec: ClusterExternalSecretSpec,
+    status: ClusterExternalSecretStatus,
+    printerColumns: [
+      { name: "Store", type: "string", jsonPath: ".spec.externalSecretSpec.secretStoreRef.name" },
+      { name: "Refresh Interval", type: "string", jsonPath: ".spec.refreshTime" },
+      { name: "Ready", type: "string", jsonPath: `.status.conditions[?(@.type=="Ready")].status` },
     ],
   }),
   "external-secrets.io_secretstores.yaml": crd({

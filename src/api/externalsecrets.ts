@@ -161,3 +161,21 @@ export const StoreStatus = Type.Object({
   conditions: Opt(Type.Array(Condition)),
   capabilities: Opt(Str),
 });
+
+/** ClusterExternalSecret: one ExternalSecret per selected namespace (ESO's fields). */
+export const ClusterExternalSecretSpec = Type.Object({
+  externalSecretSpec: ExternalSecretSpec,
+  externalSecretName: Opt(Str),
+  externalSecretMetadata: Opt(Type.Object({ labels: Opt(StringMap), annotations: Opt(StringMap) })),
+  namespaceSelector: Opt(LabelSelector),
+  namespaceSelectors: Opt(Type.Array(LabelSelector)),
+  namespaces: Opt(Type.Array(Str)),
+  refreshTime: Opt(Str),
+});
+
+export const ClusterExternalSecretStatus = Type.Object({
+  externalSecretName: Opt(Str),
+  failedNamespaces: Opt(Type.Array(Type.Object({ namespace: Str, reason: Opt(Str) }))),
+  provisionedNamespaces: Opt(Type.Array(Str)),
+  conditions: Opt(Type.Array(Condition)),
+});

@@ -16,6 +16,7 @@ import { Metrics } from "./metrics.ts";
 import { HttpEndpoints } from "./http.ts";
 import { ExternalSecretController } from "../controllers/externalsecret/controller.ts";
 import { SecretStoreController } from "../controllers/secretstore/controller.ts";
+import { ClusterExternalSecretController } from "../controllers/clusterexternalsecret/controller.ts";
 import "../providers/all.ts";
 import "../controllers/all.ts";
 import { extraControllers, type Controller } from "./registry.ts";
@@ -99,6 +100,15 @@ export async function runOperator(options: OperatorOptions): Promise<RunningOper
         concurrent: options.concurrent,
       }),
     );
+    // ClusterExternalSecrets are cluster-wide: not run when watching one namespace (as ESO)
+    if (!options.namespace)
+      controllers.push(
+        new ClusterExternalSecretController({
+          api,
+          log: log.child({ controller: "clusterexternalsecret" }),
+          metrics,
+        }),
+      );
   }
   for (const [name, factory] of extraControllers) {
     if (options.controllers.has(name))

@@ -1030,3 +1030,102 @@ spec:
   const [logins] = auditCounts((p) => p === `auth/${path}/login`);
   assert.equal(logins, 1, "one login for the store");
 });
+
+test("ClusterExternalSecret: an ExternalSecret in each selected namespace, conflicts reported, deselected namespaces cleaned, all gone with it", async () => {
+  const team = `t-${suffix()}`;
+  const [a, b, c] = await Promise.all(["cesa", "cesb", "cesc"].map((p) => createNamespace(api, p)));
+  const home = await createNamespace(api, "ceshome");
+  const kv = await kvStore(home);
+  await kv.put("shared/db", { password: "for-every-team" });
+  for (const ns of [a!, b!, c!])
+    await api.mergePatch(`/api/v1/namespaces/${ns}`, { metadata: { labels: { team } } });
+  // c already has an ExternalSecret of that name that is not the ClusterExternalSecret's
+  await applyEs(
+    c!,
+    `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: db }
+spec:
+  secretStoreRef: { name: nowhere }
+  data: [ { secretKey: x, remoteRef: { key: x } } ]
+`,
+  );
+  const css = `ces-${suffix()}`;
+  const ces = `ces-${suffix()}`;
+  await kubectl(
+    env,
+    ["apply", "-f", "-"],
+    `apiVersion: external-secrets.io/v1
+kind: ClusterSecretStore
+metadata: { name: ${css} }
+spec:
+  provider:
+    vault:
+      server: ${env.vault.addr}
+      path: ${kv.mount}
+      version: v2
+      auth: { tokenSecretRef: { name: vault-token, key: token, namespace: ${home} } }
+---
+apiVersion: external-secrets.io/v1
+kind: ClusterExternalSecret
+metadata: { name: ${ces} }
+spec:
+  externalSecretName: db
+  externalSecretMetadata: { labels: { from: ces } }
+  namespaceSelectors: [ { matchLabels: { team: ${team} } } ]
+  refreshTime: 2s
+  externalSecretSpec:
+    refreshInterval: 1h
+    secretStoreRef: { name: ${css}, kind: ClusterSecretStore }
+    data: [ { secretKey: password, remoteRef: { key: shared/db, property: password } } ]
+`,
+  );
+  for (const ns of [a!, b!]) await waitForData(ns, "db", (d) => d.password === "for-every-team");
+  const cesStatus = async (): Promise<{
+    provisionedNamespaces?: string[];
+    failedNamespaces?: { namespace: string; reason?: string }[];
+    conditions?: { type: string; status: string; message?: string }[];
+  }> =>
+    (await api.get<{ status?: object }>(`/apis/external-secrets.io/v1/clusterexternalsecrets/${ces}`))
+      .status ?? {};
+  const s = await eventually("ClusterExternalSecret status", async () => {
+    const st = await cesStatus();
+    return st.provisionedNamespaces?.length === 2 ? st : undefined;
+  });
+  assert.deepEqual(s.provisionedNamespaces, [a!, b!].sort());
+  assert.deepEqual(s.failedNamespaces, [
+    { namespace: c!, reason: "external secret already exists in namespace" },
+  ]);
+  assert.deepEqual(
+    s.conditions?.map((x) => [x.type, x.status, x.message]),
+    [["Ready", "False", "one or more namespaces failed"]],
+  );
+  const made = await api.get<{
+    metadata: { labels?: Record<string, string>; ownerReferences?: { kind: string }[] };
+  }>(`/apis/external-secrets.io/v1/namespaces/${a!}/externalsecrets/db`);
+  assert.equal(made.metadata.labels?.from, "ces");
+  assert.equal(made.metadata.ownerReferences?.[0]?.kind, "ClusterExternalSecret");
+  // c's own ExternalSecret is untouched
+  const theirs = await api.get<{ spec: { secretStoreRef: { name: string } } }>(
+    `/apis/external-secrets.io/v1/namespaces/${c!}/externalsecrets/db`,
+  );
+  assert.equal(theirs.spec.secretStoreRef.name, "nowhere");
+
+  // a namespace that stops matching loses its ExternalSecret
+  await api.mergePatch(`/api/v1/namespaces/${b!}`, { metadata: { labels: { team: null } } });
+  await eventually("deselected namespace cleaned", async () =>
+    (await api.getOrUndefined(`/apis/external-secrets.io/v1/namespaces/${b!}/externalsecrets/db`)) ===
+    undefined
+      ? true
+      : undefined,
+  );
+  // deleting the ClusterExternalSecret deletes what it made (garbage collection), nothing else
+  await api.delete(`/apis/external-secrets.io/v1/clusterexternalsecrets/${ces}`);
+  await eventually("owned ExternalSecret collected", async () =>
+    (await api.getOrUndefined(`/apis/external-secrets.io/v1/namespaces/${a!}/externalsecrets/db`)) ===
+    undefined
+      ? true
+      : undefined,
+  );
+  assert.ok(await api.getOrUndefined(`/apis/external-secrets.io/v1/namespaces/${c!}/externalsecrets/db`));
+});

@@ -128,6 +128,8 @@ test("RBAC: the operator's ServiceAccount can do its job, and nothing else", asy
   for (const [verb, resource, group, ns] of [
     ["list", "externalsecrets", "external-secrets.io", undefined],
     ["patch", "externalsecrets/status", "external-secrets.io", "x"],
+    ["create", "externalsecrets", "external-secrets.io", "x"],
+    ["patch", "clusterexternalsecrets/status", "external-secrets.io", undefined],
     ["create", "secrets", "", "x"],
     ["create", "serviceaccounts/token", "", "x"],
     ["patch", "deployments", "apps", "x"],
@@ -137,7 +139,8 @@ test("RBAC: the operator's ServiceAccount can do its job, and nothing else", asy
     assert.equal(await canI(verb, resource, ns, group), true, `${verb} ${resource}`);
   for (const [verb, resource, group, ns] of [
     ["delete", "namespaces", "", undefined],
-    ["update", "externalsecrets", "external-secrets.io", "x"],
+    ["update", "secretstores", "external-secrets.io", "x"],
+    ["delete", "clusterexternalsecrets", "external-secrets.io", undefined],
     ["delete", "deployments", "apps", "x"],
     ["update", "leases", "coordination.k8s.io", "kube-system"],
     ["create", "clusterrolebindings", "rbac.authorization.k8s.io", undefined],
