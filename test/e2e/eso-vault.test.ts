@@ -523,7 +523,7 @@ spec:
     const r = readyCondition(await esStatus(api, c, "via-css"));
     return r?.status === "False" ? r : undefined;
   });
-  assert.match(deniedC.message ?? "", /denied by spec.conditions/);
+  assert.match(deniedC.message ?? "", /is not allowed from namespace "[^"]+": denied by spec\.condition/);
   assert.equal(await secretData(api, c, "via-css"), undefined);
 });
 

@@ -75,5 +75,6 @@ export function clusterStoreDenial(
     if (c.namespaceSelector && namespaceLabels && matchesSelector(c.namespaceSelector, namespaceLabels))
       return undefined;
   }
-  return `ClusterSecretStore "${storeName}" does not allow namespace "${namespace}": denied by spec.conditions`;
+  // ESO's wording, so alerts and tests written for ESO match
+  return `using cluster store "${storeName}" is not allowed from namespace "${namespace}": denied by spec.condition`;
 }

@@ -29,7 +29,11 @@ for (const [name, conditions, ns, labels, allowed] of cases) {
   test(`cluster store conditions: ${name}`, () => {
     const denial = clusterStoreDenial("css", conditions, ns, labels);
     assert.equal(denial === undefined, allowed, denial);
-    if (!allowed) assert.match(denial!, /denied by spec.conditions/);
+    if (!allowed)
+      assert.match(
+        denial!,
+        /^using cluster store "[^"]+" is not allowed from namespace "[^"]+": denied by spec\.condition$/,
+      );
   });
 }
 
