@@ -365,6 +365,15 @@ spec:
   );
   await sleep(2000);
   assert.deepEqual(await secretData(api, ns, "retainer-out"), { v: "G" }, "Retain keeps it");
+  // as ESO: with Retain a missing remote secret is an error (naming it); Delete reports SecretDeleted
+  const retained = readyCondition(await esStatus(api, ns, "retainer"));
+  assert.equal(retained?.status, "False");
+  assert.match(retained?.message ?? "", /p\/gone/);
+  const deleted = readyCondition(await esStatus(api, ns, "deleter"));
+  assert.deepEqual(
+    [deleted?.reason, deleted?.message],
+    ["SecretDeleted", "secret deleted due to DeletionPolicy=Delete"],
+  );
 
   await kubectl(env, ["delete", "externalsecret", "orphan", "-n", ns]);
   await sleep(1000);

@@ -61,37 +61,42 @@ export function planSecret(input: PlanInput): Plan {
   const deletion = es.spec?.target?.deletionPolicy ?? "Retain";
   const name = targetNameOf(es);
 
-  if (data.anyMissing) {
+  // ESO's semantics for remote secrets that do not exist: with deletionPolicy Retain that is an
+  // error (the Secret is kept as it is); with Delete and Merge the missing entries are skipped,
+  // and when nothing at all is left, Delete deletes the Secret and Retain keeps it.
+  if (data.anyMissing && deletion === "Retain") {
+    throw new CustosError(
+      "CUSTOS_SECRET_NOT_FOUND",
+      data.missingRemote?.length
+        ? `remote secret ${data.missingRemote.map((k) => `"${k}"`).join(", ")} not found (for ${data.missingKeys.join(", ")})`
+        : "remote secret not found for dataFrom",
+      { retryable: false },
+    );
+  }
+  const hasSources = (es.spec?.data ?? []).length > 0 || (es.spec?.dataFrom ?? []).length > 0;
+  if (hasSources && Object.keys(data.data).length === 0) {
     if (deletion === "Delete") {
+      // only a Secret this ExternalSecret manages is ever deleted
+      const ours = existing && existing.metadata.labels?.[MANAGED_LABEL] === "true";
       return {
-        action: existing ? "delete" : "none",
+        action: ours ? "delete" : "none",
         condition: {
           ok: false,
           reason: "SecretDeleted",
-          message: "the remote secret does not exist; the target Secret was deleted (deletionPolicy: Delete)",
+          message: "secret deleted due to DeletionPolicy=Delete",
         },
       };
     }
     if (deletion === "Retain") {
-      if (!existing) {
-        throw new CustosError(
-          "CUSTOS_SECRET_NOT_FOUND",
-          data.missingRemote?.length
-            ? `remote secret ${data.missingRemote.map((k) => `"${k}"`).join(", ")} not found (for ${data.missingKeys.join(", ")})`
-            : "remote secret not found for dataFrom",
-          { retryable: false },
-        );
-      }
       return {
         action: "none",
         condition: {
           ok: true,
           reason: "SecretSynced",
-          message: "the remote secret does not exist; the target Secret is retained (deletionPolicy: Retain)",
+          message: "secret retained due to DeletionPolicy=Retain",
         },
       };
     }
-    // Merge: carry on without the missing keys.
   }
 
   if (creation === "None") return { action: "none", condition: SYNCED };
@@ -101,7 +106,7 @@ export function planSecret(input: PlanInput): Plan {
       condition: {
         ok: false,
         reason: "SecretMissing",
-        message: `target Secret "${name}" does not exist (creationPolicy: Merge needs an existing Secret)`,
+        message: "secret will not be created due to CreationPolicy=Merge",
       },
     };
   }

@@ -99,18 +99,65 @@ test("Orphan sets no owner; Merge keeps keys and needs an existing Secret; None 
   assert.equal(planSecret(input(es({ target: { creationPolicy: "None" } }), { a: "1" })).action, "none");
 });
 
-test("deletionPolicy when the remote secret is gone", () => {
-  const existing: SecretObject = { metadata: { name: "app", namespace: "ns" }, data: {} };
-  const del = planSecret(input(es({ target: { deletionPolicy: "Delete" } }), {}, existing, ["a"]));
-  assert.equal(del.action, "delete");
-  assert.equal(del.condition.reason, "SecretDeleted");
-  const retain = planSecret(input(es({ target: { deletionPolicy: "Retain" } }), {}, existing, ["a"]));
-  assert.equal(retain.action, "none");
-  assert.equal(retain.condition.ok, true);
-  assert.throws(
-    () => planSecret(input(es({}), {}, undefined, ["a"])),
-    (e) => isCustosError(e, "CUSTOS_SECRET_NOT_FOUND"),
+test("deletionPolicy when the remote secret is gone (ESO's semantics)", () => {
+  const existing: SecretObject = {
+    metadata: { name: "app", namespace: "ns", labels: { [MANAGED_LABEL]: "true" } },
+    data: {},
+  };
+  const gone = [{ secretKey: "a", remoteRef: { key: "gone" } }];
+  // Delete: nothing left at all -> the managed Secret is deleted, with ESO's message
+  const del = planSecret(
+    input(es({ target: { deletionPolicy: "Delete" }, data: gone }), {}, existing, ["a"]),
   );
+  assert.equal(del.action, "delete");
+  assert.deepEqual(del.condition, {
+    ok: false,
+    reason: "SecretDeleted",
+    message: "secret deleted due to DeletionPolicy=Delete",
+  });
+  // ...but never a Secret it does not manage
+  const foreign: SecretObject = { metadata: { name: "app", namespace: "ns" }, data: {} };
+  assert.equal(
+    planSecret(input(es({ target: { deletionPolicy: "Delete" }, data: gone }), {}, foreign, ["a"])).action,
+    "none",
+  );
+  // Delete with some data left: the missing entries are skipped, the rest is written
+  const partial = planSecret(
+    input(
+      es({
+        target: { deletionPolicy: "Delete" },
+        data: [
+          { secretKey: "a", remoteRef: { key: "gone" } },
+          { secretKey: "b", remoteRef: { key: "here" } },
+        ],
+      }),
+      { b: "2" },
+      existing,
+      ["a"],
+    ),
+  );
+  assert.equal(partial.action, "update");
+  assert.deepEqual(Object.keys(partial.secret!.data!), ["b"]);
+  // Retain (the default): a missing remote secret is an error; the Secret stays as it is
+  for (const e of [es({ target: { deletionPolicy: "Retain" }, data: gone }), es({ data: gone })])
+    assert.throws(
+      () => planSecret(input(e, {}, existing, ["a"])),
+      (err) => isCustosError(err, "CUSTOS_SECRET_NOT_FOUND"),
+    );
+  // Retain with nothing found and nothing missing (an empty find): retained, as ESO says
+  const empty = planSecret(
+    input(
+      es({ target: { deletionPolicy: "Retain" }, dataFrom: [{ find: { name: { regexp: "^none$" } } }] }),
+      {},
+      existing,
+    ),
+  );
+  assert.equal(empty.action, "none");
+  assert.deepEqual(empty.condition, {
+    ok: true,
+    reason: "SecretSynced",
+    message: "secret retained due to DeletionPolicy=Retain",
+  });
   const merge = planSecret(
     input(
       es({ target: { deletionPolicy: "Merge" } }),
