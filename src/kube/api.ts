@@ -70,6 +70,8 @@ export interface RequestOptions {
   body?: unknown;
   contentType?: string;
   signal?: AbortSignal;
+  /** Accept header (default application/json); e.g. metadata-only lists. */
+  accept?: string;
 }
 
 export class KubeApi {
@@ -113,7 +115,7 @@ export class KubeApi {
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const url = this.url(path, opts.query);
     const { headers, dispatcher } = await this.prepare(method, url);
-    headers.accept = "application/json";
+    headers.accept = opts.accept ?? "application/json";
     let body: string | undefined;
     if (opts.body !== undefined) {
       body = typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body);
@@ -193,12 +195,15 @@ export class KubeApi {
   }
 
   /** All items of a collection, following `continue` tokens. */
-  async list<T>(path: string, query: Query = {}): Promise<KubeList<T>> {
+  async list<T>(path: string, query: Query = {}, accept?: string): Promise<KubeList<T>> {
     const items: T[] = [];
     let cont: string | undefined;
     let rv: string | undefined;
     do {
-      const page = await this.get<KubeList<T>>(path, { ...query, limit: 500, continue: cont });
+      const page = await this.request<KubeList<T>>("GET", path, {
+        query: { ...query, limit: 500, continue: cont },
+        ...(accept ? { accept } : {}),
+      });
       items.push(...page.items);
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion;

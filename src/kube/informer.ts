@@ -23,7 +23,15 @@ export interface InformerOptions {
   /** Full relist period even when watches are healthy (0 = never). */
   resyncMs?: number;
   onError?: (error: unknown) => void;
+  /**
+   * Keep only metadata (PartialObjectMetadata): for watching many objects whose content is not
+   * needed, e.g. every Secret to notice deletions, at a fraction of the memory.
+   */
+  metadataOnly?: boolean;
 }
+
+const META_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+const META_ITEM = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
 
 export function objectKey(obj: KubeObject): string {
   return obj.metadata.namespace
@@ -102,7 +110,11 @@ export class Informer<T extends KubeObject> {
   }
 
   async #relist(): Promise<void> {
-    const list = await this.api.list<T>(this.path, this.#selectors());
+    const list = await this.api.list<T>(
+      this.path,
+      this.#selectors(),
+      this.options.metadataOnly ? META_LIST : undefined,
+    );
     const seen = new Set<string>();
     for (const obj of list.items) {
       const key = objectKey(obj);
@@ -161,6 +173,7 @@ export class Informer<T extends KubeObject> {
       timeoutSeconds,
     });
     const { headers, dispatcher } = await this.api.prepare("GET", url);
+    if (this.options.metadataOnly) headers.accept = META_ITEM;
     const abort = new AbortController();
     this.#abort = abort;
     // Watchdog: the server must close the connection by itself after timeoutSeconds.

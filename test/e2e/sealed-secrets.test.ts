@@ -307,3 +307,29 @@ test("through the API server's service proxy, as kubeseal calls it: --fetch-cert
   );
   await assert.rejects(withStdin(kubeseal, [...controller, "--validate"], damaged));
 });
+
+test("an unsealed Secret deleted by hand is made again, as the Bitnami controller does", async () => {
+  const ns = await createNamespace(api, "recreate");
+  const sealed = await seal(
+    stringify({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "again", namespace: ns },
+      stringData: { v: "back" },
+    }),
+  );
+  await kubectl(env, ["apply", "-f", "-"], sealed);
+  assert.deepEqual(await eventually("unsealed", async () => secretData(api, ns, "again")), { v: "back" });
+  await api.delete(`/api/v1/namespaces/${ns}/secrets/again`);
+  assert.deepEqual(await eventually("made again", async () => secretData(api, ns, "again"), 15_000), {
+    v: "back",
+  });
+  // a Secret of another name is none of its business
+  await api.create(`/api/v1/namespaces/${ns}/secrets`, {
+    metadata: { name: "other" },
+    stringData: { x: "y" },
+  });
+  await api.delete(`/api/v1/namespaces/${ns}/secrets/other`);
+  await sleep(1000);
+  assert.equal(await secretData(api, ns, "other"), undefined);
+});

@@ -64,6 +64,8 @@ export class SealedSecretController {
   readonly name = "sealedsecret";
   readonly keyring: Keyring;
   readonly sealed: Informer<SealedObj>;
+  /** Metadata of every Secret: an unsealed Secret deleted by hand is made again (as Bitnami's). */
+  readonly secrets: Informer<KubeObject>;
   readonly http = new HttpEndpoints();
   readonly #queue: WorkQueue;
   port = 0;
@@ -95,6 +97,22 @@ export class SealedSecretController {
       onError: (key, e) => {
         deps.log.warn({ sealedsecret: key, err: redactor.redact(errorMessage(e)) }, "unseal failed");
       },
+    });
+    this.secrets = new Informer<KubeObject>(deps.api, `/api/v1${ns}/secrets`, {
+      metadataOnly: true,
+      onError: (e) => {
+        deps.log.warn({ err: errorMessage(e) }, "secret watch error; relisting");
+      },
+    });
+    this.secrets.on((event, secret) => {
+      if (event !== "delete") return;
+      const key = objectKey(secret);
+      const ss = this.sealed.get(key);
+      if (!ss) return;
+      const owned = (secret.metadata.ownerReferences ?? []).some(
+        (r) => r.controller && r.uid === ss.metadata.uid,
+      );
+      if (owned || secret.metadata.annotations?.[ANNOTATION_MANAGED] === "true") this.#queue.add(key);
     });
     this.sealed.on((event, obj, old) => {
       const key = objectKey(obj);
@@ -232,6 +250,7 @@ export class SealedSecretController {
     await this.keyring.start();
     this.port = this.deps.port >= 0 ? await this.http.listen(this.deps.port) : 0;
     await this.sealed.start();
+    await this.secrets.start();
     this.#queue.start();
     this.deps.log.info(
       { keys: this.keyring.keys.length, port: this.port },
@@ -243,6 +262,7 @@ export class SealedSecretController {
     this.keyring.stop();
     await this.#queue.shutdown();
     await this.sealed.stop();
+    await this.secrets.stop();
     await this.http.close();
   }
 }
