@@ -60,17 +60,21 @@ export function syncDecision(
   const due = (reason: SyncReason): SyncDecision => ({ due: true, reason, intervalMs });
 
   if (!status?.syncedResourceVersion || !ready) return due("new");
-  if (status.syncedResourceVersion !== syncedResourceVersion(es.metadata)) return due("changed");
   if (ready.status !== "True") return due("changed"); // keep retrying a failed sync (with backoff)
+  // ESO's isSecretValid: a target that is gone or was changed by hand is always re-synced
   const writesSecret = creation === "Owner" || creation === "Orphan";
   if (writesSecret && !existing && ready.reason !== "SecretDeleted") return due("secret-missing");
   if (writesSecret && existing) {
     const recorded = existing.metadata.annotations?.[DATA_HASH_ANNOTATION];
     if (recorded && recorded !== secretDataHash(existing)) return due("secret-changed");
   }
-  if (policy === "CreatedOnce" || policy === "OnChange" || intervalMs === 0) {
+  // ESO's shouldRefresh: CreatedOnce, and refreshInterval 0 once synced, never sync again, even
+  // after a spec change; OnChange syncs on spec (and label/annotation) changes only.
+  if (policy === "CreatedOnce" || (policy === "Periodic" && intervalMs === 0)) {
     return { due: false, reason: "refresh", intervalMs };
   }
+  if (status.syncedResourceVersion !== syncedResourceVersion(es.metadata)) return due("changed");
+  if (policy === "OnChange") return { due: false, reason: "refresh", intervalMs };
   // Refreshes follow a wall-clock grid of the interval: every ExternalSecret with the same
   // interval refreshes in the same cycle, so reads are shared, and data is never older than one
   // interval. A refresh is due once the cycle of the last refresh has ended.
