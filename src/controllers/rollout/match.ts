@@ -119,10 +119,14 @@ export function references(spec: PodSpec | undefined, secretName: string): boole
 export function shouldRestart(w: Workload, secret: SecretRef): boolean {
   if (w.metadata.namespace !== secret.namespace) return false;
   if (secret.annotations?.[ANN.ignore] === "true") return false;
-  if (matchesAny(list(annotation(w, ANN.secretExclude)), secret.name)) return false;
+  // as Reloader: exclusions are exact names; named entries are anchored regular expressions and
+  // need no reference; auto and search/match restart only workloads that use the Secret
+  if (list(annotation(w, ANN.secretExclude)).includes(secret.name)) return false;
   if (matchesAny(list(annotation(w, ANN.secretReload)), secret.name)) return true;
-  if (annotation(w, ANN.search) === "true" && secret.annotations?.[ANN.match] === "true") return true;
-  const auto = annotation(w, ANN.auto) === "true" || annotation(w, ANN.secretAuto) === "true";
+  const auto =
+    annotation(w, ANN.auto) === "true" ||
+    annotation(w, ANN.secretAuto) === "true" ||
+    (annotation(w, ANN.search) === "true" && secret.annotations?.[ANN.match] === "true");
   return auto && references(w.spec?.template?.spec, secret.name);
 }
 

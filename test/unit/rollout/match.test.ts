@@ -87,10 +87,18 @@ const cases: [string, Workload, ReturnType<typeof secret>, boolean][] = [
   ["named regex", wl({ ann: { [ANN.secretReload]: "d.*" }, ref: "none" }), secret(), true],
   ["named regex is anchored", wl({ ann: { [ANN.secretReload]: "d" }, ref: "none" }), secret(), false],
   ["named other", wl({ ann: { [ANN.secretReload]: "other" } }), secret(), false],
+  ["search + match", wl({ ann: { [ANN.search]: "true" } }), secret({ [ANN.match]: "true" }), true],
+  // Reloader treats search/match like auto: the workload must use the Secret
   [
-    "search + match",
+    "search + match without a reference",
     wl({ ann: { [ANN.search]: "true" }, ref: "none" }),
     secret({ [ANN.match]: "true" }),
+    false,
+  ],
+  [
+    "exclusions are exact names, not patterns",
+    wl({ ann: { [ANN.auto]: "true", [ANN.secretExclude]: "d.*" } }),
+    secret(),
     true,
   ],
   ["search without match", wl({ ann: { [ANN.search]: "true" } }), secret(), false],
