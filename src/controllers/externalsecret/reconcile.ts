@@ -15,20 +15,13 @@ import type { EventRecorder } from "../../kube/events.ts";
 import type { HandlerResult } from "../../kube/workqueue.ts";
 import type { Logger } from "../../util/log.ts";
 import type { Metrics } from "../../manager/metrics.ts";
-import type {
-  KubeAccess,
-  ProviderDefinition,
-  RemoteKey,
-  RemoteSecret,
-  StoreContext,
-} from "../../providers/types.ts";
+import type { KubeAccess, RemoteSecret, StoreContext } from "../../providers/types.ts";
 import { providerFor } from "../../providers/registry.ts";
 import { SessionPool } from "../../sync/sessions.ts";
 import type { ReadCache } from "../../sync/reads.ts";
 import { ReadCache as RC } from "../../sync/reads.ts";
 import { CustosError, errorMessage, isCustosError, type CustosErrorCode } from "../../util/errors.ts";
 import { redactor } from "../../util/redact.ts";
-import { clusterStoreDenial, isOurStore, type StoreCondition } from "../secretstore/access.ts";
 import {
   GROUP,
   VERSION_STORAGE,
@@ -36,26 +29,13 @@ import {
   type SecretStoreObject,
   type SecretObject,
 } from "./types.ts";
-import {
-  remoteRefsOf,
-  buildSecretData,
-  refId,
-  findId,
-  type FetchResults,
-  type RefRead,
-  type RefFind,
-} from "./data.ts";
+import { remoteRefsOf, buildSecretData, refId, findId, type FetchResults } from "./data.ts";
 import { OWNER_LABEL, ownerLabelValue, planSecret, type TemplateSources } from "./plan.ts";
 import { renderForExternalSecret } from "./render.ts";
-import {
-  buildStatus,
-  statusChanged,
-  syncDecision,
-  recordRefresh,
-  cycleStart,
-  type SyncReason,
-} from "./status.ts";
+import { buildStatus, statusChanged, syncDecision, recordRefresh, type SyncReason } from "./status.ts";
 import { validateExternalSecret } from "./validate.ts";
+import { nextCycleIn, readWindow, spread } from "./schedule.ts";
+import { groupByStore, resolveStore, siblingReads } from "./stores.ts";
 
 export interface ReconcileContext {
   api: KubeApi;
@@ -74,9 +54,6 @@ export interface ReconcileContext {
   namespaces: Informer<KubeObject>;
 }
 
-/** How long a read may be reused by other ExternalSecrets: the refresh window. */
-const NEW_OBJECT_READ_WINDOW_MS = 10_000;
-const MAX_SPREAD_MS = 5 * 60_000;
 const WAIT_FOR_CHANGE = new Set<CustosErrorCode>([
   "CUSTOS_INVALID_SPEC",
   "CUSTOS_TEMPLATE",
@@ -84,7 +61,6 @@ const WAIT_FOR_CHANGE = new Set<CustosErrorCode>([
   "CUSTOS_STORE_DENIED",
   "CUSTOS_STORE_NOT_FOUND",
 ]);
-const REFRESH_SPREAD = 0.05;
 
 export async function reconcileExternalSecret(
   ctx: ReconcileContext,
@@ -299,81 +275,9 @@ async function deleteOrphans(ctx: ReconcileContext, es: ExternalSecret): Promise
   }
 }
 
-/**
- * Delay until the next refresh cycle begins, plus a small random spread inside the cycle (at
- * most 5% of the interval, 5 minutes) so a cycle's work does not arrive in one instant.
- */
-function nextCycleIn(now: number, intervalMs: number): number {
-  return cycleStart(now, intervalMs) + intervalMs - now + spread(intervalMs);
-}
-
-function spread(intervalMs: number): number {
-  return Math.round(Math.random() * Math.min(intervalMs * REFRESH_SPREAD, MAX_SPREAD_MS));
-}
-
-/**
- * The reads of every other ExternalSecret that uses the same store through the same session,
- * for batching providers. Computed only on a cache miss (about once per store and cycle).
- */
-function siblingReads(
-  ctx: ReconcileContext,
-  self: ExternalSecret,
-  storeRef: StoreRef,
-  sessionKey: string,
-  def: ProviderDefinition,
-  spec: unknown,
-  kind: "SecretStore" | "ClusterSecretStore",
-  store: SecretStoreObject,
-): RemoteKey[] {
-  const out: RemoteKey[] = [];
-  const keyFor = new Map<string, string>(); // namespace -> session key (referent credentials differ)
-  for (const other of ctx.externalSecrets.list()) {
-    if (other === self) continue;
-    const ns = other.metadata.namespace ?? "";
-    if (kind === "SecretStore" && ns !== store.metadata.namespace) continue;
-    let k = keyFor.get(ns);
-    if (k === undefined) {
-      try {
-        k = SessionPool.key(def, spec, {
-          storeKind: kind,
-          storeName: store.metadata.name ?? "",
-          storeUid: store.metadata.uid ?? "",
-          namespace: kind === "SecretStore" ? (store.metadata.namespace ?? ns) : ns,
-          kube: ctx.kube,
-        });
-      } catch {
-        k = "";
-      }
-      keyFor.set(ns, k);
-    }
-    if (k !== sessionKey) continue;
-    for (const r of remoteRefsOf(other).reads) {
-      if (
-        r.storeRef?.name === storeRef.name &&
-        (r.storeRef.kind ?? "SecretStore") === (storeRef.kind ?? "SecretStore")
-      )
-        out.push(r.ref);
-    }
-  }
-  return out;
-}
-
 function registerValue(v: RemoteSecret): void {
   if (v.kind === "bytes") redactor.add(v.value);
   else redactor.add(JSON.stringify(v.value));
-}
-
-function readWindow(reason: SyncReason, intervalMs: number, now: number): number {
-  switch (reason) {
-    case "refresh":
-      // everything read since this cycle began is fresh enough for this cycle
-      return now - cycleStart(now, intervalMs);
-    case "new":
-    case "secret-missing":
-      return NEW_OBJECT_READ_WINDOW_MS;
-    default:
-      return 0; // spec change or force-sync: the user asked for fresh data
-  }
 }
 
 export function targetName(es: ExternalSecret): string {
@@ -393,73 +297,6 @@ async function currentSecret(
   if (cached) return cached;
   // Not (yet) labelled as managed: Merge/None targets, or a Secret someone else created.
   return ctx.api.getOrUndefined<SecretObject>(resourcePath({ ...SECRETS, namespace, name }));
-}
-
-interface StoreRef {
-  name: string;
-  kind?: string | undefined;
-}
-
-function resolveStore(
-  ctx: ReconcileContext,
-  es: ExternalSecret,
-  ref: StoreRef,
-): { store: SecretStoreObject; kind: "SecretStore" | "ClusterSecretStore" } {
-  const namespace = es.metadata.namespace ?? "";
-  const kind = ref.kind === "ClusterSecretStore" ? "ClusterSecretStore" : "SecretStore";
-  const store =
-    kind === "SecretStore"
-      ? ctx.secretStores.get(`${namespace}/${ref.name}`)
-      : ctx.clusterSecretStores.get(ref.name);
-  if (!store) {
-    throw new CustosError(
-      "CUSTOS_STORE_NOT_FOUND",
-      kind === "SecretStore"
-        ? `SecretStore "${ref.name}" not found in namespace "${namespace}"`
-        : `ClusterSecretStore "${ref.name}" not found`,
-      { retryable: false },
-    );
-  }
-  if (!isOurStore(store.spec, ctx.controllerClass)) {
-    throw new CustosError(
-      "CUSTOS_STORE_DENIED",
-      `${kind} "${ref.name}" belongs to controller class "${store.spec?.controller ?? ""}", not "${ctx.controllerClass}"`,
-      { retryable: false },
-    );
-  }
-  if (kind === "ClusterSecretStore") {
-    const nsObj = ctx.namespaces.get(namespace);
-    const denial = clusterStoreDenial(
-      ref.name,
-      store.spec?.conditions as StoreCondition[] | undefined,
-      namespace,
-      nsObj?.metadata.labels ?? {},
-    );
-    if (denial) throw new CustosError("CUSTOS_STORE_DENIED", denial, { retryable: false });
-  }
-  return { store, kind };
-}
-
-interface StoreGroup {
-  storeRef: StoreRef;
-  reads: RefRead["ref"][];
-  finds: RefFind["query"][];
-}
-
-function groupByStore(es: ExternalSecret, reads: RefRead[], finds: RefFind[]): StoreGroup[] {
-  const main: StoreRef = { name: es.spec?.secretStoreRef?.name ?? "", kind: es.spec?.secretStoreRef?.kind };
-  const groups = new Map<string, StoreGroup>();
-  const group = (ref: StoreRef | undefined): StoreGroup => {
-    const r = ref?.name ? ref : main;
-    const k = `${r.kind ?? "SecretStore"}/${r.name}`;
-    let g = groups.get(k);
-    if (!g) groups.set(k, (g = { storeRef: r, reads: [], finds: [] }));
-    return g;
-  };
-  for (const r of reads) group(r.storeRef).reads.push(r.ref);
-  for (const f of finds) group(f.storeRef).finds.push(f.query);
-  if (groups.size === 0) group(undefined);
-  return [...groups.values()];
 }
 
 async function templateSources(ctx: ReconcileContext, es: ExternalSecret): Promise<TemplateSources> {

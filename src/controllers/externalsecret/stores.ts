@@ -1,0 +1,126 @@
+/**
+ * Which store an ExternalSecret reads through: resolution with controller class and
+ * ClusterSecretStore conditions, grouping of an ExternalSecret's reads by store, and the reads
+ * of other ExternalSecrets sharing the session (what a batching provider fetches together).
+ */
+import type { ProviderDefinition, RemoteKey } from "../../providers/types.ts";
+import { SessionPool } from "../../sync/sessions.ts";
+import { CustosError } from "../../util/errors.ts";
+import { clusterStoreDenial, isOurStore, type StoreCondition } from "../secretstore/access.ts";
+import { remoteRefsOf, type RefFind, type RefRead } from "./data.ts";
+import type { ReconcileContext } from "./reconcile.ts";
+import type { ExternalSecret, SecretStoreObject } from "./types.ts";
+
+export interface StoreRef {
+  name: string;
+  kind?: string | undefined;
+}
+
+export function resolveStore(
+  ctx: ReconcileContext,
+  es: ExternalSecret,
+  ref: StoreRef,
+): { store: SecretStoreObject; kind: "SecretStore" | "ClusterSecretStore" } {
+  const namespace = es.metadata.namespace ?? "";
+  const kind = ref.kind === "ClusterSecretStore" ? "ClusterSecretStore" : "SecretStore";
+  const store =
+    kind === "SecretStore"
+      ? ctx.secretStores.get(`${namespace}/${ref.name}`)
+      : ctx.clusterSecretStores.get(ref.name);
+  if (!store) {
+    throw new CustosError(
+      "CUSTOS_STORE_NOT_FOUND",
+      kind === "SecretStore"
+        ? `SecretStore "${ref.name}" not found in namespace "${namespace}"`
+        : `ClusterSecretStore "${ref.name}" not found`,
+      { retryable: false },
+    );
+  }
+  if (!isOurStore(store.spec, ctx.controllerClass)) {
+    throw new CustosError(
+      "CUSTOS_STORE_DENIED",
+      `${kind} "${ref.name}" belongs to controller class "${store.spec?.controller ?? ""}", not "${ctx.controllerClass}"`,
+      { retryable: false },
+    );
+  }
+  if (kind === "ClusterSecretStore") {
+    const nsObj = ctx.namespaces.get(namespace);
+    const denial = clusterStoreDenial(
+      ref.name,
+      store.spec?.conditions as StoreCondition[] | undefined,
+      namespace,
+      nsObj?.metadata.labels ?? {},
+    );
+    if (denial) throw new CustosError("CUSTOS_STORE_DENIED", denial, { retryable: false });
+  }
+  return { store, kind };
+}
+
+export interface StoreGroup {
+  storeRef: StoreRef;
+  reads: RefRead["ref"][];
+  finds: RefFind["query"][];
+}
+
+export function groupByStore(es: ExternalSecret, reads: RefRead[], finds: RefFind[]): StoreGroup[] {
+  const main: StoreRef = { name: es.spec?.secretStoreRef?.name ?? "", kind: es.spec?.secretStoreRef?.kind };
+  const groups = new Map<string, StoreGroup>();
+  const group = (ref: StoreRef | undefined): StoreGroup => {
+    const r = ref?.name ? ref : main;
+    const k = `${r.kind ?? "SecretStore"}/${r.name}`;
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = { storeRef: r, reads: [], finds: [] }));
+    return g;
+  };
+  for (const r of reads) group(r.storeRef).reads.push(r.ref);
+  for (const f of finds) group(f.storeRef).finds.push(f.query);
+  if (groups.size === 0) group(undefined);
+  return [...groups.values()];
+}
+
+/**
+ * The reads of every other ExternalSecret that uses the same store through the same session,
+ * for batching providers. Computed only on a cache miss (about once per store and cycle).
+ */
+export function siblingReads(
+  ctx: ReconcileContext,
+  self: ExternalSecret,
+  storeRef: StoreRef,
+  sessionKey: string,
+  def: ProviderDefinition,
+  spec: unknown,
+  kind: "SecretStore" | "ClusterSecretStore",
+  store: SecretStoreObject,
+): RemoteKey[] {
+  const out: RemoteKey[] = [];
+  const keyFor = new Map<string, string>(); // namespace -> session key (referent credentials differ)
+  for (const other of ctx.externalSecrets.list()) {
+    if (other === self) continue;
+    const ns = other.metadata.namespace ?? "";
+    if (kind === "SecretStore" && ns !== store.metadata.namespace) continue;
+    let k = keyFor.get(ns);
+    if (k === undefined) {
+      try {
+        k = SessionPool.key(def, spec, {
+          storeKind: kind,
+          storeName: store.metadata.name ?? "",
+          storeUid: store.metadata.uid ?? "",
+          namespace: kind === "SecretStore" ? (store.metadata.namespace ?? ns) : ns,
+          kube: ctx.kube,
+        });
+      } catch {
+        k = "";
+      }
+      keyFor.set(ns, k);
+    }
+    if (k !== sessionKey) continue;
+    for (const r of remoteRefsOf(other).reads) {
+      if (
+        r.storeRef?.name === storeRef.name &&
+        (r.storeRef.kind ?? "SecretStore") === (storeRef.kind ?? "SecretStore")
+      )
+        out.push(r.ref);
+    }
+  }
+  return out;
+}
