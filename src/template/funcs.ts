@@ -8,6 +8,7 @@ import {
   randomBytes,
   randomUUID,
   createPrivateKey,
+  createPublicKey,
   generateKeyPairSync,
   privateDecrypt,
   constants,
@@ -531,12 +532,13 @@ function escapeClass(s: string): string {
   return s.replace(/[\\\]^-]/g, "\\$&");
 }
 
+/** ESO's jwkPrivateKeyPem (PKCS#8 "PRIVATE KEY") and jwkPublicKeyPem (PKIX "PUBLIC KEY"). */
 function createPrivateOrPublic(jwk: string, priv: boolean): string {
-  const j = JSON.parse(jwk) as Record<string, unknown>;
-  const k = priv ? createPrivateKey({ key: j, format: "jwk" }) : createPrivateKey({ key: j, format: "jwk" });
-  return priv
-    ? k.export({ type: "pkcs8", format: "pem" }).toString()
-    : k.export({ type: "pkcs8", format: "pem" }).toString();
+  const j = JSON.parse(jwk) as import("node:crypto").JsonWebKey;
+  if (priv)
+    return createPrivateKey({ key: j, format: "jwk" }).export({ type: "pkcs8", format: "pem" }).toString();
+  // a private JWK holds its public part too
+  return createPublicKey({ key: j, format: "jwk" }).export({ type: "spki", format: "pem" }).toString();
 }
 
 function filterCertChain(pem: string, kind: string): string {

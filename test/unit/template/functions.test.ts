@@ -1,6 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createPrivateKey, generateKeyPairSync, publicEncrypt, constants } from "node:crypto";
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  publicEncrypt,
+  constants,
+} from "node:crypto";
 import bcrypt from "bcryptjs";
 import { renderTemplate, renderEsoTemplate } from "../../../src/template/index.ts";
 import { generateSealingKey } from "../../../src/sealing/keys.ts";
@@ -63,6 +69,11 @@ test("ESO functions: PKCS#12 round trip, filterPEM, toYaml/fromYaml, jwk, rsaDec
     generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" }),
   );
   assert.match(renderEsoTemplate("p", "{{ .j | jwkPrivateKeyPem }}", { j: jwk }), /BEGIN PRIVATE KEY/);
+  // the public part as PKIX, from a private JWK and from a public one
+  const pub = renderEsoTemplate("p", "{{ .j | jwkPublicKeyPem }}", { j: jwk });
+  assert.match(pub, /^-----BEGIN PUBLIC KEY-----/);
+  const publicJwk = JSON.stringify(createPublicKey(pub).export({ format: "jwk" }));
+  assert.equal(renderEsoTemplate("p", "{{ .j | jwkPublicKeyPem }}", { j: publicJwk }), pub);
   const ct = publicEncrypt(
     { key: key.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" },
     Buffer.from("hidden"),
