@@ -19,7 +19,7 @@ import forge from "node-forge";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { GoFloat, NO_VALUE, goType, type Func } from "./exec.ts";
 import { sprintf, goQuote } from "./printf.ts";
-import { formatValue, isTrue, toInt, toNumber, toStr } from "./values.ts";
+import { formatValue, isTrue, toInt, toNumber, toStr, utf8OrBytes } from "./values.ts";
 
 const MAX_STRING = 1 << 20;
 
@@ -408,10 +408,10 @@ export function builtinFuncs(): Map<string, Func> {
     b64dec: (s) => {
       const t = toStr(s);
       if (!/^[A-Za-z0-9+/]*={0,2}$/.test(t) || t.length % 4 === 1) throw new Error("illegal base64 data");
-      return Buffer.from(t, "base64").toString("utf8");
+      return utf8OrBytes(Buffer.from(t, "base64"));
     },
     b32enc: (s) => base32(bytesOf(s)),
-    b32dec: (s) => Buffer.from(base32dec(toStr(s))).toString("utf8"),
+    b32dec: (s) => utf8OrBytes(base32dec(toStr(s))),
     toJson: (v) => goJson(v),
     toPrettyJson: (v) => goJson(v, "  "),
     toRawJson: (v) => goJson(v, undefined, false),
@@ -514,16 +514,31 @@ export function builtinFuncs(): Map<string, Func> {
         .filter(Boolean)
         .map((x) => x.replace(/^[A-Za-z ]+:/, ""));
     },
-    rsaDecrypt: (scheme, hash, ciphertext, key) =>
-      privateDecrypt(
-        {
-          key: createPrivateKey(toStr(key)),
-          padding:
-            toStr(scheme) === "RSA-OAEP" ? constants.RSA_PKCS1_OAEP_PADDING : constants.RSA_PKCS1_PADDING,
-          oaepHash: toStr(hash).replace("SHA", "sha").replace("-", "") || "sha256",
-        },
-        Buffer.from(toStr(ciphertext), "base64"),
-      ).toString("utf8"),
+    // ESO's rsaDecrypt(scheme, hash, ciphertext, privateKey): "None" passes the input through;
+    // "RSA-OAEP" with SHA1/SHA256/SHA512 (default SHA256) over the raw ciphertext bytes (a
+    // base64 text is accepted too)
+    rsaDecrypt: (scheme, hash, ciphertext, key) => {
+      const sch = toStr(scheme);
+      if (sch === "None") return ciphertext;
+      if (sch !== "RSA-OAEP") throw new Error(`decryption scheme ${sch} is not supported`);
+      const oaepHash = ({ SHA1: "sha1", SHA256: "sha256", SHA512: "sha512" } as Record<string, string>)[
+        toStr(hash)
+      ];
+      const k = createPrivateKey(toStr(key));
+      const open = (b: Buffer): Buffer =>
+        privateDecrypt(
+          { key: k, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: oaepHash ?? "sha256" },
+          b,
+        );
+      const raw = bytesOf(ciphertext);
+      try {
+        return utf8OrBytes(open(raw));
+      } catch (e) {
+        const text = raw.toString("latin1").trim();
+        if (!/^[A-Za-z0-9+/\r\n]+=*$/.test(text)) throw e;
+        return utf8OrBytes(open(Buffer.from(text, "base64")));
+      }
+    },
   };
   return new Map(Object.entries(f));
 }

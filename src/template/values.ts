@@ -79,3 +79,14 @@ export function toStr(v: unknown): string {
   if (v instanceof Uint8Array) return Buffer.from(v).toString("utf8");
   return formatValue(v);
 }
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Go's string(bytes): text when the bytes are UTF-8, else the bytes themselves (kept exact). */
+export function utf8OrBytes(v: Uint8Array): string | Uint8Array {
+  try {
+    return strictUtf8.decode(v);
+  } catch {
+    return v;
+  }
+}

@@ -10,6 +10,7 @@ import { parse as parseYaml } from "yaml";
 import { CustosError, errorMessage } from "../../util/errors.ts";
 import { esoDataHash } from "../../util/eso-hash.ts";
 import { redactor } from "../../util/redact.ts";
+import { utf8OrBytes } from "../../template/values.ts";
 import type { BuiltData, RenderFn } from "./data.ts";
 import { DATA_HASH_ANNOTATION, type ReadyInput } from "./status.ts";
 import {
@@ -218,15 +219,6 @@ interface Rendered {
 }
 
 const enc = new TextEncoder();
-const strict = new TextDecoder("utf-8", { fatal: true });
-
-function utf8OrBytes(v: Uint8Array): string | Uint8Array {
-  try {
-    return strict.decode(v);
-  } catch {
-    return v;
-  }
-}
 
 function renderTarget(input: PlanInput): Rendered {
   const { es, data, render, templateSources } = input;

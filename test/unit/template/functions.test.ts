@@ -82,6 +82,19 @@ test("ESO functions: PKCS#12 round trip, filterPEM, toYaml/fromYaml, jwk, rsaDec
     renderEsoTemplate("p", '{{ rsaDecrypt "RSA-OAEP" "SHA256" .c .k }}', { c: ct, k: keyPem }),
     "hidden",
   );
+  // as ESO: the raw ciphertext bytes (here from b64dec), "None" passes through, others fail
+  assert.equal(
+    renderEsoTemplate("p", '{{ rsaDecrypt "RSA-OAEP" "SHA256" (b64dec .c) .k }}', { c: ct, k: keyPem }),
+    "hidden",
+  );
+  assert.equal(renderEsoTemplate("p", '{{ rsaDecrypt "None" "SHA256" "plain" .k }}', { k: keyPem }), "plain");
+  assert.throws(
+    () => renderEsoTemplate("p", '{{ rsaDecrypt "RSA-PKCS1" "SHA256" .c .k }}', { c: ct, k: keyPem }),
+    /decryption scheme RSA-PKCS1 is not supported/,
+  );
+  // binary survives b64dec | b64enc exactly
+  const bin = Buffer.from([0, 255, 254, 128, 10]).toString("base64");
+  assert.equal(renderEsoTemplate("p", "{{ .b | b64dec | b64enc }}", { b: bin }), bin);
 });
 
 test("env and expandenv do not exist; unknown functions are named", () => {
