@@ -33,14 +33,19 @@ class ContinueSignal extends Error {}
 /** Marks a lookup that found nothing (printed as "<no value>"). */
 export const NO_VALUE = Symbol("no value");
 
+/**
+ * Runs a template. The output is a list of chunks: text, and the exact bytes of binary values
+ * (Go strings are bytes; a value that is not UTF-8 reaches templates as a Uint8Array).
+ */
 export function execute(
   name: string,
   source: string,
   tpl: ParsedTemplate,
   data: unknown,
   opts: ExecOptions,
-): string {
-  let out = "";
+): (string | Uint8Array)[] {
+  const out: (string | Uint8Array)[] = [];
+  let size = 0;
   let steps = 0;
   const fail = (pos: number, msg: string): never => {
     throw new TemplateError(name, source, pos, msg);
@@ -49,9 +54,10 @@ export function execute(
     if (++steps > opts.limits.maxSteps)
       fail(pos, `template exceeded ${opts.limits.maxSteps} evaluation steps`);
   };
-  const write = (s: string, pos: number): void => {
-    out += s;
-    if (out.length > opts.limits.maxOutputBytes)
+  const write = (s: string | Uint8Array, pos: number): void => {
+    out.push(s);
+    size += s.length;
+    if (size > opts.limits.maxOutputBytes)
       fail(pos, `template output exceeds ${opts.limits.maxOutputBytes} bytes`);
   };
 
@@ -206,7 +212,7 @@ export function execute(
           break;
         case "action": {
           const v = pipe(n.pipe, dot, scope);
-          if (!n.pipe.decl.length) write(printValue(v), n.pos);
+          if (!n.pipe.decl.length) write(v instanceof Uint8Array ? v : printValue(v), n.pos);
           break;
         }
         case "if":

@@ -25,7 +25,10 @@ const FUNCS = builtinFuncs();
 
 export interface CompiledTemplate {
   readonly name: string;
+  /** The output as text (binary values decoded as UTF-8). */
   execute(data: unknown): string;
+  /** The output as exact bytes (binary values copied as they are, as Go writes them). */
+  executeBytes(data: unknown): Uint8Array;
 }
 
 export function compileTemplate(name: string, text: string, opts: TemplateOptions = {}): CompiledTemplate {
@@ -35,14 +38,18 @@ export function compileTemplate(name: string, text: string, opts: TemplateOption
     isFunction: (n) => FUNCS.has(n),
   });
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const run = (data: unknown): (string | Uint8Array)[] =>
+    execute(name, text, parsed, data, { missingKey: opts.missingKey ?? "default", funcs: FUNCS, limits });
   return {
     name,
     execute: (data) =>
-      execute(name, text, parsed, data, {
-        missingKey: opts.missingKey ?? "default",
-        funcs: FUNCS,
-        limits,
-      }),
+      run(data)
+        .map((c) => (typeof c === "string" ? c : Buffer.from(c).toString("utf8")))
+        .join(""),
+    executeBytes: (data) =>
+      new Uint8Array(
+        Buffer.concat(run(data).map((c) => (typeof c === "string" ? Buffer.from(c, "utf8") : c))),
+      ),
   };
 }
 
@@ -75,4 +82,9 @@ function goData(v: unknown, depth = 0): unknown {
 /** ESO's engine v2: data is a map of key -> string value; missing keys are errors. */
 export function renderEsoTemplate(name: string, text: string, data: unknown): string {
   return renderTemplate(name, text, data, { missingKey: "error" });
+}
+
+/** As renderEsoTemplate, with the output's exact bytes (for Secret data). */
+export function renderEsoTemplateBytes(name: string, text: string, data: unknown): Uint8Array {
+  return compileTemplate(name, text, { missingKey: "error" }).executeBytes(goData(data));
 }

@@ -732,7 +732,8 @@ test("ESO's TLS-from-PKCS#12 template: an archive made by openssl (its defaults,
       return readFileSync(out).toString("base64");
     };
     // a binary archive kept base64-encoded in Vault, decoded by decodingStrategy, as ESO documents
-    await kv.put("tls", { p12: archive(""), locked: archive("s3cret") });
+    const p12 = archive("");
+    await kv.put("tls", { p12, locked: archive("s3cret") });
     await applyEs(
       ns,
       `apiVersion: external-secrets.io/v1
@@ -749,6 +750,7 @@ spec:
         tls.crt: "{{ .mysecret | pkcs12cert }}"
         tls.key: "{{ .mysecret | pkcs12key }}"
         locked.crt: '{{ .locked | pkcs12certPass "s3cret" }}'
+        keystore.p12: "{{ .mysecret }}"
   data:
   - secretKey: mysecret
     remoteRef: { key: tls, property: p12, decodingStrategy: Base64 }
@@ -762,8 +764,11 @@ spec:
     assert.equal(new X509Certificate(d["locked.crt"]!).fingerprint256, want.fingerprint256);
     assert.match(d["tls.key"]!, /^-----BEGIN PRIVATE KEY-----/);
     assert.ok(want.checkPrivateKey(createPrivateKey(d["tls.key"]!)), "the key belongs to the certificate");
-    const s = await api.get<SecretObj>(`/api/v1/namespaces/${ns}/secrets/tls`);
+    const s = await api.get<SecretObj & { data: Record<string, string> }>(
+      `/api/v1/namespaces/${ns}/secrets/tls`,
+    );
     assert.equal(s.type, "kubernetes.io/tls");
+    assert.equal(s.data["keystore.p12"], p12, "a binary value copied by a template keeps its exact bytes");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -43,6 +43,8 @@ export interface PlanInput {
   existing: SecretObject | undefined;
   templateSources: TemplateSources;
   render: RenderFn;
+  /** The same templates rendered to exact bytes, for Secret data (optional: else UTF-8 text). */
+  renderBytes?: (name: string, text: string, data: unknown) => Uint8Array;
   now: Date;
 }
 
@@ -240,9 +242,9 @@ function renderTarget(input: PlanInput): Rendered {
     (tpl.templateFrom ?? []).some((f) => (f.target ?? "Data") === "Data");
   if (!hasDataTemplates || (tpl.mergePolicy ?? "Replace") === "Merge") Object.assign(out.data, data.data);
 
-  const run = (tname: string, text: string): string => {
+  const guarded = <T extends string | Uint8Array>(fn: () => T): T => {
     try {
-      const result = render(tname, text, values);
+      const result = fn();
       redactor.add(result);
       return result;
     } catch (e) {
@@ -252,6 +254,10 @@ function renderTarget(input: PlanInput): Rendered {
       });
     }
   };
+  const run = (tname: string, text: string): string => guarded(() => render(tname, text, values));
+  // Secret data keeps the exact bytes of binary values (`{{ .keystore }}`, `{{ .p12 | b64dec }}`)
+  const runBytes = (tname: string, text: string): Uint8Array =>
+    input.renderBytes ? guarded(() => input.renderBytes!(tname, text, values)) : enc.encode(run(tname, text));
   const put = (target: TemplateFrom["target"], key: string, value: string): void => {
     if ((target ?? "Data") === "Data") out.data[key] = enc.encode(value);
     else if (target === "Labels") out.labels[key] = value;
@@ -302,13 +308,13 @@ function renderTarget(input: PlanInput): Rendered {
           `template source "${source.name}" has no key "${item.key}"`,
           { retryable: false },
         );
-      const rendered = run(`${source.name}/${item.key}`, text);
-      if ((item.templateAs ?? "Values") === "KeysAndValues")
-        putMap(target, rendered, `${source.name}/${item.key}`);
-      else put(target, item.key, rendered);
+      const where = `${source.name}/${item.key}`;
+      if ((item.templateAs ?? "Values") === "KeysAndValues") putMap(target, run(where, text), where);
+      else if (target === "Data") out.data[item.key] = runBytes(where, text);
+      else put(target, item.key, run(where, text));
     }
   }
-  for (const [k, text] of Object.entries(tpl.data ?? {})) out.data[k] = enc.encode(run(k, text));
+  for (const [k, text] of Object.entries(tpl.data ?? {})) out.data[k] = runBytes(k, text);
   for (const [k, text] of Object.entries(tpl.metadata?.labels ?? {}))
     out.labels[k] = run(`metadata.labels.${k}`, text);
   for (const [k, text] of Object.entries(tpl.metadata?.annotations ?? {}))

@@ -31,7 +31,7 @@ import {
 } from "./types.ts";
 import { remoteRefsOf, buildSecretData, refId, findId, type FetchResults } from "./data.ts";
 import { OWNER_LABEL, ownerLabelValue, planSecret, type TemplateSources } from "./plan.ts";
-import { renderForExternalSecret } from "./render.ts";
+import { renderBytesForExternalSecret, renderForExternalSecret } from "./render.ts";
 import { buildStatus, statusChanged, syncDecision, recordRefresh, type SyncReason } from "./status.ts";
 import { validateExternalSecret } from "./validate.ts";
 import { nextCycleIn, readWindow, spread } from "./schedule.ts";
@@ -178,6 +178,7 @@ async function sync(
     existing,
     templateSources: sources,
     render,
+    renderBytes: renderBytesForExternalSecret(es),
     now: new Date(now),
   });
 

@@ -3,7 +3,7 @@
  * `missingkey=error`, as ESO's engine v2 does.
  */
 import { CustosError } from "../../util/errors.ts";
-import { renderEsoTemplate } from "../../template/index.ts";
+import { renderEsoTemplate, renderEsoTemplateBytes } from "../../template/index.ts";
 import type { RenderFn } from "./data.ts";
 import type { ExternalSecret } from "./types.ts";
 
@@ -29,5 +29,18 @@ export function renderForExternalSecret(es?: ExternalSecret): RenderFn {
         retryable: false,
       });
     return engine(name, text, data);
+  };
+}
+
+/** The same renderer, producing exact bytes (binary values copied as they are) for Secret data. */
+export function renderBytesForExternalSecret(
+  es?: ExternalSecret,
+): (name: string, text: string, data: unknown) => Uint8Array {
+  const text = renderForExternalSecret(es); // validates the engine version the same way
+  const version = es?.spec?.target?.template?.engineVersion ?? "v2";
+  return (name, source, data) => {
+    if (version !== "v2" || engine !== renderEsoTemplate)
+      return new TextEncoder().encode(text(name, source, data));
+    return renderEsoTemplateBytes(name, source, data);
   };
 }

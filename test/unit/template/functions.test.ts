@@ -8,7 +8,7 @@ import {
   constants,
 } from "node:crypto";
 import bcrypt from "bcryptjs";
-import { renderTemplate, renderEsoTemplate } from "../../../src/template/index.ts";
+import { renderTemplate, renderEsoTemplate, renderEsoTemplateBytes } from "../../../src/template/index.ts";
 import { generateSealingKey } from "../../../src/sealing/keys.ts";
 import { isCustosError } from "../../../src/util/errors.ts";
 
@@ -91,6 +91,12 @@ test("ESO functions: PKCS#12 round trip, filterPEM, toYaml/fromYaml, jwk, rsaDec
   assert.throws(
     () => renderEsoTemplate("p", '{{ rsaDecrypt "RSA-PKCS1" "SHA256" .c .k }}', { c: ct, k: keyPem }),
     /decryption scheme RSA-PKCS1 is not supported/,
+  );
+  // the bytes of a binary value are written as they are (Go writes a string's bytes)
+  const binary = Buffer.from([0, 255, 254, 128, 10]);
+  assert.deepEqual(
+    Buffer.from(renderEsoTemplateBytes("p", "x{{ .b | b64dec }}y", { b: binary.toString("base64") })),
+    Buffer.concat([Buffer.from("x"), binary, Buffer.from("y")]),
   );
   // binary survives b64dec | b64enc exactly
   const bin = Buffer.from([0, 255, 254, 128, 10]).toString("base64");
