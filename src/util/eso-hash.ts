@@ -3,7 +3,8 @@
  * - the `reconcile.external-secrets.io/data-hash` annotation: hex SHA3-224 of Go's
  *   `fmt.Sprintf("%+v", map[string][]byte)` — keys sorted, values as decimal byte lists,
  *   e.g. `map[a:[104 105] b:[]]`;
- * - `syncedResourceVersion`: `<generation>-<hash of labels and annotations>`.
+ * - `syncedResourceVersion`: `<generation>-<hash>`, the hash being SHA3-224 of Go's `%+v` of
+ *   `struct{annotations, labels map[string]string}`, as ESO's GetResourceVersion.
  */
 import { createHash } from "node:crypto";
 
@@ -28,8 +29,9 @@ export function syncedResourceVersion(meta: {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
 }): string {
+  // Go's %+v of ESO's struct{annotations, labels map[string]string}
   const h = createHash("sha3-224")
-    .update(goMapOfStrings(meta.labels) + goMapOfStrings(meta.annotations))
+    .update(`{annotations:${goMapOfStrings(meta.annotations)} labels:${goMapOfStrings(meta.labels)}}`)
     .digest("hex");
   return `${meta.generation ?? 0}-${h}`;
 }
