@@ -61,21 +61,27 @@ const step = (name: string): void => {
 };
 
 let failed = false;
+// every step runs, even after an earlier one failed: the report shows all problems at once
+const withStep = (stepFailed: boolean): boolean => failed || stepFailed;
 if (!quick && args.length === 0) {
   step("typecheck");
-  failed ||=
+  failed = withStep(
     (await run(node, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json", "--noEmit"])) !==
-    0;
+      0,
+  );
   step("lint");
-  failed ||= (await run(node, [join(root, "node_modules/eslint/bin/eslint.js"), "."])) !== 0;
+  failed = withStep((await run(node, [join(root, "node_modules/eslint/bin/eslint.js"), "."])) !== 0);
   step("formatting (prettier --check)");
-  failed ||= (await run(node, [join(root, "node_modules/prettier/bin/prettier.cjs"), "--check", "."])) !== 0;
+  failed = withStep(
+    (await run(node, [join(root, "node_modules/prettier/bin/prettier.cjs"), "--check", "."])) !== 0,
+  );
   step("generated CRDs up to date");
-  failed ||= (await run(node, ["--import", "tsx", "scripts/generate-crds.ts", "--check"])) !== 0;
+  failed = withStep((await run(node, ["--import", "tsx", "scripts/generate-crds.ts", "--check"])) !== 0);
   step("compiled CLI, as the image runs it (dist/, bin/custos.js)");
-  failed ||=
+  failed = withStep(
     (await run(node, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"])) !== 0 ||
-    (await run(node, [join(root, "bin/custos.js"), "operator", "--help"], process.env, 60_000)) !== 0;
+      (await run(node, [join(root, "bin/custos.js"), "operator", "--help"], process.env, 60_000)) !== 0,
+  );
 }
 
 const unit = args.length ? args.filter((a) => a.includes("test/unit/")) : testFiles("test/unit");
@@ -87,7 +93,7 @@ const testArgs = ["--import", "tsx", "--test", "--test-reporter=spec"];
 
 if (unit.length) {
   step(`unit tests (${unit.length} files)`);
-  failed ||= (await run(node, [...testArgs, "--test-concurrency=4", ...unit])) !== 0;
+  failed = withStep((await run(node, [...testArgs, "--test-concurrency=4", ...unit])) !== 0);
 }
 
 if (real.length || e2e.length) {
@@ -109,20 +115,22 @@ if (real.length || e2e.length) {
   const testEnv = { ...process.env, [ENV_VAR]: file, PATH: `${env.bin.dir}:${process.env.PATH ?? ""}` };
   if (real.length) {
     step(`integration tests (${real.length} files)`);
-    failed ||=
+    failed = withStep(
       (await run(node, [...testArgs, "--test-concurrency=2", "--test-timeout=180000", ...real], testEnv)) !==
-      0;
+        0,
+    );
   }
   if (e2e.length) {
     // one file at a time: each starts its own operator, and the counting tests measure one operator's traffic
     step(`end-to-end tests (${e2e.length} files)`);
-    failed ||=
+    failed = withStep(
       (await run(
         node,
         [...testArgs, "--test-concurrency=1", "--test-timeout=240000", ...e2e],
         testEnv,
         40 * 60_000,
-      )) !== 0;
+      )) !== 0,
+    );
   }
   await env.stop();
   rmSync(dir, { recursive: true, force: true });

@@ -171,7 +171,13 @@ test("Vault's Kubernetes auth calls TokenReview on the API server", async () => 
     bound_service_account_namespaces: [ns],
     token_policies: [`read-${id}`],
   });
-  const login = await vault("POST", `auth/kubernetes-${id}/login`, { role: "reader", jwt }, "");
+  // the new ClusterRoleBinding reaches the API server's RBAC cache within moments: until then
+  // TokenReview (made with the reader's own token) is refused, and Vault says "permission denied"
+  let login = await vault("POST", `auth/kubernetes-${id}/login`, { role: "reader", jwt }, "");
+  for (let i = 0; i < 50 && login.status === 403; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    login = await vault("POST", `auth/kubernetes-${id}/login`, { role: "reader", jwt }, "");
+  }
   assert.equal(login.status, 200, JSON.stringify(login.json.errors));
   const token = (login.json.auth as { client_token: string }).client_token;
   const read = await vault("GET", `kv-${id}/data/app/db`, undefined, token);
