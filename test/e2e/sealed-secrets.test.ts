@@ -300,6 +300,29 @@ test("through the API server's service proxy, as kubeseal calls it: --fetch-cert
   assert.deepEqual(await eventually("by-custos", async () => secretData(api, ns, "by-custos")), {
     v: "by-custos",
   });
+  // re-encryption asks the controller (POST /v1/rotate) through the proxy: kubeseal's and ours
+  for (const [cmd, args] of [
+    [kubeseal, [...controller, "--re-encrypt", "--format", "yaml"]],
+    [
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        join(root, "src/cli/main.ts"),
+        "seal",
+        "--kubeconfig",
+        env.kubeconfig,
+        ...controller,
+        "--re-encrypt",
+      ],
+    ],
+  ] as const) {
+    const rotated = await withStdin(cmd, [...args], byCustos);
+    const enc = (y: string): string =>
+      (parse(y) as { spec: { encryptedData: { v: string } } }).spec.encryptedData.v;
+    assert.notEqual(enc(rotated), enc(byCustos), "freshly encrypted");
+    await withStdin(kubeseal, [...controller, "--validate"], rotated);
+  }
   // and a damaged one fails validation
   const damaged = byCustos.replace(
     /(v: )(\S{10})/,
