@@ -1143,3 +1143,26 @@ spec:
   );
   assert.ok(await api.getOrUndefined(`/apis/external-secrets.io/v1/namespaces/${c!}/externalsecrets/db`));
 });
+
+test("refreshInterval 0 syncs once and never polls, but a force-sync annotation still syncs (ESO ignores it: #4568)", async () => {
+  const ns = await createNamespace(api, "once");
+  const kv = await kvStore(ns);
+  await kv.put("once", { v: "1" });
+  await applyEs(
+    ns,
+    `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: once }
+spec:
+  refreshInterval: "0"
+  secretStoreRef: { name: vault }
+  data: [ { secretKey: v, remoteRef: { key: once, property: v } } ]
+`,
+  );
+  await waitForData(ns, "once", (d) => d.v === "1");
+  await kv.put("once", { v: "2" });
+  await sleep(2000);
+  assert.deepEqual(await secretData(api, ns, "once"), { v: "1" }, "no polling with refreshInterval 0");
+  await kubectl(env, ["annotate", "-n", ns, "es/once", `force-sync=${Date.now()}`, "--overwrite"]);
+  await waitForData(ns, "once", (d) => d.v === "2");
+});

@@ -68,13 +68,13 @@ export function syncDecision(
     const recorded = existing.metadata.annotations?.[DATA_HASH_ANNOTATION];
     if (recorded && recorded !== secretDataHash(existing)) return due("secret-changed");
   }
-  // ESO's shouldRefresh: CreatedOnce, and refreshInterval 0 once synced, never sync again, even
-  // after a spec change; OnChange syncs on spec (and label/annotation) changes only.
-  if (policy === "CreatedOnce" || (policy === "Periodic" && intervalMs === 0)) {
-    return { due: false, reason: "refresh", intervalMs };
-  }
+  // CreatedOnce (as ESO): once synced, never again, even after a spec change.
+  if (policy === "CreatedOnce") return { due: false, reason: "refresh", intervalMs };
+  // A spec, label or annotation change (force-sync) syncs under every other policy. ESO ignores
+  // it with refreshInterval 0, a known complaint (#4568, #4167): here 0 only means "no periodic
+  // refresh".
   if (status.syncedResourceVersion !== syncedResourceVersion(es.metadata)) return due("changed");
-  if (policy === "OnChange") return { due: false, reason: "refresh", intervalMs };
+  if (policy === "OnChange" || intervalMs === 0) return { due: false, reason: "refresh", intervalMs };
   // Refreshes follow a wall-clock grid of the interval: every ExternalSecret with the same
   // interval refreshes in the same cycle, so reads are shared, and data is never older than one
   // interval. A refresh is due once the cycle of the last refresh has ended.

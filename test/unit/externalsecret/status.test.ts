@@ -54,18 +54,21 @@ test("refreshInterval 0, OnChange and CreatedOnce never refresh periodically", (
     assert.equal(d.nextInMs, undefined);
   }
 });
-test("as ESO's shouldRefresh: CreatedOnce and refreshInterval 0 ignore spec changes once synced, OnChange follows them; a missing Secret is re-made by all", () => {
+test("CreatedOnce ignores spec changes once synced (as ESO); refreshInterval 0 and OnChange follow them (force-sync works with 0, unlike ESO); a missing Secret is re-made by all", () => {
   const changed = (e: ExternalSecret): ExternalSecret => ({
     ...e,
     metadata: { ...e.metadata, generation: 3, annotations: { "force-sync": "1" } },
   });
-  for (const spec of [{ refreshInterval: "0" }, { refreshPolicy: "CreatedOnce" as const }]) {
-    const e = changed(synced(base(spec)));
-    assert.equal(syncDecision(e, secret, 10 ** 12).due, false, JSON.stringify(spec));
-    assert.equal(syncDecision(e, undefined, 10 ** 12).reason, "secret-missing", JSON.stringify(spec));
-  }
-  const onChange = changed(synced(base({ refreshPolicy: "OnChange" })));
-  assert.equal(syncDecision(onChange, secret, 0).reason, "changed");
+  const once = changed(synced(base({ refreshPolicy: "CreatedOnce" })));
+  assert.equal(syncDecision(once, secret, 10 ** 12).due, false);
+  for (const spec of [{ refreshInterval: "0" }, { refreshPolicy: "CreatedOnce" as const }])
+    assert.equal(syncDecision(changed(synced(base(spec))), undefined, 10 ** 12).reason, "secret-missing");
+  for (const spec of [{ refreshInterval: "0" }, { refreshPolicy: "OnChange" as const }])
+    assert.equal(
+      syncDecision(changed(synced(base(spec))), secret, 0).reason,
+      "changed",
+      JSON.stringify(spec),
+    );
 });
 test("status: lastTransitionTime kept while the status holds; change detection", () => {
   const e = base();
