@@ -103,6 +103,16 @@ export function planSecret(input: PlanInput): Plan {
   }
 
   if (creation === "None") return { action: "none", condition: SYNCED };
+  // ESO reports a partial sync as plainly synced (#3879): say what was left out (names only)
+  const synced: ReadyInput = data.anyMissing
+    ? {
+        ok: true,
+        reason: "SecretSynced",
+        message: data.missingRemote?.length
+          ? `secret synced; not found at the provider and left out: ${data.missingRemote.map((k) => `"${k}"`).join(", ")}`
+          : "secret synced; a dataFrom entry was not found at the provider and left out",
+      }
+    : SYNCED;
   if (creation === "Merge" && !existing) {
     return {
       action: "none",
@@ -166,7 +176,7 @@ export function planSecret(input: PlanInput): Plan {
         data: encoded,
         ...(immutable ? { immutable } : {}),
       },
-      condition: SYNCED,
+      condition: synced,
     };
   }
 
@@ -178,7 +188,7 @@ export function planSecret(input: PlanInput): Plan {
     !ownerRef || existing.metadata.ownerReferences?.some((r) => r.uid === ownerRef.uid && r.controller);
   const typeOk = (existing.type ?? "Opaque") === type;
   const immutableOk = (existing.immutable ?? false) === (immutable ?? false) || existing.immutable === true;
-  if (sameData && metaOk && ownerOk && typeOk && immutableOk) return { action: "none", condition: SYNCED };
+  if (sameData && metaOk && ownerOk && typeOk && immutableOk) return { action: "none", condition: synced };
   if (existing.immutable) {
     throw new CustosError(
       "CUSTOS_INVALID_SPEC",
@@ -210,7 +220,7 @@ export function planSecret(input: PlanInput): Plan {
       data: encoded,
       ...(immutable ? { immutable } : {}),
     },
-    condition: SYNCED,
+    condition: synced,
   };
 }
 

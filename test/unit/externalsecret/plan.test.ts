@@ -38,7 +38,7 @@ function input(
   for (const [k, v] of Object.entries(data)) d[k] = enc(v);
   return {
     es: e,
-    data: { data: d, missingKeys: missing, anyMissing: missing.length > 0 },
+    data: { data: d, missingKeys: missing, anyMissing: missing.length > 0, missingRemote: missing },
     existing,
     templateSources: { configMaps: new Map(), secrets: new Map() },
     render: noRender,
@@ -138,6 +138,9 @@ test("deletionPolicy when the remote secret is gone (ESO's semantics)", () => {
   );
   assert.equal(partial.action, "update");
   assert.deepEqual(Object.keys(partial.secret!.data!), ["b"]);
+  // a partial sync says so (ESO reports it as plainly synced)
+  assert.equal(partial.condition.ok, true);
+  assert.match(partial.condition.message, /left out: "a"/);
   // Retain (the default): a missing remote secret is an error; the Secret stays as it is
   for (const e of [es({ target: { deletionPolicy: "Retain" }, data: gone }), es({ data: gone })])
     assert.throws(
