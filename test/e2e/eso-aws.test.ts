@@ -358,9 +358,12 @@ spec:
   const before = counts();
   await kubectl(env, ["apply", "-n", ns, "-f", "-"], docs.join("---\n"));
   for (let i = 0; i < 100; i++) await waitForData(ns, `es-${i}`, (d) => d.v === `value-${i % 40}`, 60_000);
+  assert.equal(counts().sts - before.sts, 1, "one AssumeRole for the store");
+  // exactly three refresh cycles: refreshes follow a 10 s wall-clock grid (plus up to 0.5 s
+  // spread), so measure from 2 s after one boundary to 2 s after the third next one
+  await sleep(10_000 - (Date.now() % 10_000) + 2000);
   const synced = counts();
-  assert.equal(synced.sts - before.sts, 1, "one AssumeRole for the store");
-  await sleep(31_000); // three refresh cycles
+  await sleep(30_000);
   const afterCycles = counts();
   const perCycle = (afterCycles.batch - synced.batch) / 3;
   assert.ok(
