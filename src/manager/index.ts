@@ -76,6 +76,18 @@ export async function runOperator(options: OperatorOptions): Promise<RunningOper
 
   const controllers: Controller[] = [];
   if (options.controllers.has("externalsecret")) {
+    const externalSecrets = new ExternalSecretController({
+      api,
+      log: log.child({ controller: "externalsecret" }),
+      metrics,
+      events,
+      sessions,
+      reads,
+      kube,
+      controllerClass: options.controllerClass,
+      namespace: options.namespace,
+      concurrent: options.concurrent,
+    });
     controllers.push(
       new SecretStoreController({
         api,
@@ -87,18 +99,7 @@ export async function runOperator(options: OperatorOptions): Promise<RunningOper
         namespace: options.namespace,
         requeueMs: options.storeRequeueMs,
       }),
-      new ExternalSecretController({
-        api,
-        log: log.child({ controller: "externalsecret" }),
-        metrics,
-        events,
-        sessions,
-        reads,
-        kube,
-        controllerClass: options.controllerClass,
-        namespace: options.namespace,
-        concurrent: options.concurrent,
-      }),
+      externalSecrets,
     );
     // ClusterExternalSecrets are cluster-wide: not run when watching one namespace (as ESO)
     if (!options.namespace)
@@ -107,6 +108,7 @@ export async function runOperator(options: OperatorOptions): Promise<RunningOper
           api,
           log: log.child({ controller: "clusterexternalsecret" }),
           metrics,
+          namespaces: externalSecrets.namespaces,
         }),
       );
   }

@@ -32,6 +32,8 @@ const DEFAULT_REFRESH_MS = 60_000;
 export interface ClusterExternalSecretDeps {
   api: KubeApi;
   log: Logger;
+  /** The ExternalSecret controller's namespace informer, shared rather than watched twice. */
+  namespaces: Informer<KubeObject>;
   metrics?: Metrics;
   now?: () => Date;
 }
@@ -56,7 +58,7 @@ export class ClusterExternalSecretController {
         }
       },
     });
-    this.namespaces = new Informer(deps.api, "/api/v1/namespaces");
+    this.namespaces = deps.namespaces;
     this.#queue = new WorkQueue({
       concurrency: 2,
       handler: (key) => this.#reconcile(key),
@@ -154,6 +156,7 @@ export class ClusterExternalSecretController {
   }
 
   async start(): Promise<void> {
+    // started (once) by its owner, the ExternalSecret controller; this only waits for its list
     await this.namespaces.start();
     // without the CRD the informer keeps retrying in the background; other controllers go on
     void this.ces.start().catch(() => undefined);
@@ -163,7 +166,6 @@ export class ClusterExternalSecretController {
   async stop(): Promise<void> {
     await this.#queue.shutdown();
     await this.ces.stop();
-    await this.namespaces.stop();
   }
 }
 

@@ -7,6 +7,24 @@ const SecretKeySelector = Type.Object({
   namespace: Type.Optional(Type.String()),
 });
 
+/** Static keys in a Secret; also used by Vault's aws (IAM) auth method. */
+export const AwsKeysRef = Type.Object({
+  accessKeyIDSecretRef: Type.Optional(SecretKeySelector),
+  secretAccessKeySecretRef: Type.Optional(SecretKeySelector),
+  sessionTokenSecretRef: Type.Optional(SecretKeySelector),
+});
+
+/** Web identity for a ServiceAccount (IRSA); also used by Vault's aws (IAM) auth method. */
+export const AwsJwtAuth = Type.Object({
+  serviceAccountRef: Type.Optional(
+    Type.Object({
+      name: Type.String(),
+      namespace: Type.Optional(Type.String()),
+      audiences: Type.Optional(Type.Array(Type.String())),
+    }),
+  ),
+});
+
 export const AwsProviderSchema = Type.Object({
   service: Type.Union([Type.Literal("SecretsManager"), Type.Literal("ParameterStore")]),
   region: Type.Optional(Type.String()),
@@ -22,28 +40,7 @@ export const AwsProviderSchema = Type.Object({
       recoveryWindowInDays: Type.Optional(Type.Integer()),
     }),
   ),
-  auth: Type.Optional(
-    Type.Object({
-      secretRef: Type.Optional(
-        Type.Object({
-          accessKeyIDSecretRef: Type.Optional(SecretKeySelector),
-          secretAccessKeySecretRef: Type.Optional(SecretKeySelector),
-          sessionTokenSecretRef: Type.Optional(SecretKeySelector),
-        }),
-      ),
-      jwt: Type.Optional(
-        Type.Object({
-          serviceAccountRef: Type.Optional(
-            Type.Object({
-              name: Type.String(),
-              namespace: Type.Optional(Type.String()),
-              audiences: Type.Optional(Type.Array(Type.String())),
-            }),
-          ),
-        }),
-      ),
-    }),
-  ),
+  auth: Type.Optional(Type.Object({ secretRef: Type.Optional(AwsKeysRef), jwt: Type.Optional(AwsJwtAuth) })),
 });
 
 export type AwsProviderSpec = Static<typeof AwsProviderSchema>;

@@ -3,6 +3,7 @@
  * code (`path`-less KV v2, auth mount paths), so GitOps tools see no drift.
  */
 import { Type, type Static } from "@sinclair/typebox";
+import { AwsJwtAuth, AwsKeysRef } from "../aws/schema.ts";
 
 const SecretKeySelector = Type.Object({
   name: Type.String(),
@@ -107,19 +108,8 @@ export const VaultProviderSchema = Type.Object({
             vaultRole: Type.Optional(Type.String()),
             externalID: Type.Optional(Type.String()),
             vaultAwsIamServerID: Type.Optional(Type.String()),
-            secretRef: Type.Optional(
-              Type.Object({
-                accessKeyIDSecretRef: Type.Optional(SecretKeySelector),
-                secretAccessKeySecretRef: Type.Optional(SecretKeySelector),
-                sessionTokenSecretRef: Type.Optional(SecretKeySelector),
-              }),
-            ),
-            jwt: Type.Optional(
-              Type.Object(
-                { serviceAccountRef: Type.Optional(ServiceAccountSelector) },
-                { additionalProperties: true },
-              ),
-            ),
+            secretRef: Type.Optional(AwsKeysRef),
+            jwt: Type.Optional(AwsJwtAuth),
           },
           { additionalProperties: true },
         ),
