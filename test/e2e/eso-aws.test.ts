@@ -85,6 +85,28 @@ async function waitForData(
   }
 }
 
+/** moto's test keys in a Secret named "aws", for the stores below. */
+async function motoKeys(ns: string): Promise<void> {
+  await api.create(`/api/v1/namespaces/${ns}/secrets`, {
+    metadata: { name: "aws" },
+    stringData: { id: "test", key: "test" },
+  });
+}
+
+/** A SecretStore for AWS in us-east-1 using the "aws" keys; `extra` lines go into spec.provider.aws. */
+function awsStore(name: string, service: string, extra: string[] = []): string {
+  return `apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: { name: ${name} }
+spec:
+  provider:
+    aws:
+      service: ${service}
+      region: us-east-1
+${extra.map((l) => `      ${l}\n`).join("")}      auth: { secretRef: { accessKeyIDSecretRef: { name: aws, key: id }, secretAccessKeySecretRef: { name: aws, key: key } } }
+`;
+}
+
 test("document 003: ESO SecretStore with static keys, JSON properties, rotation, and Reloader restarting the Deployment", async () => {
   const dir = join(examples, "seed-003-eso-aws");
   const { sm } = clients("eu-central-1");
@@ -217,27 +239,11 @@ test("properties, versions (stage and uuid), binary secrets, tags, find, Paramet
       Overwrite: true,
     }),
   );
-  await api.create(`/api/v1/namespaces/${ns}/secrets`, {
-    metadata: { name: "aws" },
-    stringData: { id: "test", key: "test" },
-  });
+  await motoKeys(ns);
   await kubectl(
     env,
     ["apply", "-n", ns, "-f", "-"],
-    ["SecretsManager", "ParameterStore"]
-      .map(
-        (service) => `apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata: { name: ${service === "SecretsManager" ? "sm" : "ps"} }
-spec:
-  provider:
-    aws:
-      service: ${service}
-      region: us-east-1
-      auth: { secretRef: { accessKeyIDSecretRef: { name: aws, key: id }, secretAccessKeySecretRef: { name: aws, key: key } } }
-`,
-      )
-      .join("---\n"),
+    `${awsStore("sm", "SecretsManager")}---\n${awsStore("ps", "ParameterStore")}`,
   );
   await kubectl(
     env,
@@ -280,23 +286,11 @@ spec:
 
 test("a remote secret that does not exist gives a condition naming it", async () => {
   const ns = await createNamespace(api, "awserr");
-  await api.create(`/api/v1/namespaces/${ns}/secrets`, {
-    metadata: { name: "aws" },
-    stringData: { id: "test", key: "test" },
-  });
+  await motoKeys(ns);
   await kubectl(
     env,
     ["apply", "-n", ns, "-f", "-"],
-    `apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata: { name: sm }
-spec:
-  provider:
-    aws:
-      service: SecretsManager
-      region: us-east-1
-      auth: { secretRef: { accessKeyIDSecretRef: { name: aws, key: id }, secretAccessKeySecretRef: { name: aws, key: key } } }
----
+    `${awsStore("sm", "SecretsManager")}---
 apiVersion: external-secrets.io/v1
 kind: ExternalSecret
 metadata: { name: missing }
@@ -320,24 +314,11 @@ test("counting at a proxy: 100 ExternalSecrets reading 40 distinct secrets cost 
     await sm.send(
       new CreateSecretCommand({ Name: `c/${id}/s${i}`, SecretString: JSON.stringify({ v: `value-${i}` }) }),
     );
-  await api.create(`/api/v1/namespaces/${ns}/secrets`, {
-    metadata: { name: "aws" },
-    stringData: { id: "test", key: "test" },
-  });
+  await motoKeys(ns);
   await kubectl(
     env,
     ["apply", "-n", ns, "-f", "-"],
-    `apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata: { name: sm }
-spec:
-  provider:
-    aws:
-      service: SecretsManager
-      region: us-east-1
-      role: arn:aws:iam::123456789012:role/custos-reader
-      auth: { secretRef: { accessKeyIDSecretRef: { name: aws, key: id }, secretAccessKeySecretRef: { name: aws, key: key } } }
-`,
+    awsStore("sm", "SecretsManager", [`role: arn:aws:iam::123456789012:role/custos-reader`]),
   );
   const docs: string[] = [];
   for (let i = 0; i < 100; i++) {
@@ -382,10 +363,7 @@ test("access denied and throttling (injected at the proxy in front of moto): cle
     await sm.send(
       new CreateSecretCommand({ Name: `f/${id}/${name}`, SecretString: JSON.stringify({ v: name }) }),
     );
-  await api.create(`/api/v1/namespaces/${ns}/secrets`, {
-    metadata: { name: "aws" },
-    stringData: { id: "test", key: "test" },
-  });
+  await motoKeys(ns);
   const es = (name: string): string => `apiVersion: external-secrets.io/v1
 kind: ExternalSecret
 metadata: { name: ${name} }
@@ -397,16 +375,7 @@ spec:
   await kubectl(
     env,
     ["apply", "-n", ns, "-f", "-"],
-    `apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata: { name: sm }
-spec:
-  provider:
-    aws:
-      service: SecretsManager
-      region: us-east-1
-      auth: { secretRef: { accessKeyIDSecretRef: { name: aws, key: id }, secretAccessKeySecretRef: { name: aws, key: key } } }
----
+    `${awsStore("sm", "SecretsManager")}---
 ${es("throttled")}`,
   );
   await waitForData(ns, "throttled", (d) => d.v === "throttled");
@@ -464,29 +433,12 @@ test("prefix, and ESO's role chain: additionalRoles assumed first, then role wit
   await sm.send(
     new CreateSecretCommand({ Name: `pre/${id}/db`, SecretString: JSON.stringify({ v: "chained" }) }),
   );
-  await api.create(`/api/v1/namespaces/${ns}/secrets`, {
-    metadata: { name: "aws" },
-    stringData: { id: "test", key: "test" },
-  });
+  await motoKeys(ns);
   const role = (name: string): string => `arn:aws:iam::123456789012:role/${name}-${id}`;
   await kubectl(
     env,
     ["apply", "-n", ns, "-f", "-"],
-    `apiVersion: external-secrets.io/v1
-kind: SecretStore
-metadata: { name: chain }
-spec:
-  provider:
-    aws:
-      service: SecretsManager
-      region: us-east-1
-      prefix: pre/${id}/
-      role: ${role("main")}
-      additionalRoles: [ ${role("hop1")}, ${role("hop2")} ]
-      externalID: ext-${id}
-      sessionTags: [ { key: team, value: payments } ]
-      auth: { secretRef: { accessKeyIDSecretRef: { name: aws, key: id }, secretAccessKeySecretRef: { name: aws, key: key } } }
----
+    `${awsStore("chain", "SecretsManager", [`prefix: pre/${id}/`, `role: ${role("main")}`, `additionalRoles: [ ${role("hop1")}, ${role("hop2")} ]`, `externalID: ext-${id}`, `sessionTags: [ { key: team, value: payments } ]`])}---
 apiVersion: external-secrets.io/v1
 kind: ExternalSecret
 metadata: { name: db }

@@ -106,6 +106,33 @@ spec:
   };
 }
 
+/** A self-signed certificate and its key, made by the real openssl in `dir`. */
+function selfSigned(dir: string, cn: string, extra: string[] = []): { key: string; crt: string } {
+  const key = join(dir, `${cn}.key`);
+  const crt = join(dir, `${cn}.crt`);
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      crt,
+      "-subj",
+      `/CN=${cn}`,
+      "-days",
+      "2",
+      ...extra,
+    ],
+    { stdio: "ignore" },
+  );
+  return { key, crt };
+}
+
 /** An AppRole mount and role used by one test only (so its logins are countable); the secret id is stored in `ns`. */
 async function appRole(
   mount: string,
@@ -701,27 +728,7 @@ test("ESO's TLS-from-PKCS#12 template: an archive made by openssl (its defaults,
   const kv = await kvStore(ns);
   const dir = mkdtempSync(join(tmpdir(), "custos-p12-"));
   try {
-    const key = join(dir, "k.pem");
-    const crt = join(dir, "c.pem");
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        key,
-        "-out",
-        crt,
-        "-subj",
-        "/CN=app.example.com",
-        "-days",
-        "30",
-      ],
-      { stdio: "ignore" },
-    );
+    const { key, crt } = selfSigned(dir, "app.example.com");
     const archive = (pass: string): string => {
       const out = join(dir, `a${pass.length}.p12`);
       execFileSync(
@@ -847,29 +854,7 @@ test("Vault over TLS with the cert auth method: caBundle verifies the server, th
       }
     });
     // a client certificate made by openssl, trusted by Vault's cert auth method
-    const key = join(dir, "client.key");
-    const crt = join(dir, "client.crt");
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        key,
-        "-out",
-        crt,
-        "-subj",
-        "/CN=custos",
-        "-days",
-        "1",
-        "-addext",
-        "extendedKeyUsage=clientAuth",
-      ],
-      { stdio: "ignore" },
-    );
+    const { key, crt } = selfSigned(dir, "custos", ["-addext", "extendedKeyUsage=clientAuth"]);
     await call("POST", "secret/data/tls-app", { data: { password: "over-tls" } });
     await call("PUT", "sys/policies/acl/tls-read", {
       policy: 'path "secret/data/*" { capabilities = ["read"] }',
