@@ -234,7 +234,8 @@ async function sync(
     case "none":
       break;
   }
-  await deleteOrphans(ctx, es);
+  // a rename is a spec change: periodic refreshes need not scan for orphans
+  if (reason !== "refresh") await deleteOrphans(ctx, es);
 
   await writeStatus(ctx, es, plan.condition, {
     synced: plan.action !== "none" || reason !== "refresh",
