@@ -15,7 +15,7 @@ import type { KubeApi, KubeObject, Query } from "./api.ts";
 export type InformerEvent = "add" | "update" | "delete";
 export type Handler<T> = (event: InformerEvent, obj: T, old?: T) => void;
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubeObject = KubeObject> {
   labelSelector?: string;
   fieldSelector?: string;
   /** Server-side watch timeout range in seconds (randomised per connection). */
@@ -28,6 +28,11 @@ export interface InformerOptions {
    * needed, e.g. every Secret to notice deletions, at a fraction of the memory.
    */
   metadataOnly?: boolean;
+  /**
+   * Applied to every object as it arrives, before it is cached or handed to handlers: keeps only
+   * what a controller needs (e.g. a hash instead of a Secret's data), so the cache holds no more.
+   */
+  transform?: (obj: T) => T;
 }
 
 const META_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
@@ -55,7 +60,7 @@ export class Informer<T extends KubeObject> {
     readonly api: KubeApi,
     /** Collection path, e.g. `/api/v1/secrets` or `/apis/external-secrets.io/v1/externalsecrets`. */
     readonly path: string,
-    readonly options: InformerOptions = {},
+    readonly options: InformerOptions<T> = {},
   ) {}
 
   on(handler: Handler<T>): void {
@@ -105,6 +110,10 @@ export class Informer<T extends KubeObject> {
     }
   }
 
+  #shape(obj: T): T {
+    return this.options.transform ? this.options.transform(obj) : obj;
+  }
+
   #selectors(): Query {
     return { labelSelector: this.options.labelSelector, fieldSelector: this.options.fieldSelector };
   }
@@ -116,7 +125,8 @@ export class Informer<T extends KubeObject> {
       this.options.metadataOnly ? META_LIST : undefined,
     );
     const seen = new Set<string>();
-    for (const obj of list.items) {
+    for (const item of list.items) {
+      const obj = this.#shape(item);
       const key = objectKey(obj);
       seen.add(key);
       const old = this.#cache.get(key);
@@ -195,18 +205,20 @@ export class Informer<T extends KubeObject> {
         switch (ev.type) {
           case "ADDED":
           case "MODIFIED": {
-            const key = objectKey(ev.object);
+            const obj = this.#shape(ev.object);
+            const key = objectKey(obj);
             const old = this.#cache.get(key);
-            this.#cache.set(key, ev.object);
-            this.#rv = ev.object.metadata.resourceVersion;
-            this.#emit(old ? "update" : "add", ev.object, old);
+            this.#cache.set(key, obj);
+            this.#rv = obj.metadata.resourceVersion;
+            this.#emit(old ? "update" : "add", obj, old);
             break;
           }
           case "DELETED": {
-            const key = objectKey(ev.object);
+            const obj = this.#shape(ev.object);
+            const key = objectKey(obj);
             this.#cache.delete(key);
-            this.#rv = ev.object.metadata.resourceVersion;
-            this.#emit("delete", ev.object);
+            this.#rv = obj.metadata.resourceVersion;
+            this.#emit("delete", obj);
             break;
           }
           case "BOOKMARK":

@@ -22,8 +22,22 @@ import {
   type Workload,
 } from "./match.ts";
 
+/** A watched Secret as the cache keeps it: identity, annotations and Reloader's hash of its data. */
 interface SecretObj extends KubeObject {
   data?: Record<string, string>;
+  /** Set by the informer's transform; `data` is dropped so no Secret's values stay in memory. */
+  dataHash?: string;
+}
+
+/** Keeps what restarts need (metadata for matching, a hash for change detection), never values. */
+export function secretForRollout(s: SecretObj): SecretObj {
+  const { name, namespace, uid, resourceVersion, annotations } = s.metadata;
+  return {
+    apiVersion: s.apiVersion,
+    kind: s.kind,
+    metadata: { name, namespace, uid, resourceVersion, ...(annotations ? { annotations } : {}) },
+    dataHash: s.dataHash ?? reloaderHash(s.data),
+  };
 }
 
 const KINDS = [
@@ -57,7 +71,7 @@ export class RolloutController {
     const onError = (e: unknown): void => {
       deps.log.warn({ err: errorMessage(e) }, "watch error; relisting");
     };
-    this.secrets = new Informer(deps.api, `/api/v1${ns}/secrets`, { onError });
+    this.secrets = new Informer(deps.api, `/api/v1${ns}/secrets`, { onError, transform: secretForRollout });
     this.workloads = new Map(
       KINDS.map((k) => [
         k.kind,
@@ -77,7 +91,7 @@ export class RolloutController {
     });
     this.secrets.on((event, secret, old) => {
       if (!this.#started || event !== "update" || !old) return;
-      if (reloaderHash(old.data) === reloaderHash(secret.data)) return; // metadata-only change
+      if (old.dataHash === secret.dataHash) return; // metadata-only change
       this.#secretChanged(secret);
     });
   }
@@ -117,7 +131,7 @@ export class RolloutController {
           namespace: s.metadata.namespace ?? "",
           annotations: s.metadata.annotations,
         },
-        hash: reloaderHash(s.data),
+        hash: s.dataHash ?? reloaderHash(s.data),
       });
     }
     const workload = { ...w, kind };
