@@ -15,6 +15,10 @@ export type CustosErrorCode =
   | "CUSTOS_TEMPLATE"
   | "CUSTOS_DECODE"
   | "CUSTOS_OWNERSHIP_CONFLICT"
+  // a store would act as the operator itself (its token, its cloud credentials) for a namespaced store
+  | "CUSTOS_OPERATOR_IDENTITY_DENIED"
+  // a remote key or path with dot segments, encoded separators, control characters...
+  | "CUSTOS_INVALID_REMOTE_KEY"
   // another writer changed the object between read and write: retried
   | "CUSTOS_WRITE_CONFLICT"
   // the remote store answered with a failure
