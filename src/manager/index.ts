@@ -36,6 +36,8 @@ export interface OperatorOptions {
   sealedSecrets: { namespace: string; keyRenewPeriodMs: number; keyCn: string };
   reloadStrategy: "env-vars" | "annotations";
   storeRequeueMs: number;
+  /** Floor for positive ExternalSecret refresh intervals; default none (the CLI's default is 5 s). */
+  minRefreshIntervalMs?: number;
   logLevel: string;
   logFormat: LogFormat;
   /** For embedding and tests: use this logger instead of creating one. */
@@ -87,6 +89,7 @@ export async function runOperator(options: OperatorOptions): Promise<RunningOper
       controllerClass: options.controllerClass,
       namespace: options.namespace,
       concurrent: options.concurrent,
+      minRefreshIntervalMs: options.minRefreshIntervalMs,
     });
     controllers.push(
       new SecretStoreController({

@@ -75,6 +75,9 @@ export async function startOperator(
       String(port),
       "--log-level",
       "debug",
+      // the tests use short refresh intervals; the default floor (5 s) is tested on its own
+      "--min-refresh-interval",
+      "1s",
       ...args,
     ],
     { stdio: ["ignore", "pipe", "pipe"], cwd: root, env: { ...process.env, ...extraEnv } },

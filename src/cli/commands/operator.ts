@@ -45,6 +45,11 @@ export function registerOperatorCommand(program: Command): void {
         .default("env-vars" as const),
     )
     .option("--store-requeue-interval <duration>", "how often stores are re-validated", "5m")
+    .option(
+      "--min-refresh-interval <duration>",
+      "floor for ExternalSecret refreshInterval: a shorter positive interval is raised to this (0 = no floor)",
+      "5s",
+    )
     .addOption(
       new Option("--log-level <level>", "log level")
         .choices(["trace", "debug", "info", "warn", "error"] as const)
@@ -83,6 +88,7 @@ export function registerOperatorCommand(program: Command): void {
         },
         reloadStrategy: o.reloadStrategy,
         storeRequeueMs: parseDuration(o.storeRequeueInterval),
+        minRefreshIntervalMs: parseDuration(o.minRefreshInterval),
         logLevel: o.logLevel,
         logFormat: o.logFormat,
       };

@@ -36,6 +36,8 @@ export interface ExternalSecretControllerDeps {
   controllerClass: string;
   namespace?: string | undefined;
   concurrent: number;
+  /** Floor for positive refresh intervals (--min-refresh-interval); 0 = none. */
+  minRefreshIntervalMs?: number | undefined;
   now?: () => number;
 }
 

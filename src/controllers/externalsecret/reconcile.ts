@@ -32,7 +32,14 @@ import {
 import { remoteRefsOf, buildSecretData, refId, findId, type FetchResults } from "./data.ts";
 import { OWNER_LABEL, ownerLabelValue, planSecret, type TemplateSources } from "./plan.ts";
 import { renderBytesForExternalSecret, renderForExternalSecret } from "./render.ts";
-import { buildStatus, statusChanged, syncDecision, recordRefresh, type SyncReason } from "./status.ts";
+import {
+  buildStatus,
+  intervalOf,
+  statusChanged,
+  syncDecision,
+  recordRefresh,
+  type SyncReason,
+} from "./status.ts";
 import { validateExternalSecret } from "./validate.ts";
 import { nextCycleIn, readWindow, spread } from "./schedule.ts";
 import { groupByStore, resolveStore, siblingReads } from "./stores.ts";
@@ -47,6 +54,8 @@ export interface ReconcileContext {
   kube: KubeAccess;
   controllerClass: string;
   now: () => number;
+  /** Floor for positive refresh intervals (--min-refresh-interval); 0 = none. */
+  minRefreshIntervalMs?: number | undefined;
   externalSecrets: Informer<ExternalSecret>;
   secretStores: Informer<SecretStoreObject>;
   clusterSecretStores: Informer<SecretStoreObject>;
@@ -86,7 +95,7 @@ export async function reconcileExternalSecret(
 
   const target = targetName(es);
   const existing = await currentSecret(ctx, namespace, target);
-  const decision = syncDecision(es, existing, ctx.now());
+  const decision = syncDecision(es, existing, ctx.now(), ctx.minRefreshIntervalMs);
   ctx.log.debug(
     { namespace, name, due: decision.due, reason: decision.reason, nextInMs: decision.nextInMs },
     "sync decision",
@@ -127,7 +136,7 @@ async function sync(
 ): Promise<HandlerResult | undefined> {
   const namespace = es.metadata.namespace ?? "";
   const now = ctx.now();
-  const maxAge = readWindow(reason, syncIntervalMs(es), now);
+  const maxAge = readWindow(reason, intervalOf(es, ctx.minRefreshIntervalMs), now);
   const { reads, finds } = remoteRefsOf(es);
 
   // Every store the ExternalSecret uses (secretStoreRef, plus per-entry sourceRef.storeRef).
@@ -243,7 +252,7 @@ async function sync(
     now,
   });
   recordRefresh(es.metadata.uid, now);
-  const interval = syncIntervalMs(es);
+  const interval = intervalOf(es, ctx.minRefreshIntervalMs);
   return interval > 0 && (es.spec?.refreshPolicy ?? "Periodic") === "Periodic"
     ? { requeueAfter: nextCycleIn(ctx.now(), interval) }
     : undefined;
@@ -284,10 +293,6 @@ function registerValue(v: RemoteSecret): void {
 
 export function targetName(es: ExternalSecret): string {
   return es.spec?.target?.name || es.metadata.name || "";
-}
-
-function syncIntervalMs(es: ExternalSecret): number {
-  return syncDecision.intervalOf(es);
 }
 
 async function currentSecret(

@@ -33,12 +33,19 @@ export function forgetRefresh(uid: string | undefined): void {
   if (uid) lastRefresh.delete(uid);
 }
 
-function intervalOf(es: ExternalSecret): number {
+/**
+ * The refresh interval in ms; 0 means no periodic refresh. A positive interval below `floorMs` (the
+ * operator's --min-refresh-interval) is raised to it: `refreshInterval: 1ns` must not make a
+ * tenant's object read its store continuously.
+ */
+export function intervalOf(es: ExternalSecret, floorMs = 0): number {
+  let ms: number;
   try {
-    return Math.max(0, parseDuration(es.spec?.refreshInterval ?? DEFAULT_INTERVAL));
+    ms = Math.max(0, parseDuration(es.spec?.refreshInterval ?? DEFAULT_INTERVAL));
   } catch {
     return 0;
   }
+  return ms > 0 ? Math.max(ms, floorMs) : 0;
 }
 
 function secretDataHash(secret: SecretObject): string {
@@ -51,8 +58,9 @@ export function syncDecision(
   es: ExternalSecret,
   existing: SecretObject | undefined,
   now: number,
+  minIntervalMs = 0,
 ): SyncDecision {
-  const intervalMs = intervalOf(es);
+  const intervalMs = intervalOf(es, minIntervalMs);
   const policy = es.spec?.refreshPolicy ?? "Periodic";
   const creation = es.spec?.target?.creationPolicy ?? "Owner";
   const status = es.status;
@@ -95,7 +103,6 @@ export function syncDecision(
 export function cycleStart(t: number, intervalMs: number): number {
   return intervalMs > 0 ? Math.floor(t / intervalMs) * intervalMs : t;
 }
-syncDecision.intervalOf = intervalOf;
 
 export interface ReadyInput {
   ok: boolean;

@@ -44,13 +44,17 @@ export function resolveStore(
     );
   }
   if (kind === "ClusterSecretStore") {
+    const conditions = store.spec?.conditions as StoreCondition[] | undefined;
     const nsObj = ctx.namespaces.get(namespace);
-    const denial = clusterStoreDenial(
-      ref.name,
-      store.spec?.conditions as StoreCondition[] | undefined,
-      namespace,
-      nsObj?.metadata.labels ?? {},
-    );
+    // A namespace not (yet) in the cache has unknown labels, not "no labels": NotIn/DoesNotExist
+    // selectors would match it. Wait for the namespace instead of deciding on missing data.
+    if (!nsObj && conditions?.some((c) => c.namespaceSelector)) {
+      throw new CustosError(
+        "CUSTOS_NAMESPACE_UNKNOWN",
+        `namespace "${namespace}" is not known yet; cannot evaluate the namespaceSelector of ClusterSecretStore "${ref.name}"`,
+      );
+    }
+    const denial = clusterStoreDenial(ref.name, conditions, namespace, nsObj?.metadata.labels ?? {});
     if (denial) throw new CustosError("CUSTOS_STORE_DENIED", denial, { retryable: false });
   }
   return { store, kind };

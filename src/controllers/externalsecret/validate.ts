@@ -6,6 +6,15 @@ import { parseDuration } from "../../util/duration.ts";
 import type { ExternalSecret } from "./types.ts";
 
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+/** A Secret's name: a DNS-1123 subdomain, as the API server requires for every object name. */
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Undefined when `name` may name a Secret; else why not. Checked before any API path is built from it. */
+export function secretNameProblem(name: string): string | undefined {
+  if (name.length > 253 || !DNS_SUBDOMAIN.test(name))
+    return `target.name "${name.slice(0, 253)}" must be a DNS subdomain (lowercase letters, digits, '-' and '.', at most 253 characters)`;
+  return undefined;
+}
 
 export function validateExternalSecret(es: ExternalSecret): string[] {
   const problems: string[] = [];
@@ -23,6 +32,10 @@ export function validateExternalSecret(es: ExternalSecret): string[] {
     problems.push(`deletionPolicy=Delete must not be used when creationPolicy is ${creation}`);
   if (deletion === "Merge" && creation === "None")
     problems.push("deletionPolicy=Merge must not be used with creationPolicy=None");
+  if (target.name !== undefined && target.name !== "") {
+    const problem = secretNameProblem(target.name);
+    if (problem) problems.push(problem);
+  }
   const seen = new Set<string>();
   for (const [i, d] of (spec.data ?? []).entries()) {
     if (!d.secretKey || !SECRET_KEY.test(d.secretKey))

@@ -5,6 +5,7 @@ import {
   buildStatus,
   statusChanged,
   recordRefresh,
+  intervalOf,
 } from "../../../src/controllers/externalsecret/status.ts";
 import { validateExternalSecret } from "../../../src/controllers/externalsecret/validate.ts";
 import { syncedResourceVersion } from "../../../src/util/eso-hash.ts";
@@ -127,4 +128,30 @@ test("validation mirrors ESO's webhook", () => {
     validateExternalSecret(base({ data: [{ secretKey: "bad key", remoteRef: { key: "x" } }] })).join(),
     /secretKey/,
   );
+});
+
+test("a positive refresh interval below the operator's floor is raised to it; 0 stays no polling", () => {
+  assert.equal(intervalOf(base({ refreshInterval: "1ns" }), 5000), 5000);
+  assert.equal(intervalOf(base({ refreshInterval: "1ms" }), 5000), 5000);
+  assert.equal(intervalOf(base({ refreshInterval: "1m" }), 5000), 60_000);
+  assert.equal(intervalOf(base({ refreshInterval: "0" }), 5000), 0);
+  assert.ok(intervalOf(base({ refreshInterval: "1ns" })) < 1, "without a floor, 1ns stays 1ns");
+  // the decision uses the floor: a 1ns interval synced a second ago is not due again
+  const e = synced(base({ refreshInterval: "1ns" }), new Date(10_000).toISOString());
+  recordRefresh(e.metadata.uid, 10_000);
+  const d = syncDecision(e, secret, 11_000, 5000);
+  assert.equal(d.due, false);
+  assert.equal(d.intervalMs, 5000);
+});
+
+test("target.name must be a DNS subdomain: '.', '..', slashes and upper case are refused", () => {
+  for (const name of [".", "..", "a/b", "../x", "A", "a_b", "-a", "a.", "x".repeat(254), "a%2fb"]) {
+    const problems = validateExternalSecret(base({ target: { name } }));
+    assert.ok(
+      problems.some((p) => p.includes("must be a DNS subdomain")),
+      `${name}: ${problems.join("; ")}`,
+    );
+  }
+  for (const name of ["db", "db-creds.v2", "a", "x".repeat(253)])
+    assert.deepEqual(validateExternalSecret(base({ target: { name } })), [], name);
 });
