@@ -13,8 +13,15 @@ export type CustosErrorCode =
   | "CUSTOS_MISSING_CREDENTIALS"
   | "CUSTOS_PROPERTY_NOT_FOUND"
   | "CUSTOS_TEMPLATE"
+  // a template stopped by its per-render budget (steps, bytes, cost, nesting)
+  | "CUSTOS_TEMPLATE_BUDGET"
   | "CUSTOS_DECODE"
   | "CUSTOS_OWNERSHIP_CONFLICT"
+  // a user-supplied regular expression: not valid RE2 syntax, or beyond a size/work limit
+  | "CUSTOS_REGEX_INVALID"
+  | "CUSTOS_REGEX_LIMIT"
+  // a namespace not yet in the cache: its labels are unknown, so selectors wait (retried)
+  | "CUSTOS_NAMESPACE_UNKNOWN"
   // a store would act as the operator itself (its token, its cloud credentials) for a namespaced store
   | "CUSTOS_OPERATOR_IDENTITY_DENIED"
   // a remote key or path with dot segments, encoded separators, control characters...
@@ -56,6 +63,7 @@ const RETRYABLE = new Set<CustosErrorCode>([
   "CUSTOS_STORE_NOT_READY",
   "CUSTOS_INTERNAL",
   "CUSTOS_WRITE_CONFLICT",
+  "CUSTOS_NAMESPACE_UNKNOWN",
 ]);
 
 export function isCustosError(e: unknown, code?: CustosErrorCode): e is CustosError {
