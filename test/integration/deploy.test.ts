@@ -79,6 +79,25 @@ test("helm template: defaults, and toggles change arguments and RBAC", async () 
   assert.ok(!rules.includes("bitnami.com"), "no Sealed Secrets rights when that controller is off");
 });
 
+test("helm template: Secret rights follow the enabled controllers (least privilege)", async () => {
+  const secretVerbs = (docs: Record<string, unknown>[]): string[] =>
+    (docs.find((x) => x.kind === "ClusterRole")!.rules as { resources: string[]; verbs: string[] }[])
+      .filter((r) => r.resources.includes("secrets"))
+      .flatMap((r) => r.verbs)
+      .sort();
+  assert.deepEqual(secretVerbs(await render()), ["create", "delete", "get", "list", "update", "watch"]);
+  assert.deepEqual(
+    secretVerbs(await render("controllers.externalsecret=false", "controllers.sealedsecret=false")),
+    ["get", "list", "watch"],
+    "the rollout controller alone only watches Secrets",
+  );
+  assert.deepEqual(
+    secretVerbs(await render("controllers.externalsecret=false")),
+    ["create", "get", "list", "update", "watch"],
+    "unsealing creates and updates, never deletes",
+  );
+});
+
 test("plain manifests and the rendered chart apply to the real API server", async () => {
   await run(env.bin.kubectl, ["--kubeconfig", env.kubeconfig, "apply", "-f", join(root, "deploy", "crds")]);
   await run(env.bin.kubectl, [
@@ -144,6 +163,8 @@ test("RBAC: the operator's ServiceAccount can do its job, and nothing else", asy
     ["delete", "deployments", "apps", "x"],
     ["update", "leases", "coordination.k8s.io", "kube-system"],
     ["create", "clusterrolebindings", "rbac.authorization.k8s.io", undefined],
+    ["patch", "secrets", "", "x"],
+    ["update", "externalsecrets/status", "external-secrets.io", "x"],
   ] as const)
     assert.equal(await canI(verb, resource, ns, group), false, `${verb} ${resource} must be denied`);
 
