@@ -89,6 +89,9 @@ const real = args.length
   ? args.filter((a) => a.includes("test/integration/"))
   : testFiles("test/integration");
 const e2e = args.length ? args.filter((a) => a.includes("test/e2e/")) : testFiles("test/e2e");
+const security = args.length
+  ? args.filter((a) => a.includes("test/security/"))
+  : testFiles("test/security");
 const testArgs = ["--import", "tsx", "--test", "--test-reporter=spec"];
 
 if (unit.length) {
@@ -96,7 +99,7 @@ if (unit.length) {
   failed = withStep((await run(node, [...testArgs, "--test-concurrency=4", ...unit])) !== 0);
 }
 
-if (real.length || e2e.length) {
+if (real.length || e2e.length || security.length) {
   step("real environment: build (cached) and start");
   const t0 = Date.now();
   const env = await startEnv({ verbose: true });
@@ -129,6 +132,18 @@ if (real.length || e2e.length) {
         [...testArgs, "--test-concurrency=1", "--test-timeout=240000", ...e2e],
         testEnv,
         40 * 60_000,
+      )) !== 0,
+    );
+  }
+  if (security.length) {
+    // hostile tenants against the real operator: one file at a time, each starts its own operator
+    step(`security tests (${security.length} files)`);
+    failed = withStep(
+      (await run(
+        node,
+        [...testArgs, "--test-concurrency=1", "--test-timeout=240000", ...security],
+        testEnv,
+        30 * 60_000,
       )) !== 0,
     );
   }
