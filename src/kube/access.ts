@@ -1,5 +1,7 @@
-/** The `KubeAccess` providers use: reads of credentials and ServiceAccount tokens. */
-import { readFile } from "node:fs/promises";
+/**
+ * The `KubeAccess` providers use: reads of credentials and ServiceAccount tokens named by a store.
+ * The operator's own token is not here (see src/sync/operator-identity.ts).
+ */
 import type { KubeAccess } from "../providers/types.ts";
 import { CustosError } from "../util/errors.ts";
 import { redactor } from "../util/redact.ts";
@@ -16,8 +18,6 @@ import {
 interface SecretLike extends KubeObject {
   data?: Record<string, string>;
 }
-
-const IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 export function createKubeAccess(api: KubeApi): KubeAccess {
   return {
@@ -84,15 +84,6 @@ export function createKubeAccess(api: KubeApi): KubeAccess {
         `ServiceAccount ${namespace}/${name}`,
       );
       return sa.metadata.annotations ?? {};
-    },
-    async ownToken() {
-      try {
-        const token = (await readFile(IN_CLUSTER_TOKEN, "utf8")).trim();
-        redactor.add(token);
-        return token;
-      } catch {
-        return undefined;
-      }
     },
   };
 }

@@ -36,6 +36,11 @@ export interface OperatorOptions {
   sealedSecrets: { namespace: string; keyRenewPeriodMs: number; keyCn: string };
   reloadStrategy: "env-vars" | "annotations";
   storeRequeueMs: number;
+  /**
+   * Lets namespaced SecretStores use the operator's own identity (its service-account token, its
+   * AWS default chain); off by default: only ClusterSecretStores may.
+   */
+  allowOperatorIdentityForNamespacedStores?: boolean;
   /** Floor for positive ExternalSecret refresh intervals; default none (the CLI's default is 5 s). */
   minRefreshIntervalMs?: number;
   logLevel: string;
@@ -72,7 +77,9 @@ export async function runOperator(options: OperatorOptions): Promise<RunningOper
       redactor.add(v);
     },
   };
-  const sessions = new SessionPool(deps);
+  const sessions = new SessionPool(deps, {
+    operatorIdentity: { allowForNamespacedStores: options.allowOperatorIdentityForNamespacedStores ?? false },
+  });
   const reads = new ReadCache();
   const kube = createKubeAccess(api);
 

@@ -4,6 +4,7 @@
  * by its `spec.provider.<name>` field. Nothing outside the folder changes when a provider is added.
  */
 import type { TSchema } from "@sinclair/typebox";
+import type { AwsCredentialIdentityProvider } from "@aws-sdk/types";
 
 /** What a provider may ask of Kubernetes: reads scoped by the caller, never arbitrary access. */
 export interface KubeAccess {
@@ -20,8 +21,19 @@ export interface KubeAccess {
   ): Promise<string>;
   /** Annotations of a ServiceAccount (for IRSA-style role annotations). */
   serviceAccountAnnotations(namespace: string, name: string): Promise<Record<string, string>>;
+}
+
+/**
+ * The operator's own identity: its Kubernetes service-account token and its cloud default
+ * credential chains (environment, IMDS, the pod's IRSA). It can read every Secret in the cluster,
+ * so it is reachable only through `StoreContext.operator`, which only the session pool sets (see
+ * src/sync/operator-identity.ts), and only for stores allowed to act as the operator.
+ */
+export interface OperatorIdentity {
   /** The operator's own service-account token (in-cluster), if it has one. */
-  ownToken(): Promise<string | undefined>;
+  kubernetesToken(): Promise<string | undefined>;
+  /** The AWS SDK's default credential chain of the operator process. */
+  awsCredentials(clientConfig: { region: string; endpoint?: string }): AwsCredentialIdentityProvider;
 }
 
 /** Where a store is being used from: needed to resolve referent credentials. */
@@ -33,6 +45,11 @@ export interface StoreContext {
   /** Namespace of the SecretStore; for a ClusterSecretStore, the namespace of the using ExternalSecret. */
   namespace: string;
   kube: KubeAccess;
+  /**
+   * The operator's own identity: set for ClusterSecretStores, and for SecretStores only when the
+   * platform admin allowed it (--allow-operator-identity-for-namespaced-stores). Absent: refused.
+   */
+  operator?: OperatorIdentity | undefined;
 }
 
 /** A reference to one remote secret, without the property (extracted by the caller). */
@@ -72,8 +89,11 @@ export interface ProviderDefinition<Spec = unknown> {
   readonly name: string;
   /** JSON schema of `spec.provider.<name>` for the CRD. */
   readonly schema: TSchema;
-  /** Problems with the spec that no retry will fix; empty when valid. */
-  validate(spec: Spec): string[];
+  /**
+   * Problems with the spec that no retry will fix; empty when valid. With a context, also a use of
+   * the operator's own identity that the context does not grant.
+   */
+  validate(spec: Spec, ctx?: Pick<StoreContext, "storeKind" | "operator">): string[];
   /**
    * A string naming the identity the store's credentials resolve to in this context. Two contexts
    * with the same identity share one session (one login); different identities never share

@@ -6,7 +6,18 @@
  * Sessions unused for `idleMs` are closed.
  */
 import { createHash } from "node:crypto";
-import type { ProviderDefinition, ProviderDeps, Session, StoreContext } from "../providers/types.ts";
+import type {
+  OperatorIdentity,
+  ProviderDefinition,
+  ProviderDeps,
+  Session,
+  StoreContext,
+} from "../providers/types.ts";
+import {
+  grantOperatorIdentity,
+  processOperatorIdentity,
+  type OperatorIdentityPolicy,
+} from "./operator-identity.ts";
 
 interface Entry {
   session?: Promise<Session>;
@@ -18,6 +29,10 @@ export interface SessionPoolOptions {
   idleMs?: number;
   failureBackoffMs?: [number, number];
   now?: () => number;
+  /** Who may act as the operator (default: ClusterSecretStores only). */
+  operatorIdentity?: OperatorIdentityPolicy;
+  /** For tests: the operator's identity (default: this process's). */
+  identity?: OperatorIdentity;
 }
 
 export class SessionPool {
@@ -25,6 +40,8 @@ export class SessionPool {
   readonly #idleMs: number;
   readonly #backoff: [number, number];
   readonly #now: () => number;
+  readonly #policy: OperatorIdentityPolicy;
+  readonly #identity: OperatorIdentity;
   #sweeper: NodeJS.Timeout | undefined;
   logins = 0;
 
@@ -35,6 +52,8 @@ export class SessionPool {
     this.#idleMs = opts.idleMs ?? 30 * 60_000;
     this.#backoff = opts.failureBackoffMs ?? [2_000, 60_000];
     this.#now = opts.now ?? Date.now;
+    this.#policy = opts.operatorIdentity ?? { allowForNamespacedStores: false };
+    this.#identity = opts.identity ?? processOperatorIdentity();
     this.#sweeper = setInterval(() => void this.sweep(), Math.min(this.#idleMs, 60_000));
     this.#sweeper.unref();
   }
@@ -71,7 +90,8 @@ export class SessionPool {
     if (!pending) {
       this.logins++;
       const e = entry;
-      pending = def.connect(spec, ctx, {
+      // Every connect goes through here: the one place the operator identity is granted or not.
+      pending = def.connect(spec, grantOperatorIdentity(ctx, this.#policy, this.#identity), {
         ...this.deps,
         recordCall: (call, status) => {
           this.deps.recordCall(`${def.name}:${call}`, status);

@@ -46,6 +46,11 @@ export function registerOperatorCommand(program: Command): void {
     )
     .option("--store-requeue-interval <duration>", "how often stores are re-validated", "5m")
     .option(
+      "--allow-operator-identity-for-namespaced-stores",
+      "let namespaced SecretStores authenticate as the operator itself (its service-account token, its AWS default credentials); by default only ClusterSecretStores may",
+      false,
+    )
+    .option(
       "--min-refresh-interval <duration>",
       "floor for ExternalSecret refreshInterval: a shorter positive interval is raised to this (0 = no floor)",
       "5s",
@@ -88,6 +93,7 @@ export function registerOperatorCommand(program: Command): void {
         },
         reloadStrategy: o.reloadStrategy,
         storeRequeueMs: parseDuration(o.storeRequeueInterval),
+        allowOperatorIdentityForNamespacedStores: o.allowOperatorIdentityForNamespacedStores,
         minRefreshIntervalMs: parseDuration(o.minRefreshInterval),
         logLevel: o.logLevel,
         logFormat: o.logFormat,

@@ -1,12 +1,14 @@
 /**
  * Credentials for a store: static keys from a Secret, web identity for a ServiceAccount (IRSA:
- * role from `eks.amazonaws.com/role-arn`), else the default chain; then `role` and
- * `additionalRoles` assumed in turn. The SDK clients of a session memoize these providers until
+ * role from `eks.amazonaws.com/role-arn`), else the operator's default chain (only where the context
+ * grants the operator identity: a ClusterSecretStore, or with the operator flag); then `role` and
+ * `additionalRoles` assumed in turn, with those credentials. The SDK clients of a session memoize these providers until
  * shortly before expiry, so STS is called once per session and expiry, never per reconcile.
  */
-import { fromNodeProviderChain, fromTemporaryCredentials, fromWebToken } from "@aws-sdk/credential-providers";
+import { fromTemporaryCredentials, fromWebToken } from "@aws-sdk/credential-providers";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@aws-sdk/types";
 import type { ProviderDeps, StoreContext } from "../types.ts";
+import { operatorIdentity, type OperatorIdentityUse } from "../operator.ts";
 import { CustosError } from "../../util/errors.ts";
 import type { AwsProviderSpec } from "./schema.ts";
 
@@ -50,11 +52,31 @@ function counted(
   };
 }
 
+/** The names of the credential fields, for messages: the AWS store's or Vault's iam auth's. */
+export interface AwsAuthFields {
+  /** "auth" or "auth.iam" */
+  at: string;
+}
+
+/** The use of the operator's default chain a spec makes (no keys, no web identity), if any. */
+export function chainUse(
+  spec: Pick<AwsProviderSpec, "auth" | "role">,
+  fields: AwsAuthFields = { at: "auth" },
+): OperatorIdentityUse | undefined {
+  if (spec.auth?.secretRef || spec.auth?.jwt?.serviceAccountRef) return undefined;
+  return {
+    where: `${fields.at} has no secretRef or jwt.serviceAccountRef`,
+    credential: `the operator's own AWS credentials (its default chain${spec.role ? `, to assume role ${spec.role}` : ""})`,
+    instead: `${fields.at}.secretRef or ${fields.at}.jwt.serviceAccountRef`,
+  };
+}
+
 export async function credentialsFor(
   spec: AwsProviderSpec,
   ctx: StoreContext,
   deps: ProviderDeps,
   region: string,
+  fields: AwsAuthFields = { at: "auth" },
 ): Promise<AwsCredentialIdentityProvider> {
   const stsEndpoint = endpointFor("STS");
   const clientConfig = { region, ...(stsEndpoint ? { endpoint: stsEndpoint } : {}) };
@@ -100,7 +122,9 @@ export async function credentialsFor(
     });
     base = counted(inner, "AssumeRoleWithWebIdentity", deps);
   } else {
-    base = fromNodeProviderChain({ clientConfig });
+    const use = chainUse(spec, fields);
+    if (!use) throw new CustosError("CUSTOS_INTERNAL", "AWS credentials: no source");
+    base = operatorIdentity(ctx, use).awsCredentials(clientConfig);
   }
   // As ESO: the additionalRoles chain first, then `role`, which alone carries the external ID
   // and the session tags.

@@ -7,7 +7,8 @@
 import { registerProvider } from "../registry.ts";
 import type { ProviderDefinition, StoreContext } from "../types.ts";
 import { CustosError } from "../../util/errors.ts";
-import { credentialsFor, refNamespace } from "./credentials.ts";
+import { chainUse, credentialsFor, refNamespace } from "./credentials.ts";
+import { assertIdentityAllowed, identityProblems, type OperatorIdentityUse } from "../operator.ts";
 import { AwsProviderSchema, type AwsProviderSpec } from "./schema.ts";
 import { AwsSession } from "./session.ts";
 
@@ -42,12 +43,17 @@ function identity(spec: AwsProviderSpec, ctx: StoreContext): string {
   ].join("|");
 }
 
+const operatorUses = (spec: AwsProviderSpec): OperatorIdentityUse[] => {
+  const use = spec && typeof spec === "object" ? chainUse(spec) : undefined;
+  return use ? [use] : [];
+};
+
 export const awsProvider: ProviderDefinition<AwsProviderSpec> = {
   name: "aws",
   schema: AwsProviderSchema,
-  validate(spec) {
+  validate(spec, ctx) {
     if (!spec || typeof spec !== "object") return ["spec.provider.aws must be an object"];
-    const problems: string[] = [];
+    const problems: string[] = ctx ? identityProblems(operatorUses(spec), ctx) : [];
     if (spec.service !== "SecretsManager" && spec.service !== "ParameterStore")
       problems.push(`service must be SecretsManager or ParameterStore, not "${String(spec.service)}"`);
     if (
@@ -60,6 +66,8 @@ export const awsProvider: ProviderDefinition<AwsProviderSpec> = {
   },
   identity,
   async connect(spec, ctx, deps) {
+    // before anything else: no request may leave with the operator's credentials
+    assertIdentityAllowed(operatorUses(spec), ctx);
     const problems = awsProvider.validate(spec);
     if (problems.length)
       throw new CustosError("CUSTOS_INVALID_SPEC", problems.join("; "), { retryable: false });

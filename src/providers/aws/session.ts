@@ -2,6 +2,9 @@
  * A session on AWS Secrets Manager or SSM Parameter Store. Plain AWSCURRENT reads of several
  * secrets go out as BatchGetSecretValue (20 per call) or GetParameters (10 per call); versions,
  * `uuid/<VersionId>`, tags (metadataPolicy Fetch) and binary values are read one by one.
+ * Batch results are matched to what was asked (name, ARN or partial ARN); anything a batch leaves
+ * unanswered is read alone. A find fails as a whole on any read error: fewer secrets would read
+ * as deletions.
  */
 import {
   SecretsManagerClient,
@@ -20,14 +23,26 @@ import {
 } from "@aws-sdk/client-ssm";
 import type { AwsCredentialIdentityProvider } from "@aws-sdk/types";
 import type { FindQuery, ProviderDeps, RemoteKey, RemoteSecret, Session } from "../types.ts";
-import { CustosError, type CustosErrorCode } from "../../util/errors.ts";
+import { CustosError, isCustosError, type CustosErrorCode } from "../../util/errors.ts";
 import { endpointFor } from "./credentials.ts";
+import { checkAwsKey, isRequested } from "./names.ts";
 import type { AwsProviderSpec } from "./schema.ts";
 
 const SM_BATCH = 20;
 const SSM_BATCH = 10;
 const MAX_FIND = 5_000;
 const enc = new TextEncoder();
+
+/** A requested secret and the full identifier it is asked by. */
+interface Ask {
+  ref: RemoteKey;
+  id: string;
+}
+
+const tooMany = (): CustosError =>
+  new CustosError("CUSTOS_INVALID_SPEC", `dataFrom.find matched more than ${MAX_FIND} secrets`, {
+    retryable: false,
+  });
 
 export function mapAwsError(e: unknown, what: string): CustosError {
   if (e instanceof CustosError) return e;
@@ -74,16 +89,18 @@ export class AwsSession implements Session {
     region: string,
     credentials: AwsCredentialIdentityProvider,
     readonly deps: ProviderDeps,
+    /** For tests: SDK clients to use instead of new ones. */
+    clients: { sm?: SecretsManagerClient; ssm?: SSMClient } = {},
   ) {
     this.#prefix = spec.prefix ?? "";
     // Throttling is retried by the SDK with backoff (adaptive mode), then reported.
     const common = { region, credentials, maxAttempts: 4, retryMode: "adaptive" as const };
     if (spec.service === "ParameterStore") {
       const endpoint = endpointFor("SSM");
-      this.#ssm = new SSMClient({ ...common, ...(endpoint ? { endpoint } : {}) });
+      this.#ssm = clients.ssm ?? new SSMClient({ ...common, ...(endpoint ? { endpoint } : {}) });
     } else {
       const endpoint = endpointFor("SECRETS_MANAGER");
-      this.#sm = new SecretsManagerClient({ ...common, ...(endpoint ? { endpoint } : {}) });
+      this.#sm = clients.sm ?? new SecretsManagerClient({ ...common, ...(endpoint ? { endpoint } : {}) });
     }
   }
 
@@ -109,7 +126,12 @@ export class AwsSession implements Session {
   }
 
   async read(ref: RemoteKey): Promise<RemoteSecret> {
-    const id = this.#prefix + ref.key;
+    return this.#readId(ref, this.#prefix + ref.key);
+  }
+
+  /** One read of `id` (the full identifier); `ref.key` names it in messages. */
+  async #readId(ref: RemoteKey, id: string): Promise<RemoteSecret> {
+    checkAwsKey(id);
     if (this.#ssm) {
       const ssm = this.#ssm;
       if (ref.metadataPolicy === "Fetch") {
@@ -149,74 +171,99 @@ export class AwsSession implements Session {
   }
 
   async readMany(refs: RemoteKey[]): Promise<Map<string, RemoteSecret | Error>> {
+    return this.#readMany(refs.map((ref) => ({ ref, id: this.#prefix + ref.key })));
+  }
+
+  /** Reads by full identifier; the result map is keyed by `ref.key`. */
+  async #readMany(asks: Ask[]): Promise<Map<string, RemoteSecret | Error>> {
     const out = new Map<string, RemoteSecret | Error>();
-    const plain = refs.filter((r) => !r.version && r.metadataPolicy !== "Fetch");
-    const single = refs.filter((r) => !plain.includes(r));
-    await Promise.all(
-      single.map(async (r) => {
-        out.set(r.key, await this.read(r).catch((e: unknown) => e as Error));
-      }),
-    );
+    const plain: Ask[] = [];
+    const single: Ask[] = [];
+    for (const a of asks) {
+      try {
+        checkAwsKey(a.id); // never requested when invalid
+      } catch (e) {
+        out.set(a.ref.key, e as Error);
+        continue;
+      }
+      (!a.ref.version && a.ref.metadataPolicy !== "Fetch" ? plain : single).push(a);
+    }
     const size = this.#ssm ? SSM_BATCH : SM_BATCH;
     for (let i = 0; i < plain.length; i += size) {
       const chunk = plain.slice(i, i + size);
       try {
-        await (this.#ssm ? this.#ssmBatch(chunk, out) : this.#smBatch(chunk, out));
+        // what the batch left unanswered is read alone, for a definite answer
+        single.push(...(await (this.#ssm ? this.#ssmBatch(chunk, out) : this.#smBatch(chunk, out))));
       } catch (e) {
-        for (const r of chunk) if (!out.has(r.key)) out.set(r.key, e as Error);
+        for (const a of chunk) if (!out.has(a.ref.key)) out.set(a.ref.key, e as Error);
       }
     }
+    await Promise.all(
+      single.map(async (a) => {
+        out.set(a.ref.key, await this.#readId(a.ref, a.id).catch((e: unknown) => e as Error));
+      }),
+    );
     return out;
   }
 
-  async #smBatch(chunk: RemoteKey[], out: Map<string, RemoteSecret | Error>): Promise<void> {
+  /** One BatchGetSecretValue; returns the asks it did not answer. */
+  async #smBatch(chunk: Ask[], out: Map<string, RemoteSecret | Error>): Promise<Ask[]> {
     const sm = this.#sm!;
-    const ids = chunk.map((r) => this.#prefix + r.key);
+    const ids = chunk.map((a) => a.id);
     const res = await this.#call("BatchGetSecretValue", `${ids.length} secrets`, () =>
       sm.send(new BatchGetSecretValueCommand({ SecretIdList: ids })),
     );
-    const byId = new Map<string, RemoteSecret>();
-    for (const v of res.SecretValues ?? []) {
-      const value = this.#bytes(v.SecretString ?? v.SecretBinary, v.Name ?? "");
-      if (v.Name) byId.set(v.Name, value);
-      if (v.ARN) byId.set(v.ARN, value);
-    }
-    const errors = new Map((res.Errors ?? []).map((e) => [e.SecretId ?? "", e]));
-    for (const r of chunk) {
-      const id = this.#prefix + r.key;
-      const hit = byId.get(id);
+    const values = res.SecretValues ?? [];
+    const errors = res.Errors ?? [];
+    const unanswered: Ask[] = [];
+    for (const a of chunk) {
+      const hit = values.find((v) => isRequested(a.id, v));
       if (hit) {
-        out.set(r.key, hit);
+        out.set(a.ref.key, this.#bytes(hit.SecretString ?? hit.SecretBinary, a.ref.key));
         continue;
       }
-      const err = errors.get(id);
-      out.set(
-        r.key,
-        err
-          ? mapAwsError({ name: err.ErrorCode, message: err.Message }, `BatchGetSecretValue ${id}`)
-          : new CustosError("CUSTOS_SECRET_NOT_FOUND", `AWS secret "${id}" not found`, { retryable: false }),
-      );
+      // An error for this id is that error; "not found" only when AWS says so.
+      const err =
+        errors.find((e) => e.SecretId === a.id) ??
+        errors.find(
+          (e) => e.SecretId !== undefined && isRequested(a.id, { ARN: e.SecretId, Name: e.SecretId }),
+        );
+      if (err)
+        out.set(
+          a.ref.key,
+          mapAwsError(
+            { name: err.ErrorCode ?? "UnknownError", message: err.Message },
+            `BatchGetSecretValue ${a.id}`,
+          ),
+        );
+      else unanswered.push(a);
     }
+    return unanswered;
   }
 
-  async #ssmBatch(chunk: RemoteKey[], out: Map<string, RemoteSecret | Error>): Promise<void> {
+  /** One GetParameters; returns the asks it did not answer. */
+  async #ssmBatch(chunk: Ask[], out: Map<string, RemoteSecret | Error>): Promise<Ask[]> {
     const ssm = this.#ssm!;
-    const names = chunk.map((r) => this.#prefix + r.key);
+    const names = chunk.map((a) => a.id);
     const res = await this.#call("GetParameters", `${names.length} parameters`, () =>
       ssm.send(new GetParametersCommand({ Names: names, WithDecryption: true })),
     );
-    const byName = new Map((res.Parameters ?? []).map((p) => [p.Name ?? "", p]));
-    for (const r of chunk) {
-      const p = byName.get(this.#prefix + r.key);
-      out.set(
-        r.key,
-        p
-          ? this.#bytes(p.Value, r.key)
-          : new CustosError("CUSTOS_SECRET_NOT_FOUND", `SSM parameter "${this.#prefix + r.key}" not found`, {
-              retryable: false,
-            }),
-      );
+    const params = res.Parameters ?? [];
+    const invalid = new Set(res.InvalidParameters ?? []);
+    const unanswered: Ask[] = [];
+    for (const a of chunk) {
+      const p = params.find((x) => x.Name === a.id || x.ARN === a.id);
+      if (p) out.set(a.ref.key, this.#bytes(p.Value, a.ref.key));
+      else if (invalid.has(a.id))
+        out.set(
+          a.ref.key,
+          new CustosError("CUSTOS_SECRET_NOT_FOUND", `SSM parameter "${a.id}" not found`, {
+            retryable: false,
+          }),
+        );
+      else unanswered.push(a);
     }
+    return unanswered;
   }
 
   async find(q: FindQuery): Promise<Map<string, RemoteSecret>> {
@@ -226,6 +273,7 @@ export class AwsSession implements Session {
       const ssm = this.#ssm;
       let token: string | undefined;
       const path = q.path ?? "/";
+      checkAwsKey(path);
       do {
         const page = await this.#call("GetParametersByPath", path, () =>
           ssm.send(
@@ -241,8 +289,9 @@ export class AwsSession implements Session {
           if (!p.Name || (re && !re.test(p.Name))) continue;
           out.set(p.Name, this.#bytes(p.Value, p.Name));
         }
+        if (out.size > MAX_FIND) throw tooMany();
         token = page.NextToken;
-      } while (token && out.size < MAX_FIND);
+      } while (token);
       return out;
     }
     const sm = this.#sm!;
@@ -271,12 +320,16 @@ export class AwsSession implements Session {
         if (!Object.entries(q.tags ?? {}).every(([k, v]) => tags.get(k) === v)) continue;
         names.push(s.Name);
       }
+      if (names.length > MAX_FIND) throw tooMany();
       token = page.NextToken;
-    } while (token && names.length < MAX_FIND);
-    const values = await this.readMany(
-      names.map((key) => ({ key: key.startsWith(this.#prefix) ? key.slice(this.#prefix.length) : key })),
-    );
-    for (const [k, v] of values) if (!(v instanceof Error)) out.set(this.#prefix + k, v);
+    } while (token);
+    // read by the exact listed name (the store's prefix is not added again)
+    const values = await this.#readMany(names.map((name) => ({ ref: { key: name }, id: name })));
+    for (const [name, v] of values) {
+      if (!(v instanceof Error)) out.set(name, v);
+      // deleted between list and read: gone; anything else (throttling, 5xx, network) fails the find
+      else if (!isCustosError(v, "CUSTOS_SECRET_NOT_FOUND")) throw v;
+    }
     return out;
   }
 

@@ -3,11 +3,15 @@
  * - on a SecretStore, every credential reference resolves in the store's own namespace (a
  *   namespace written in the reference is ignored: a store never reads another namespace);
  * - on a ClusterSecretStore, a reference without namespace resolves in the namespace of the
- *   ExternalSecret that uses it ("referent" auth).
+ *   ExternalSecret that uses it ("referent" auth);
+ * - the operator's own identity (its service-account token for `kubernetes`, its AWS chain for
+ *   `iam`) only where the context grants it (see ../operator.ts).
  */
 import { createHash } from "node:crypto";
 import type { ProviderDeps, StoreContext } from "../types.ts";
-import { credentialsFor } from "../aws/credentials.ts";
+import { chainUse, credentialsFor } from "../aws/credentials.ts";
+import { operatorIdentity, type OperatorIdentityUse } from "../operator.ts";
+import { authPath, fixedPath } from "./path.ts";
 import { iamLoginBody } from "./iam.ts";
 import { CustosError } from "../../util/errors.ts";
 import type { AuthInfo, VaultClient } from "./client.ts";
@@ -39,6 +43,38 @@ export function authMethod(spec: VaultProviderSpec): AuthMethod {
   throw new CustosError("CUSTOS_INVALID_SPEC", "spec.provider.vault.auth must set one auth method", {
     retryable: false,
   });
+}
+
+const OWN_TOKEN: OperatorIdentityUse = {
+  where: "auth.kubernetes has no serviceAccountRef or secretRef",
+  credential: "the operator's own service-account token",
+  instead: "auth.kubernetes.serviceAccountRef or auth.kubernetes.secretRef",
+};
+
+const iamAsAws = (i: NonNullable<NonNullable<VaultProviderSpec["auth"]>["iam"]>) => ({
+  ...(i.role ? { role: i.role } : {}),
+  auth: {
+    ...(i.secretRef ? { secretRef: i.secretRef } : {}),
+    ...(i.jwt?.serviceAccountRef ? { jwt: { serviceAccountRef: i.jwt.serviceAccountRef } } : {}),
+  },
+});
+
+/** Where this spec would act as the operator (checked before any request). */
+export function operatorUses(spec: VaultProviderSpec): OperatorIdentityUse[] {
+  let method: AuthMethod;
+  try {
+    method = authMethod(spec);
+  } catch {
+    return []; // no usable auth method: validation reports it
+  }
+  const a = spec.auth ?? {};
+  if (method === "kubernetes" && !a.kubernetes?.serviceAccountRef && !a.kubernetes?.secretRef)
+    return [OWN_TOKEN];
+  if (method === "iam" && a.iam) {
+    const use = chainUse(iamAsAws(a.iam), { at: "auth.iam" });
+    return use ? [use] : [];
+  }
+  return [];
 }
 
 const ref = (r: SecretKeyRef | undefined, ctx: StoreContext): string =>
@@ -131,13 +167,16 @@ export async function login(
 ): Promise<AuthInfo> {
   const a = spec.auth ?? {};
   const ns = a.namespace ?? spec.namespace;
-  const post = async (mount: string, path: string, body: Record<string, unknown>): Promise<AuthInfo> => {
-    const res = await client.call<{ auth?: AuthInfo }>(
-      "Login",
-      "POST",
-      `auth/${mount.replace(/^\/+|\/+$/g, "")}/${path}`,
-      { body, namespace: ns },
-    );
+  const post = async (
+    mount: string,
+    what: string,
+    rest: string[],
+    body: Record<string, unknown>,
+  ): Promise<AuthInfo> => {
+    const res = await client.call<{ auth?: AuthInfo }>("Login", "POST", authPath(mount, what, ...rest), {
+      body,
+      namespace: ns,
+    });
     if (!res.body.auth?.client_token)
       throw new CustosError("CUSTOS_AUTH_FAILED", `Vault login at auth/${mount} returned no token`);
     return res.body.auth;
@@ -148,7 +187,7 @@ export async function login(
       const res = await client.call<{ data?: { ttl?: number; renewable?: boolean } }>(
         "LookupSelf",
         "GET",
-        "auth/token/lookup-self",
+        fixedPath("auth/token/lookup-self"),
         { token },
       );
       return { client_token: token, lease_duration: res.body.data?.ttl ?? 0, renewable: false };
@@ -161,7 +200,7 @@ export async function login(
         throw new CustosError("CUSTOS_INVALID_SPEC", "auth.appRole needs roleId or roleRef", {
           retryable: false,
         });
-      return post(r.path ?? "approle", "login", {
+      return post(r.path ?? "approle", "auth.appRole.path", ["login"], {
         role_id: roleId,
         secret_id: await secretValue(r.secretRef, ctx, "auth.appRole.secretRef"),
       });
@@ -177,13 +216,13 @@ export async function login(
           ctx,
           "auth.kubernetes.secretRef",
         );
-      else jwt = await ctx.kube.ownToken();
+      else jwt = await operatorIdentity(ctx, OWN_TOKEN).kubernetesToken();
       if (!jwt)
         throw new CustosError(
           "CUSTOS_MISSING_CREDENTIALS",
           "auth.kubernetes: no serviceAccountRef or secretRef, and the operator has no service-account token of its own",
         );
-      return post(k.mountPath ?? "kubernetes", "login", { role: k.role, jwt });
+      return post(k.mountPath ?? "kubernetes", "auth.kubernetes.mountPath", ["login"], { role: k.role, jwt });
     }
     case "jwt": {
       const j = a.jwt!;
@@ -196,23 +235,23 @@ export async function login(
             ctx,
           )
         : await secretValue(j.secretRef, ctx, "auth.jwt.secretRef");
-      return post(j.path ?? "jwt", "login", { ...(j.role ? { role: j.role } : {}), jwt });
+      return post(j.path ?? "jwt", "auth.jwt.path", ["login"], { ...(j.role ? { role: j.role } : {}), jwt });
     }
     case "userPass": {
       const u = a.userPass!;
-      return post(u.path ?? "userpass", `login/${encodeURIComponent(u.username)}`, {
+      return post(u.path ?? "userpass", "auth.userPass.path", ["login", u.username], {
         password: await secretValue(u.secretRef, ctx, "auth.userPass.secretRef"),
       });
     }
     case "ldap": {
       const l = a.ldap!;
-      return post(l.path ?? "ldap", `login/${encodeURIComponent(l.username)}`, {
+      return post(l.path ?? "ldap", "auth.ldap.path", ["login", l.username], {
         password: await secretValue(l.secretRef, ctx, "auth.ldap.secretRef"),
       });
     }
     case "cert":
       // the client certificate travels in the TLS handshake (see clientTls)
-      return post(a.cert!.path ?? "cert", "login", {});
+      return post(a.cert!.path ?? "cert", "auth.cert.path", ["login"], {});
     case "iam": {
       const i = a.iam!;
       const region = i.region ?? "us-east-1";
@@ -220,20 +259,18 @@ export async function login(
         {
           service: "SecretsManager",
           region,
-          ...(i.role ? { role: i.role } : {}),
           ...(i.externalID ? { externalID: i.externalID } : {}),
-          auth: {
-            ...(i.secretRef ? { secretRef: i.secretRef } : {}),
-            ...(i.jwt?.serviceAccountRef ? { jwt: { serviceAccountRef: i.jwt.serviceAccountRef } } : {}),
-          },
+          ...iamAsAws(i),
         },
         ctx,
         deps,
         region,
+        { at: "auth.iam" },
       );
       return post(
         i.path ?? "aws",
-        "login",
+        "auth.iam.path",
+        ["login"],
         await iamLoginBody(await provider(), region, i.vaultRole, i.vaultAwsIamServerID),
       );
     }

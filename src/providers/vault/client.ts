@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { Agent, request, type Dispatcher } from "undici";
 import { CustosError, type CustosErrorCode } from "../../util/errors.ts";
+import type { VaultPath } from "./path.ts";
 
 export interface VaultClientOptions {
   server: string;
@@ -55,22 +56,26 @@ function agentFor(
 
 export class VaultClient {
   readonly server: string;
+  /** The server URL's own path (a Vault behind a path prefix), without trailing slash. */
+  readonly #base: string;
   readonly #dispatcher: Dispatcher | undefined;
   #index: string | undefined;
 
   constructor(readonly opts: VaultClientOptions) {
     this.server = opts.server.replace(/\/+$/, "");
+    this.#base = new URL(this.server).pathname.replace(/\/+$/, "");
     this.#dispatcher = agentFor(opts.caPem, opts.clientTls);
   }
 
   /**
    * One API call. `call` names it for metrics (e.g. "ReadSecret", "Login"). 404 resolves with
-   * status 404 when `allow404` is set, else throws CUSTOS_SECRET_NOT_FOUND.
+   * status 404 when `allow404` is set, else throws CUSTOS_SECRET_NOT_FOUND. `path` is a checked
+   * VaultPath (see path.ts): the only way a key reaches a URL.
    */
   async call<T>(
     call: string,
     method: "GET" | "POST" | "PUT" | "LIST" | "DELETE",
-    path: string,
+    path: VaultPath,
     opts: {
       token?: string | undefined;
       body?: unknown;
@@ -79,7 +84,12 @@ export class VaultClient {
       namespace?: string | undefined;
     } = {},
   ): Promise<VaultResponse<T>> {
-    const url = new URL(`${this.server}/v1/${path.replace(/^\/+/, "")}`);
+    const url = new URL(`${this.server}/v1/${path.encoded}`);
+    // Second wall: URL parsing must not have rewritten the path (dot segments, separators).
+    if (url.pathname !== `${this.#base}/v1/${path.encoded}`)
+      throw new CustosError("CUSTOS_INVALID_REMOTE_KEY", `Vault path "${path.toString()}" is not allowed`, {
+        retryable: false,
+      });
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
     const headers: Record<string, string> = { ...(this.opts.headers ?? {}) };
     if (opts.token) headers["x-vault-token"] = opts.token;
@@ -124,7 +134,7 @@ export class VaultClient {
     }
     this.opts.recordCall(call, "error");
     const errors = ((body as { errors?: unknown[] } | undefined)?.errors ?? []).map(String).join("; ");
-    const what = `Vault ${method} ${path}: HTTP ${res.statusCode}${errors ? `: ${errors}` : ""}`;
+    const what = `Vault ${method} ${path.toString()}: HTTP ${res.statusCode}${errors ? `: ${errors}` : ""}`;
     throw new CustosError(codeFor(res.statusCode), what, {
       retryable: res.statusCode === 429 || res.statusCode >= 500 || res.statusCode === 403,
     });
@@ -137,35 +147,4 @@ function codeFor(status: number): CustosErrorCode {
   if (status === 400 || status === 401) return "CUSTOS_AUTH_FAILED";
   if (status === 429) return "CUSTOS_THROTTLED";
   return "CUSTOS_STORE_ERROR";
-}
-
-/** ESO's path building for KV reads (`data`) and metadata (`metadata`). */
-export function kvPath(
-  key: string,
-  mount: string | undefined,
-  version: "v1" | "v2",
-  kind: "data" | "metadata" = "data",
-): string {
-  let out = key.replace(/^\/+/, "");
-  if (mount) {
-    const cut = `${mount}/`;
-    if (out.startsWith(cut)) {
-      out = out.slice(cut.length);
-      if (version === "v2" && (out.startsWith("data/") || out.startsWith("metadata/")))
-        out = out.slice(out.indexOf("/") + 1);
-    }
-    return version === "v2" ? `${mount}/${kind}/${out}` : `${mount}/${out}`;
-  }
-  if (version === "v2") {
-    const parts = out.split("/");
-    if (out.includes(`/${kind}/`)) return out;
-    if (kind === "metadata" && out.includes("/data/")) return out.replace("/data/", "/metadata/");
-    return [parts[0], kind, ...parts.slice(1)].join("/");
-  }
-  return out;
-}
-
-/** The mount of a path-less key (its first segment), for LIST. */
-export function mountOf(key: string): string {
-  return key.replace(/^\/+/, "").split("/")[0] ?? "";
 }

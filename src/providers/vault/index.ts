@@ -5,7 +5,9 @@
 import { registerProvider } from "../registry.ts";
 import type { ProviderDefinition, StoreContext } from "../types.ts";
 import { CustosError } from "../../util/errors.ts";
-import { authMethod, clientTls, identityOf, refNamespace } from "./auth.ts";
+import { authMethod, clientTls, identityOf, operatorUses, refNamespace } from "./auth.ts";
+import { assertIdentityAllowed, identityProblems } from "../operator.ts";
+import { mountProblem } from "./path.ts";
 import { VaultClient } from "./client.ts";
 import { VaultProviderSchema, type VaultProviderSpec } from "./schema.ts";
 import { VaultSession } from "./session.ts";
@@ -20,16 +22,32 @@ async function caPem(spec: VaultProviderSpec, ctx: StoreContext): Promise<string
     : ctx.kube.configMapKey(ns, p.name, p.key);
 }
 
+/** Every mount path in the spec: the KV mount and the auth methods'. */
+function mountsOf(spec: VaultProviderSpec): [string, string | undefined, boolean][] {
+  const a = spec.auth ?? {};
+  return [
+    ["path", spec.path, true],
+    ["auth.appRole.path", a.appRole?.path, false],
+    ["auth.kubernetes.mountPath", a.kubernetes?.mountPath, false],
+    ["auth.jwt.path", a.jwt?.path, false],
+    ["auth.userPass.path", a.userPass?.path, false],
+    ["auth.ldap.path", a.ldap?.path, false],
+    ["auth.cert.path", a.cert?.path, false],
+    ["auth.iam.path", a.iam?.path, false],
+  ];
+}
+
 export const vaultProvider: ProviderDefinition<VaultProviderSpec> = {
   name: "vault",
   schema: VaultProviderSchema,
-  validate(spec) {
-    const problems: string[] = [];
+  validate(spec, ctx) {
     if (!spec || typeof spec !== "object") return ["spec.provider.vault must be an object"];
+    const problems: string[] = ctx ? identityProblems(operatorUses(spec), ctx) : [];
     try {
       const u = new URL(spec.server);
       if (u.protocol !== "http:" && u.protocol !== "https:")
         problems.push(`server "${spec.server}" must be an http(s) URL`);
+      else if (u.search || u.hash) problems.push(`server "${spec.server}" must have no query or fragment`);
     } catch {
       problems.push(`server "${spec.server}" is not a URL`);
     }
@@ -40,10 +58,16 @@ export const vaultProvider: ProviderDefinition<VaultProviderSpec> = {
     } catch (e) {
       problems.push((e as Error).message);
     }
+    for (const [what, mount, kv] of mountsOf(spec)) {
+      const problem = mount === undefined ? undefined : mountProblem(mount, kv);
+      if (problem) problems.push(`${what} "${mount}" is not allowed: ${problem}`);
+    }
     return problems;
   },
   identity: identityOf,
   async connect(spec, ctx, deps) {
+    // before anything else: no request may leave with the operator's identity
+    assertIdentityAllowed(operatorUses(spec), ctx);
     const problems = vaultProvider.validate(spec);
     if (problems.length)
       throw new CustosError("CUSTOS_INVALID_SPEC", problems.join("; "), { retryable: false });

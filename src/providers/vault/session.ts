@@ -6,11 +6,30 @@
 import type { FindQuery, ProviderDeps, RemoteKey, RemoteSecret, Session, StoreContext } from "../types.ts";
 import { CustosError, isCustosError } from "../../util/errors.ts";
 import { login } from "./auth.ts";
-import { kvPath, mountOf, type AuthInfo, type VaultClient } from "./client.ts";
+import type { AuthInfo, VaultClient } from "./client.ts";
+import {
+  findPathSegments,
+  fixedPath,
+  kvPath,
+  kvPathOf,
+  listedSegment,
+  storeMount,
+  type VaultPath,
+} from "./path.ts";
 import type { VaultProviderSpec } from "./schema.ts";
 
 const MAX_FIND_RESULTS = 10_000;
 const MAX_FIND_DEPTH = 16;
+
+/** A secret deleted between LIST and read is skipped; every other failure fails the find. */
+async function skipDeleted(p: Promise<RemoteSecret>): Promise<RemoteSecret | undefined> {
+  try {
+    return await p;
+  } catch (e) {
+    if (isCustosError(e, "CUSTOS_SECRET_NOT_FOUND")) return undefined;
+    throw e;
+  }
+}
 
 export class VaultSession implements Session {
   #auth: AuthInfo | undefined;
@@ -66,7 +85,7 @@ export class VaultSession implements Session {
         const res = await this.client.call<{ auth?: AuthInfo }>(
           "RenewSelf",
           "POST",
-          "auth/token/renew-self",
+          fixedPath("auth/token/renew-self"),
           { token: auth.client_token, body: {} },
         );
         const renewed = res.body.auth;
@@ -100,7 +119,7 @@ export class VaultSession implements Session {
     } catch (e) {
       if (!isCustosError(e, "CUSTOS_ACCESS_DENIED")) throw e;
       const valid = await this.client
-        .call("LookupSelf", "GET", "auth/token/lookup-self", { token })
+        .call("LookupSelf", "GET", fixedPath("auth/token/lookup-self"), { token })
         .then(() => true)
         .catch(() => false);
       if (valid) throw e;
@@ -111,35 +130,45 @@ export class VaultSession implements Session {
   }
 
   read(ref: RemoteKey): Promise<RemoteSecret> {
+    let path: VaultPath;
+    try {
+      // the key is checked before anything is sent (path.ts): an invalid one is never requested
+      if (ref.metadataPolicy === "Fetch") {
+        if (this.#version !== "v2")
+          throw new CustosError("CUSTOS_INVALID_SPEC", "metadataPolicy Fetch needs a KV v2 store", {
+            retryable: false,
+          });
+        path = kvPath(ref.key, this.spec.path, "v2", "metadata");
+      } else path = kvPath(ref.key, this.spec.path, this.#version);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
     const k = JSON.stringify([ref.key, ref.version ?? "", ref.metadataPolicy ?? "None"]);
     let p = this.#inflight.get(k);
     if (!p) {
-      p = this.#read(ref).finally(() => this.#inflight.delete(k));
+      p = (ref.metadataPolicy === "Fetch" ? this.#readMetadata(path) : this.#readData(path, ref)).finally(
+        () => this.#inflight.delete(k),
+      );
       this.#inflight.set(k, p);
     }
     return p;
   }
 
-  async #read(ref: RemoteKey): Promise<RemoteSecret> {
-    if (ref.metadataPolicy === "Fetch") {
-      if (this.#version !== "v2")
-        throw new CustosError("CUSTOS_INVALID_SPEC", "metadataPolicy Fetch needs a KV v2 store", {
-          retryable: false,
-        });
-      const path = kvPath(ref.key, this.spec.path, "v2", "metadata");
-      const res = await this.#authed((token) =>
-        this.client.call<{ data?: { custom_metadata?: Record<string, string> | null } }>(
-          "ReadMetadata",
-          "GET",
-          path,
-          { token },
-        ),
-      );
-      const meta = res.body.data?.custom_metadata ?? {};
-      this.deps.redact(JSON.stringify(meta));
-      return { kind: "map", value: meta };
-    }
-    const path = kvPath(ref.key, this.spec.path, this.#version);
+  async #readMetadata(path: VaultPath): Promise<RemoteSecret> {
+    const res = await this.#authed((token) =>
+      this.client.call<{ data?: { custom_metadata?: Record<string, string> | null } }>(
+        "ReadMetadata",
+        "GET",
+        path,
+        { token },
+      ),
+    );
+    const meta = res.body.data?.custom_metadata ?? {};
+    this.deps.redact(JSON.stringify(meta));
+    return { kind: "map", value: meta };
+  }
+
+  async #readData(path: VaultPath, ref: Pick<RemoteKey, "key" | "version">): Promise<RemoteSecret> {
     const query = ref.version && this.#version === "v2" ? { version: ref.version } : undefined;
     const res = await this.#authed((token) =>
       this.client.call<{ data?: Record<string, unknown> & { data?: Record<string, unknown> | null } }>(
@@ -160,33 +189,40 @@ export class VaultSession implements Session {
     return { kind: "map", value: data };
   }
 
+  /**
+   * Lists, then reads each match. Any failure (other than a secret deleted between list and read)
+   * fails the whole find: a partial result would read as deletions.
+   */
   async find(q: FindQuery): Promise<Map<string, RemoteSecret>> {
     const out = new Map<string, RemoteSecret>();
-    const mount = this.spec.path;
-    if (!mount && !q.path)
+    const path = findPathSegments(q.path);
+    // with a store mount, find.path is below it; without, its first segment is the mount
+    const [mount, prefix] = this.spec.path
+      ? [storeMount(this.spec.path), path]
+      : [path.slice(0, 1), path.slice(1)];
+    if (!mount.length)
       throw new CustosError(
         "CUSTOS_INVALID_SPEC",
         "dataFrom.find needs spec.provider.vault.path or find.path",
         { retryable: false },
       );
     const re = q.name?.regexp ? new RegExp(q.name.regexp) : undefined;
-    const keys = await this.#list(q.path?.replace(/^\/+|\/+$/g, "") ?? "", 0);
-    for (const key of keys) {
+    const listed = await this.#list(mount, prefix, 0, { count: 0 });
+    for (const rel of listed) {
+      const key = (this.spec.path ? rel : [...mount, ...rel]).join("/");
       if (re && !re.test(key)) continue;
       if (q.tags && Object.keys(q.tags).length) {
         if (this.#version !== "v2")
           throw new CustosError("CUSTOS_INVALID_SPEC", "dataFrom.find.tags needs a KV v2 store", {
             retryable: false,
           });
-        const meta = await this.read({ key, metadataPolicy: "Fetch" });
+        const meta = await skipDeleted(this.#readMetadata(kvPathOf(mount, rel, "v2", "metadata")));
+        if (!meta) continue;
         const tags = meta.kind === "map" ? meta.value : {};
         if (!Object.entries(q.tags).every(([k, v]) => tags[k] === v)) continue;
       }
-      try {
-        out.set(key, await this.read({ key }));
-      } catch (e) {
-        if (!isCustosError(e, "CUSTOS_SECRET_NOT_FOUND")) throw e; // listed but deleted: skip
-      }
+      const value = await skipDeleted(this.#readData(kvPathOf(mount, rel, this.#version, "data"), { key }));
+      if (value) out.set(key, value);
       if (out.size > MAX_FIND_RESULTS)
         throw new CustosError(
           "CUSTOS_INVALID_SPEC",
@@ -197,13 +233,23 @@ export class VaultSession implements Session {
     return out;
   }
 
-  /** Recursive LIST below `prefix`; returns keys relative to the mount. */
-  async #list(prefix: string, depth: number): Promise<string[]> {
-    if (depth > MAX_FIND_DEPTH) return [];
-    const mount = this.spec.path ?? mountOf(prefix);
-    const rel = this.spec.path ? prefix : prefix.split("/").slice(1).join("/");
-    const base = this.#version === "v2" ? `${mount}/metadata` : mount;
-    const path = rel ? `${base}/${rel}` : base;
+  /**
+   * Recursive LIST below `rel` in `mount`; returns the secrets' paths relative to the mount, as
+   * segments. Too deep or too many fails (never a silently shorter list).
+   */
+  async #list(
+    mount: readonly string[],
+    rel: readonly string[],
+    depth: number,
+    seen: { count: number },
+  ): Promise<string[][]> {
+    if (depth > MAX_FIND_DEPTH)
+      throw new CustosError(
+        "CUSTOS_INVALID_SPEC",
+        `dataFrom.find: folders nested deeper than ${MAX_FIND_DEPTH} levels`,
+        { retryable: false },
+      );
+    const path = kvPathOf(mount, rel, this.#version, "metadata");
     const res = await this.#authed((token) =>
       this.client.call<{ data?: { keys?: string[] } }>("ListSecrets", "LIST", path, {
         token,
@@ -211,11 +257,18 @@ export class VaultSession implements Session {
       }),
     );
     if (res.status === 404) return [];
-    const out: string[] = [];
+    const out: string[][] = [];
     for (const k of res.body.data?.keys ?? []) {
-      const full = prefix ? `${prefix}/${k}` : k;
-      if (k.endsWith("/")) out.push(...(await this.#list(full.replace(/\/+$/, ""), depth + 1)));
-      else out.push(full);
+      const { segment, folder } = listedSegment(k);
+      const child = [...rel, segment];
+      if (folder) out.push(...(await this.#list(mount, child, depth + 1, seen)));
+      else out.push(child);
+      if (++seen.count > MAX_FIND_RESULTS * 10)
+        throw new CustosError(
+          "CUSTOS_INVALID_SPEC",
+          `dataFrom.find: more than ${MAX_FIND_RESULTS * 10} entries listed`,
+          { retryable: false },
+        );
     }
     return out;
   }

@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { kvPath } from "../../../src/providers/vault/client.ts";
+import { kvPath as kvPathOf } from "../../../src/providers/vault/path.ts";
+const kvPath = (k: string, m: string | undefined, v: "v1" | "v2", kind?: "data" | "metadata"): string =>
+  kvPathOf(k, m, v, kind).toString();
 import { vaultProvider } from "../../../src/providers/vault/index.ts";
 import type { StoreContext } from "../../../src/providers/types.ts";
 import { iamLoginBody, stsHost } from "../../../src/providers/vault/iam.ts";
