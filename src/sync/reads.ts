@@ -6,6 +6,7 @@
  * keys, and so never cross identities. Errors are not cached.
  */
 import type { RemoteKey, RemoteSecret, Session } from "../providers/types.ts";
+import { CustosError } from "../util/errors.ts";
 
 interface Cached {
   at: number;
@@ -104,7 +105,8 @@ export class ReadCache {
       if (batch && inBatch.has(ref)) {
         value = batch.then((m) => {
           const r = m.get(ref.key);
-          if (r === undefined) throw new Error(`no result for ${ref.key}`);
+          // a batch that answers nothing for a key is a failure, never "not found"
+          if (r === undefined) throw new CustosError("CUSTOS_INTERNAL", `no result for ${ref.key}`);
           if (r instanceof Error) throw r;
           return r;
         });
