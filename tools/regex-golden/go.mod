@@ -1,0 +1,3 @@
+module custos.local/regex-golden
+
+go 1.24
