@@ -20,6 +20,8 @@ import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { GoFloat, NO_VALUE, goType, type Func } from "./exec.ts";
 import { sprintf, goQuote } from "./printf.ts";
 import { formatValue, isTrue, toInt, toNumber, toStr, utf8OrBytes } from "./values.ts";
+import { compileRegex, quoteMeta } from "../util/regex.ts";
+import { isCustosError } from "../util/errors.ts";
 
 const MAX_STRING = 1 << 20;
 
@@ -98,21 +100,6 @@ function fromJsonValue(x: unknown): unknown {
   return x;
 }
 
-function goRegexp(re: string): RegExp {
-  return new RegExp(re.replace(/\(\?P</g, "(?<"), "g");
-}
-
-function goExpand(tpl: string): string {
-  return tpl.replace(
-    /\$(\$|\{(\w+)\}|(\w+))/g,
-    (_m, all: string, b: string | undefined, c: string | undefined) => {
-      if (all === "$") return "$$";
-      const n = b ?? c ?? "";
-      return /^\d+$/.test(n) ? `$${n}` : `$<${n}>`;
-    },
-  );
-}
-
 function randomString(n: number, chars: string): string {
   cap(n, "random string");
   const bytes = randomBytes(n);
@@ -122,6 +109,42 @@ function randomString(n: number, chars: string): string {
 }
 
 const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/**
+ * Sprig's regex functions on Go's RE2 semantics (src/util/regex.ts): linear time, and an invalid
+ * pattern is an error naming the problem without quoting the pattern (it may be a secret). As in
+ * Sprig, regexMatch answers false for an invalid pattern; a pattern or input over the limits is an
+ * error everywhere.
+ */
+function regexFuncs(): Record<string, Func> {
+  const re = (p: unknown) => compileRegex(toStr(p));
+  const all = {
+    regexFind: (p: unknown, s: unknown) => re(p).find(toStr(s)),
+    regexFindAll: (p: unknown, s: unknown, n: unknown) => re(p).findAll(toStr(s), toInt(n)),
+    regexReplaceAll: (p: unknown, s: unknown, repl: unknown) => re(p).replaceAll(toStr(s), toStr(repl)),
+    regexReplaceAllLiteral: (p: unknown, s: unknown, repl: unknown) =>
+      re(p).replaceAllLiteral(toStr(s), toStr(repl)),
+    regexSplit: (p: unknown, s: unknown, n: unknown) => re(p).split(toStr(s), toInt(n)),
+  };
+  return {
+    ...all,
+    regexMatch: (p, s) => {
+      try {
+        return re(p).test(toStr(s));
+      } catch (e) {
+        if (isCustosError(e, "CUSTOS_REGEX_INVALID")) return false;
+        throw e;
+      }
+    },
+    mustRegexMatch: (p, s) => re(p).test(toStr(s)),
+    mustRegexFind: all.regexFind,
+    mustRegexFindAll: all.regexFindAll,
+    mustRegexReplaceAll: all.regexReplaceAll,
+    mustRegexReplaceAllLiteral: all.regexReplaceAllLiteral,
+    mustRegexSplit: all.regexSplit,
+    regexQuoteMeta: (s) => quoteMeta(toStr(s)),
+  };
+}
 
 function title(s: string): string {
   // strings.Title: letters, digits and "_" continue a word; anything else separates words
@@ -327,22 +350,7 @@ export function builtinFuncs(): Map<string, Func> {
         .filter((x) => x !== undefined && x !== null)
         .map(toStr)
         .join(" "),
-    regexMatch: (re, s) => new RegExp(toStr(re).replace(/\(\?P</g, "(?<")).test(toStr(s)),
-    regexFind: (re, s) => goRegexp(toStr(re)).exec(toStr(s))?.[0] ?? "",
-    regexFindAll: (re, s, n) => {
-      const all = [...toStr(s).matchAll(goRegexp(toStr(re)))].map((m) => m[0]);
-      const k = toInt(n);
-      return k < 0 ? all : all.slice(0, k);
-    },
-    regexReplaceAll: (re, s, repl) => toStr(s).replace(goRegexp(toStr(re)), goExpand(toStr(repl))),
-    regexReplaceAllLiteral: (re, s, repl) => toStr(s).replace(goRegexp(toStr(re)), () => toStr(repl)),
-    regexSplit: (re, s, n) => {
-      const parts = toStr(s).split(new RegExp(toStr(re).replace(/\(\?P</g, "(?<")));
-      const k = toInt(n);
-      if (k < 0) return parts;
-      if (k === 0) return [];
-      return parts.length > k ? [...parts.slice(0, k - 1), parts.slice(k - 1).join("")] : parts;
-    },
+    ...regexFuncs(),
     toString: (v: unknown) => toStr(v),
     toStrings: (l) => list(l).map(toStr),
     // defaults and flow

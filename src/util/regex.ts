@@ -269,10 +269,19 @@ export class GoRegexp {
       );
   }
 
-  /** The lazy DFA grows with the input seen; cleared so cached patterns stay small. */
+  /** Bytes re2js estimates its lazy DFA for this pattern holds (grows with the input seen). */
+  get dfaBytes(): number {
+    const dfa = this.#dfa();
+    return dfa ? dfa.stateBudget - dfa.memBudget : 0;
+  }
+
+  #dfa(): DfaCache | null {
+    return (this.#re.re2() as unknown as { lazyDFA: DfaCache | null }).lazyDFA;
+  }
+
+  /** Cleared once large, so that cached patterns stay small. */
   #trimDfa(): void {
-    const dfa = (this.#re.re2() as unknown as { lazyDFA: DfaCache | null }).lazyDFA;
-    if (dfa && dfa.stateBudget - dfa.memBudget > limits.dfaTrimBytes) dfa.clearCache();
+    if (this.dfaBytes > limits.dfaTrimBytes) this.#dfa()?.clearCache();
   }
 }
 
