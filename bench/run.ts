@@ -4,12 +4,13 @@
  *   rollout [N] [coalesceMs]    Secret update to workload patch latency
  *   sealing [seconds]           seal/unseal values per second with 4096-bit keys
  *   template [seconds]          renders per second of a typical 20-line template
+ *   redact [values] [bytes]     redact() time per message with many registered values
  * Benchmarks print JSON; they never assert timings.
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 
-const all = ["sync", "rollout", "sealing", "template"];
+const all = ["sync", "rollout", "sealing", "template", "redact"];
 const [name, ...args] = process.argv.slice(2);
 const chosen = name ? [name] : all;
 let failed = false;

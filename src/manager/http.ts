@@ -39,14 +39,20 @@ export class HttpEndpoints {
       const path = (req.url ?? "/").split("?")[0]!;
       const handler = this.#routes.get(`${req.method ?? "GET"} ${path}`);
       if (!handler) {
+        req.resume();
         text(res, 404, "not found");
         return;
       }
       Promise.resolve(handler(req, res)).catch((e: unknown) => {
-        if (!res.headersSent) text(res, 500, (e as Error).message);
-        else res.end();
+        // A fixed text: an error's message may quote what the request carried (or decrypted).
+        if (res.headersSent) res.end();
+        else if (e instanceof HttpError) answer(req, res, e);
+        else text(res, 500, "internal error");
       });
     });
+    // Slow or stalled clients give their connection back (the endpoints are unauthenticated).
+    server.requestTimeout = REQUEST_TIMEOUT_MS;
+    server.headersTimeout = Math.min(server.headersTimeout, REQUEST_TIMEOUT_MS);
     this.#server = server;
     return new Promise((resolve, reject) => {
       server.once("error", reject);
@@ -76,13 +82,58 @@ export function text(res: ServerResponse, status: number, body: string): void {
   res.end(body);
 }
 
-export async function readBody(req: IncomingMessage, limit = 5 * 1024 * 1024): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new Error("request body too large");
-    chunks.push(chunk as Buffer);
+/** An answer with a fixed text, thrown by route handlers. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    /** Close the connection after answering (the request body was left unread). */
+    readonly close = false,
+  ) {
+    super(message);
   }
-  return Buffer.concat(chunks);
+}
+
+/** Answers an HttpError; an unread body means the connection is not reused. */
+export function answer(req: IncomingMessage, res: ServerResponse, e: HttpError): void {
+  if (e.close) {
+    res.setHeader("connection", "close");
+    // Closed a moment after the answer: closing at once could reset it before the client reads it.
+    res.once("finish", () => {
+      setTimeout(() => req.socket.destroy(), 1_000).unref();
+    });
+  }
+  text(res, e.status, e.message);
+}
+
+const REQUEST_TIMEOUT_MS = 60_000;
+
+/**
+ * The request body, refused with 413 past `limit` bytes: by its Content-Length before reading,
+ * else as soon as the count passes it (the rest is not read).
+ */
+export async function readBody(req: IncomingMessage, limit = 5 * 1024 * 1024): Promise<Buffer> {
+  const tooLarge = new HttpError(413, `request body larger than ${limit} bytes`, true);
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge;
+  // Events, not `for await`: leaving an async iterator early destroys the socket before the 413.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off("data", onData);
+        req.pause();
+        reject(tooLarge);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on("data", onData);
+    req.once("end", () => {
+      resolve(Buffer.concat(chunks));
+    });
+    req.once("error", reject);
+  });
 }

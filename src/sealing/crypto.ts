@@ -11,6 +11,7 @@ import {
   publicEncrypt,
   randomBytes,
   constants,
+  webcrypto,
   type KeyObject,
 } from "node:crypto";
 import { CustosError } from "../util/errors.ts";
@@ -90,6 +91,61 @@ export function hybridDecrypt(privateKeys: KeyObject[], ciphertext: Uint8Array, 
       const decipher = createDecipheriv("aes-256-gcm", sessionKey, NONCE);
       decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
       return Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]);
+    } catch {
+      continue;
+    }
+  }
+  throw new CustosError("CUSTOS_UNSEAL_FAILED", "no key could decrypt secret", { retryable: false });
+}
+
+type CryptoKey = webcrypto.CryptoKey;
+const oaepKeys = new WeakMap<KeyObject, Promise<CryptoKey>>();
+
+function oaepKey(key: KeyObject): Promise<CryptoKey> {
+  let k = oaepKeys.get(key);
+  if (!k) {
+    const der = key.export({ type: "pkcs8", format: "der" });
+    k = webcrypto.subtle.importKey("pkcs8", der, { name: "RSA-OAEP", hash: "SHA-256" }, false, ["decrypt"]);
+    oaepKeys.set(key, k);
+  }
+  return k;
+}
+
+/**
+ * hybridDecrypt through WebCrypto: RSA and AES run on libuv's thread pool, so unsealing many
+ * values (a hostile SealedSecret, a large /v1/verify body) never blocks the event loop — the Lease
+ * keeps being renewed and other controllers keep working meanwhile.
+ */
+export async function hybridDecryptAsync(
+  privateKeys: readonly KeyObject[],
+  ciphertext: Uint8Array,
+  label: Uint8Array,
+): Promise<Buffer> {
+  const ct = Buffer.from(ciphertext);
+  if (ct.length < 2)
+    throw new CustosError("CUSTOS_UNSEAL_FAILED", "SealedSecret data is too short", { retryable: false });
+  const rsaLen = ct.readUInt16BE(0);
+  if (ct.length < 2 + rsaLen + TAG_BYTES)
+    throw new CustosError("CUSTOS_UNSEAL_FAILED", "SealedSecret data is too short", { retryable: false });
+  const wrapped = ct.subarray(2, 2 + rsaLen);
+  const body = ct.subarray(2 + rsaLen);
+  for (const key of privateKeys) {
+    let sessionKey: ArrayBuffer;
+    try {
+      sessionKey = await webcrypto.subtle.decrypt(
+        { name: "RSA-OAEP", label: Buffer.from(label) },
+        await oaepKey(key),
+        wrapped,
+      );
+    } catch {
+      continue;
+    }
+    if (sessionKey.byteLength !== SESSION_KEY_BYTES) continue;
+    try {
+      const aes = await webcrypto.subtle.importKey("raw", sessionKey, "AES-GCM", false, ["decrypt"]);
+      return Buffer.from(
+        await webcrypto.subtle.decrypt({ name: "AES-GCM", iv: NONCE, tagLength: 128 }, aes, body),
+      );
     } catch {
       continue;
     }

@@ -5,7 +5,15 @@
 import type { KeyObject } from "node:crypto";
 import { CustosError, errorMessage } from "../util/errors.ts";
 import { redactor } from "../util/redact.ts";
-import { hybridDecrypt, hybridEncrypt, scopeAnnotations, scopeLabel, scopeOf, type Scope } from "./crypto.ts";
+import {
+  hybridDecrypt,
+  hybridDecryptAsync,
+  hybridEncrypt,
+  scopeAnnotations,
+  scopeLabel,
+  scopeOf,
+  type Scope,
+} from "./crypto.ts";
 
 export const ANNOTATION_MANAGED = "sealedsecrets.bitnami.com/managed";
 export const ANNOTATION_PATCH = "sealedsecrets.bitnami.com/patch";
@@ -117,25 +125,110 @@ function cleanAnnotations(a: Record<string, string> | undefined): Record<string,
   return out;
 }
 
-/** Decrypts every value of a SealedSecret (legacy `spec.data` included). Values are registered with the redactor. */
-export function unsealValues(ss: SealedSecret, privateKeys: KeyObject[]): Record<string, Buffer> {
-  const name = ss.metadata.name ?? "";
-  const namespace = ss.metadata.namespace ?? "";
-  const label = scopeLabel(scopeOf(ss.metadata.annotations), namespace, name);
-  const out: Record<string, Buffer> = {};
-  if (ss.spec.data) {
-    const plain = hybridDecrypt(privateKeys, Buffer.from(ss.spec.data, "base64"), label);
-    const legacy = JSON.parse(plain.toString("utf8")) as SecretLike;
-    for (const [k, v] of Object.entries(legacy.data ?? {})) out[k] = Buffer.from(v, "base64");
+/** Limits on what one unseal may cost (the sealing API applies them to anonymous callers). */
+export interface UnsealLimits {
+  /** Most values (encryptedData entries + legacy entries) one SealedSecret may carry. */
+  maxEntries?: number;
+}
+
+interface UnsealPlan {
+  label: Buffer;
+  legacy: Buffer | undefined;
+  entries: [string, Buffer][];
+}
+
+function planUnseal(ss: SealedSecret, limits: UnsealLimits): UnsealPlan {
+  const label = scopeLabel(
+    scopeOf(ss.metadata.annotations),
+    ss.metadata.namespace ?? "",
+    ss.metadata.name ?? "",
+  );
+  const encrypted = ss.spec.encryptedData;
+  if (
+    encrypted !== undefined &&
+    (typeof encrypted !== "object" || encrypted === null || Array.isArray(encrypted))
+  )
+    throw new CustosError("CUSTOS_UNSEAL_FAILED", "spec.encryptedData is not a map", { retryable: false });
+  const entries = Object.entries(encrypted ?? {});
+  if (limits.maxEntries !== undefined && entries.length > limits.maxEntries)
+    throw new CustosError("CUSTOS_UNSEAL_FAILED", `more than ${limits.maxEntries} encrypted values`, {
+      retryable: false,
+    });
+  return {
+    label,
+    legacy:
+      typeof ss.spec.data === "string" && ss.spec.data ? Buffer.from(ss.spec.data, "base64") : undefined,
+    entries: entries.map(([k, v]) => [k, Buffer.from(typeof v === "string" ? v : "", "base64")]),
+  };
+}
+
+/**
+ * The values of a decrypted legacy `spec.data` (a whole Secret as JSON). The errors are fixed
+ * texts: the plaintext is a secret, and a parser's message quotes its input (a decryption oracle
+ * through /v1/rotate, before).
+ */
+function legacyValues(plain: Buffer, out: Record<string, Buffer>): void {
+  let legacy: unknown;
+  try {
+    legacy = JSON.parse(plain.toString("utf8"));
+  } catch {
+    throw new CustosError("CUSTOS_UNSEAL_FAILED", "legacy spec.data does not decrypt to a Secret", {
+      retryable: false,
+    });
   }
-  for (const [k, v] of Object.entries(ss.spec.encryptedData ?? {})) {
+  const data = (legacy as { data?: unknown } | null)?.data;
+  if (data === undefined || data === null) return;
+  if (typeof data !== "object" || Array.isArray(data))
+    throw new CustosError("CUSTOS_UNSEAL_FAILED", "legacy spec.data does not decrypt to a Secret", {
+      retryable: false,
+    });
+  for (const [k, v] of Object.entries(data)) out[k] = Buffer.from(typeof v === "string" ? v : "", "base64");
+}
+
+function entryFailed(e: unknown, k: string): CustosError {
+  return new CustosError("CUSTOS_UNSEAL_FAILED", `${errorMessage(e)} (key "${k}")`, {
+    retryable: false,
+    cause: e,
+  });
+}
+
+/** Decrypts every value of a SealedSecret (legacy `spec.data` included). Values are registered with the redactor. */
+export function unsealValues(
+  ss: SealedSecret,
+  privateKeys: KeyObject[],
+  limits: UnsealLimits = {},
+): Record<string, Buffer> {
+  const plan = planUnseal(ss, limits);
+  const out: Record<string, Buffer> = {};
+  if (plan.legacy) legacyValues(hybridDecrypt(privateKeys, plan.legacy, plan.label), out);
+  for (const [k, ct] of plan.entries) {
     try {
-      out[k] = hybridDecrypt(privateKeys, Buffer.from(v, "base64"), label);
+      out[k] = hybridDecrypt(privateKeys, ct, plan.label);
     } catch (e) {
-      throw new CustosError("CUSTOS_UNSEAL_FAILED", `${errorMessage(e)} (key "${k}")`, {
-        retryable: false,
-        cause: e,
-      });
+      throw entryFailed(e, k);
+    }
+  }
+  for (const v of Object.values(out)) redactor.add(v);
+  return out;
+}
+
+/**
+ * unsealValues without blocking the event loop: the decryption runs on the thread pool, one
+ * value at a time. The controller and the sealing API use this one.
+ */
+export async function unsealValuesAsync(
+  ss: SealedSecret,
+  privateKeys: readonly KeyObject[],
+  limits: UnsealLimits = {},
+): Promise<Record<string, Buffer>> {
+  const plan = planUnseal(ss, limits);
+  const out: Record<string, Buffer> = {};
+  if (plan.legacy) legacyValues(await hybridDecryptAsync(privateKeys, plan.legacy, plan.label), out);
+  for (const [k, ct] of plan.entries) {
+    try {
+      out[k] = await hybridDecryptAsync(privateKeys, ct, plan.label);
+    } catch (e) {
+      throw entryFailed(e, k);
     }
   }
   for (const v of Object.values(out)) redactor.add(v);
@@ -150,7 +243,15 @@ export function unsealToSecret(
   privateKeys: KeyObject[],
   render?: TemplateRenderer,
 ): SecretLike {
-  const values = unsealValues(ss, privateKeys);
+  return secretFromValues(ss, unsealValues(ss, privateKeys), render);
+}
+
+/** The Secret made of a SealedSecret's decrypted values (its template applied). */
+export function secretFromValues(
+  ss: SealedSecret,
+  values: Record<string, Buffer>,
+  render?: TemplateRenderer,
+): SecretLike {
   const tpl = ss.spec.template ?? {};
   const data: Record<string, string> = {};
   for (const [k, v] of Object.entries(values)) data[k] = v.toString("base64");

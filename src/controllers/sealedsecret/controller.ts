@@ -12,24 +12,23 @@ import { isNotFound, resourcePath, SECRETS } from "../../kube/api.ts";
 import { Informer, objectKey } from "../../kube/informer.ts";
 import { WorkQueue } from "../../kube/workqueue.ts";
 import type { EventRecorder } from "../../kube/events.ts";
-import { HttpEndpoints, readBody, text } from "../../manager/http.ts";
+import { HttpEndpoints } from "../../manager/http.ts";
 import type { Metrics } from "../../manager/metrics.ts";
 import type { Logger } from "../../util/log.ts";
 import { CustosError, errorMessage } from "../../util/errors.ts";
 import { redactor } from "../../util/redact.ts";
 import { publicKeyOf } from "../../sealing/keys.ts";
-import { scopeOf } from "../../sealing/crypto.ts";
 import {
   ANNOTATION_MANAGED,
   ANNOTATION_PATCH,
-  sealSecret,
-  unsealToSecret,
-  unsealValues,
+  secretFromValues,
+  unsealValuesAsync,
   type SealedSecret,
   type SecretLike,
   type TemplateRenderer,
 } from "../../sealing/sealedsecret.ts";
 import { Keyring } from "./keyring.ts";
+import { mountSealingApi } from "./api.ts";
 
 const GROUP_PATH = "/apis/bitnami.com/v1alpha1";
 const RESYNC_MS = 60 * 60_000;
@@ -44,6 +43,8 @@ export interface SealedSecretControllerDeps {
   keyRenewPeriodMs: number;
   keyCommonName: string;
   port: number;
+  /** Address the sealing API listens on (all interfaces by default: kubeseal reaches it through the API server's service proxy). */
+  bindAddress?: string | undefined;
   /** Go templates for spec.template.data (the template engine). */
   render?: TemplateRenderer | undefined;
   keyBits?: number;
@@ -127,39 +128,12 @@ export class SealedSecretController {
       res.writeHead(200, { "content-type": "application/x-pem-file" });
       res.end(this.keyring.newest.certificatePem);
     });
-    this.http.route("POST /v1/verify", async (req, res) => {
-      try {
-        const ss = JSON.parse((await readBody(req)).toString("utf8")) as SealedSecret;
-        unsealValues(ss, this.keyring.privateKeys);
-        text(res, 200, "");
-      } catch {
-        text(res, 409, "");
-      }
-    });
-    this.http.route("POST /v1/rotate", async (req, res) => {
-      let ss: SealedSecret;
-      try {
-        ss = JSON.parse((await readBody(req)).toString("utf8")) as SealedSecret;
-        const plain = unsealToSecret(ss, this.keyring.privateKeys);
-        const resealed = sealSecret(
-          {
-            metadata: {
-              ...(ss.spec.template?.metadata ?? {}),
-              name: ss.metadata.name ?? "",
-              namespace: ss.metadata.namespace ?? "",
-            },
-            ...(plain.data ? { data: plain.data } : {}),
-          },
-          publicKeyOf(this.keyring.newest),
-          scopeOf(ss.metadata.annotations),
-          { allowEmptyData: true },
-        );
-        const out = { ...ss, spec: { ...ss.spec, encryptedData: resealed.spec.encryptedData } };
-        res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify(out));
-      } catch (e) {
-        text(res, 409, redactor.redact(errorMessage(e)));
-      }
+    const keyring = this.keyring;
+    mountSealingApi(this.http, {
+      get privateKeys() {
+        return keyring.privateKeys;
+      },
+      newestPublicKey: () => publicKeyOf(keyring.newest),
     });
   }
 
@@ -171,7 +145,8 @@ export class SealedSecretController {
     const withKind = { ...ss, apiVersion: "bitnami.com/v1alpha1", kind: "SealedSecret" };
     let desired: SecretLike;
     try {
-      desired = unsealToSecret(ss, this.keyring.privateKeys, this.deps.render);
+      // decrypted on the thread pool: a SealedSecret with thousands of values never stalls the loop
+      desired = secretFromValues(ss, await unsealValuesAsync(ss, this.keyring.privateKeys), this.deps.render);
     } catch (e) {
       const message = redactor.redact(errorMessage(e));
       this.deps.metrics?.unseals.inc({ status: "error" });
@@ -248,7 +223,7 @@ export class SealedSecretController {
 
   async start(): Promise<void> {
     await this.keyring.start();
-    this.port = this.deps.port >= 0 ? await this.http.listen(this.deps.port) : 0;
+    this.port = this.deps.port >= 0 ? await this.http.listen(this.deps.port, this.deps.bindAddress) : 0;
     await this.sealed.start();
     await this.secrets.start();
     this.#queue.start();
