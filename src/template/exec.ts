@@ -1,23 +1,36 @@
 /**
- * Go text/template evaluation with Go's truthiness and printing, `missingkey` modes, and limits
- * that make templates from tenants' resources safe: bounded steps, output size and recursion.
+ * Go text/template evaluation with Go's truthiness and printing and `missingkey` modes, made safe
+ * for templates from tenants' resources: every render runs on a budget (steps, bytes, cost, see
+ * budget.ts), maps are read through own properties only (maps.ts), and errors quote the template
+ * source but never a data value.
  */
 import type { Node, Operand, ParsedTemplate, Pipe } from "./parser.ts";
-import { TemplateError } from "./errors.ts";
+import { TemplateBudgetError, TemplateError } from "./errors.ts";
+import { BudgetExceeded, Meter, sizeOf, withMeter } from "./budget.ts";
+import { FuncError, hasOwnKey, isGoMap, ownGet, ownKeys, toTemplateValue } from "./maps.ts";
 import { formatValue, isTrue } from "./values.ts";
 
 export type Func = (...args: unknown[]) => unknown;
 
 export interface TemplateLimits {
+  /** Evaluation steps (nodes, operands, calls, iterations, nodes visited by deep walks). */
   maxSteps: number;
+  /** Bytes of the rendered output. */
   maxOutputBytes: number;
+  /** Nesting of {{template}} calls. */
   maxDepth: number;
+  /** Bytes of intermediate values produced and consumed by functions (see budget.ts). */
+  maxBytes: number;
+  /** Estimated milliseconds of expensive functions (bcrypt, key generation, PKCS#12). */
+  maxCost: number;
 }
 
 export const DEFAULT_LIMITS: TemplateLimits = {
   maxSteps: 1_000_000,
   maxOutputBytes: 4 * 1024 * 1024,
   maxDepth: 100,
+  maxBytes: 32 * 1024 * 1024,
+  maxCost: 1_000,
 };
 
 export interface ExecOptions {
@@ -33,6 +46,10 @@ class ContinueSignal extends Error {}
 /** Marks a lookup that found nothing (printed as "<no value>"). */
 export const NO_VALUE = Symbol("no value");
 
+/** Shown instead of a fail/required message computed from data (it could carry a secret). */
+const WITHHELD =
+  "(message withheld: fail and required show only string literals of the template, never computed values)";
+
 /**
  * Runs a template. The output is a list of chunks: text, and the exact bytes of binary values
  * (Go strings are bytes; a value that is not UTF-8 reaches templates as a Uint8Array).
@@ -41,24 +58,30 @@ export function execute(
   name: string,
   source: string,
   tpl: ParsedTemplate,
-  data: unknown,
+  input: unknown,
   opts: ExecOptions,
 ): (string | Uint8Array)[] {
   const out: (string | Uint8Array)[] = [];
   let size = 0;
-  let steps = 0;
+  let lastPos = 0;
+  const meter = new Meter(opts.limits);
   const fail = (pos: number, msg: string): never => {
     throw new TemplateError(name, source, pos, msg);
   };
   const step = (pos: number): void => {
-    if (++steps > opts.limits.maxSteps)
-      fail(pos, `template exceeded ${opts.limits.maxSteps} evaluation steps`);
+    lastPos = pos;
+    meter.step();
   };
   const write = (s: string | Uint8Array, pos: number): void => {
     out.push(s);
     size += s.length;
     if (size > opts.limits.maxOutputBytes)
-      fail(pos, `template output exceeds ${opts.limits.maxOutputBytes} bytes`);
+      throw new TemplateBudgetError(
+        name,
+        source,
+        pos,
+        `template output exceeds ${opts.limits.maxOutputBytes} bytes`,
+      );
   };
 
   type Scope = Map<string, unknown>[];
@@ -75,26 +98,19 @@ export function execute(
           );
         return NO_VALUE;
       }
-      if (v instanceof Map) {
-        if (!v.has(n)) {
-          if (opts.missingKey === "error")
-            fail(pos, `executing "${name}" at <${receiverDesc}.${n}>: map has no entry for key "${n}"`);
-          return NO_VALUE;
-        }
-        v = v.get(n);
-      } else if (typeof v === "object" && !Array.isArray(v) && !(v instanceof Uint8Array)) {
-        if (!Object.hasOwn(v, n)) {
-          if (opts.missingKey === "error")
-            fail(pos, `executing "${name}" at <${receiverDesc}.${n}>: map has no entry for key "${n}"`);
-          return NO_VALUE;
-        }
-        v = (v as Record<string, unknown>)[n];
-      } else {
+      // own entries of maps only: no prototype, method or internal property is reachable
+      if (!isGoMap(v))
         fail(
           pos,
           `executing "${name}" at <${receiverDesc}.${n}>: can't evaluate field ${n} in type ${goType(v)}`,
         );
+      const m = v as Parameters<typeof hasOwnKey>[0];
+      if (!hasOwnKey(m, n)) {
+        if (opts.missingKey === "error")
+          fail(pos, `executing "${name}" at <${receiverDesc}.${n}>: map has no entry for key "${n}"`);
+        return NO_VALUE;
       }
+      v = ownGet(m, n);
     }
     return v;
   }
@@ -139,13 +155,28 @@ export function execute(
     }
   }
 
-  function call(fname: string, f: Func, args: unknown[], pos: number): unknown {
+  function call(fname: string, f: Func, rawArgs: unknown[], pos: number): unknown {
+    step(pos);
+    const args = rawArgs.map((a) => (a === NO_VALUE ? undefined : a));
+    // fail and required show their message only when it is a literal of the template itself
+    if ((fname === "fail" || fname === "required") && args.length && !isLiteral(args[0])) args[0] = WITHHELD;
+    // strings and bytes a function reads are charged: most functions are linear in them
+    for (const a of args) if (typeof a === "string" || a instanceof Uint8Array) meter.bytesUsed(sizeOf(a));
+    let result: unknown;
     try {
-      return f(...args.map((a) => (a === NO_VALUE ? undefined : a)));
+      result = f(...args);
     } catch (e) {
       if (e instanceof TemplateError) throw e;
-      return fail(pos, `executing "${name}" at <${fname}>: error calling ${fname}: ${(e as Error).message}`);
+      if (e instanceof BudgetExceeded) throw new TemplateBudgetError(name, source, pos, e.message);
+      return fail(pos, `executing "${name}" at <${fname}>: error calling ${fname}: ${safeMessage(e)}`);
     }
+    // new values are charged; a function handing back one of its arguments (set, default) is not
+    if (!args.includes(result)) meter.bytesUsed(sizeOf(result));
+    return result;
+  }
+
+  function isLiteral(v: unknown): boolean {
+    return typeof v === "string" && tpl.literals.has(v);
   }
 
   function command(cmd: Operand[], dot: unknown, scope: Scope, final: unknown, hasFinal: boolean): unknown {
@@ -167,12 +198,8 @@ export function execute(
       return call(fname, opts.funcs.get(fname)!, args, first.pos);
     }
     if (first.type === "nil") fail(first.pos, `executing "${name}" at <nil>: nil is not a command`);
-    if (rest.length || hasFinal) {
-      if (first.type === "field" || first.type === "var" || first.type === "pipe") {
-        fail(first.pos, `executing "${name}": can't give argument to non-function ${describe(first)}`);
-      }
+    if (rest.length || hasFinal)
       fail(first.pos, `executing "${name}": can't give argument to non-function ${describe(first)}`);
-    }
     return arg(first, dot, scope);
   }
 
@@ -190,22 +217,32 @@ export function execute(
     return v;
   }
 
-  function iterate(v: unknown, pos: number): [unknown, unknown][] | undefined {
-    if (v === undefined || v === null || v === NO_VALUE) return [];
-    if (Array.isArray(v)) return v.map((x, i) => [i, x]);
-    if (v instanceof Map) return [...v.entries()].sort((a, b) => cmpKeys(a[0], b[0]));
-    if (typeof v === "number" && Number.isInteger(v))
-      return Array.from({ length: Math.max(0, v) }, (_x, i) => [i, i]);
-    if (typeof v === "object" && !(v instanceof Uint8Array) && !(v instanceof GoFloat)) {
-      return Object.keys(v)
-        .sort()
-        .map((k) => [k, (v as Record<string, unknown>)[k]]);
+  /** Range items, produced one at a time: `range N` never builds a list of N. */
+  function* iterate(v: unknown, pos: number): Generator<[unknown, unknown]> {
+    if (v === undefined || v === null || v === NO_VALUE) return;
+    if (Array.isArray(v)) {
+      // a snapshot: the body may append to the list it iterates (Go ranges over a copy of the header)
+      const n = v.length;
+      for (let i = 0; i < n; i++) yield [i, v[i]];
+      return;
     }
-    return fail(pos, `range can't iterate over ${formatValue(v)}`);
+    if (typeof v === "number" && Number.isInteger(v)) {
+      for (let i = 0; i < v; i++) yield [i, i];
+      return;
+    }
+    if (isGoMap(v)) {
+      // Go visits map keys in sorted order
+      const keys = ownKeys(v).sort(cmpKeys);
+      meter.step(keys.length);
+      for (const k of keys) yield [k, ownGet(v, k)];
+      return;
+    }
+    fail(pos, `range can't iterate over value of type ${goType(v)}`);
   }
 
   function walk(nodes: Node[], dot: unknown, scope: Scope, depth: number): void {
     for (const n of nodes) {
+      step(n.type === "text" ? lastPos : n.pos);
       switch (n.type) {
         case "text":
           write(n.text, 0);
@@ -228,31 +265,29 @@ export function execute(
           scope.push(new Map());
           const rp = { ...n.pipe, decl: [] };
           const v = pipe(rp, dot, scope);
-          const items = iterate(v, n.pos)!;
-          if (!items.length) {
-            if (n.elseList) walk(n.elseList, dot, scope, depth);
-          } else {
-            for (const [k, x] of items) {
-              step(n.pos);
-              const s = new Map<string, unknown>();
-              if (n.pipe.decl.length === 1) s.set(n.pipe.decl[0]!, x);
-              if (n.pipe.decl.length === 2) {
-                s.set(n.pipe.decl[0]!, k);
-                s.set(n.pipe.decl[1]!, x);
-              }
-              scope.push(s);
-              try {
-                walk(n.list, x, scope, depth);
-              } catch (e) {
-                if (e instanceof BreakSignal) {
-                  scope.pop();
-                  break;
-                }
-                if (!(e instanceof ContinueSignal)) throw e;
-              }
-              scope.pop();
+          let any = false;
+          for (const [k, x] of iterate(v, n.pos)) {
+            any = true;
+            step(n.pos);
+            const s = new Map<string, unknown>();
+            if (n.pipe.decl.length === 1) s.set(n.pipe.decl[0]!, x);
+            if (n.pipe.decl.length === 2) {
+              s.set(n.pipe.decl[0]!, k);
+              s.set(n.pipe.decl[1]!, x);
             }
+            scope.push(s);
+            try {
+              walk(n.list, x, scope, depth);
+            } catch (e) {
+              if (e instanceof BreakSignal) {
+                scope.pop();
+                break;
+              }
+              if (!(e instanceof ContinueSignal)) throw e;
+            }
+            scope.pop();
           }
+          if (!any && n.elseList) walk(n.elseList, dot, scope, depth);
           scope.pop();
           break;
         }
@@ -268,7 +303,12 @@ export function execute(
               `executing "${name}" at <{{template "${n.name}"}}>: template "${n.name}" not defined`,
             );
           if (depth + 1 > opts.limits.maxDepth)
-            fail(n.pos, `exceeded maximum template depth (${opts.limits.maxDepth})`);
+            throw new TemplateBudgetError(
+              name,
+              source,
+              n.pos,
+              `exceeded maximum template depth (${opts.limits.maxDepth})`,
+            );
           const v = n.pipe ? pipe(n.pipe, dot, scope) : undefined;
           walk(body!, v, [new Map([["$", v]])], depth + 1);
           break;
@@ -282,8 +322,37 @@ export function execute(
     return formatValue(v);
   }
 
-  walk(tpl.root, data, [new Map([["$", data]])], 0);
-  return out;
+  return withMeter(meter, () => {
+    try {
+      const data = toTemplateValue(input);
+      walk(tpl.root, data, [new Map([["$", data]])], 0);
+      return out;
+    } catch (e) {
+      if (e instanceof BudgetExceeded) throw new TemplateBudgetError(name, source, lastPos, e.message);
+      if (e instanceof RangeError && !(e instanceof TemplateError))
+        // the stack or an engine limit: a template error, not a crash
+        throw new TemplateBudgetError(
+          name,
+          source,
+          lastPos,
+          `template exceeded an engine limit (${e.message})`,
+        );
+      throw e;
+    }
+  });
+}
+
+/**
+ * The message of an error raised inside a function, safe to show: our own messages (FuncError)
+ * are written without values; a library's message is shown only when it cannot be quoting its
+ * input (no quotes, no line breaks, short), else just its kind.
+ */
+function safeMessage(e: unknown): string {
+  if (e instanceof FuncError) return e.message;
+  const msg = e instanceof Error ? e.message : "";
+  if (msg && msg.length <= 160 && /^[A-Za-z0-9 .,:;#()_\-/?!+=]+$/.test(msg)) return msg;
+  const kind = e instanceof Error ? e.name : "error";
+  return `${kind === "SyntaxError" ? "invalid input" : "the input was not accepted"} (details withheld: they may quote a value)`;
 }
 
 /** A Go float64 (from float literals, fromJson numbers, float functions): printed as Go does. */
@@ -317,5 +386,7 @@ export function goType(v: unknown): string {
   if (v instanceof GoFloat) return "float64";
   if (typeof v === "boolean") return "bool";
   if (Array.isArray(v)) return "[]interface {}";
+  if (v instanceof Uint8Array) return "[]uint8";
+  if (v instanceof Date) return "time.Time";
   return "map[string]interface {}";
 }

@@ -9,51 +9,68 @@ import {
   randomUUID,
   createPrivateKey,
   createPublicKey,
-  generateKeyPairSync,
-  privateDecrypt,
-  constants,
   X509Certificate,
 } from "node:crypto";
-import bcrypt from "bcryptjs";
-import forge from "node-forge";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { GoFloat, NO_VALUE, goType, type Func } from "./exec.ts";
 import { sprintf, goQuote } from "./printf.ts";
 import { formatValue, isTrue, toInt, toNumber, toStr, utf8OrBytes } from "./values.ts";
 import { compileRegex, quoteMeta } from "../util/regex.ts";
 import { isCustosError } from "../util/errors.ts";
+import { chargeBytes, chargeSteps, checkDepth, reserve } from "./budget.ts";
+import {
+  FuncError,
+  checkKey,
+  hasOwnKey,
+  isGoMap,
+  newMap,
+  ownDelete,
+  ownEntries,
+  ownGet,
+  ownKeys,
+  ownSet,
+  toTemplateValue,
+  type GoMap,
+} from "./maps.ts";
+import { bcryptHash, genPrivateKey, pemToPkcs12, pkcs12Cert, pkcs12Key, rsaDecrypt } from "./crypto.ts";
 
-const MAX_STRING = 1 << 20;
+/** Widest indent/nindent (Helm charts use a few dozen columns). */
+const MAX_INDENT = 10_000;
 
-function cap(n: number, what: string): number {
-  if (n > MAX_STRING) throw new Error(`${what} would exceed ${MAX_STRING} bytes`);
-  return n;
-}
-
+/** A list argument; its elements are charged (list functions are linear in them). */
 function list(v: unknown): unknown[] {
   if (v === undefined || v === null) return [];
-  if (Array.isArray(v)) return v;
-  throw new Error(`cannot use ${goType(v)} as a list`);
+  if (Array.isArray(v)) {
+    chargeBytes(8 * v.length);
+    return v;
+  }
+  throw new FuncError(`cannot use ${goType(v)} as a list`);
 }
 
-function dict(v: unknown): Record<string, unknown> {
-  if (v && typeof v === "object" && !Array.isArray(v)) return v as Record<string, unknown>;
-  if (v === undefined || v === null) return {};
-  throw new Error(`cannot use ${goType(v)} as a dict`);
+/** A map argument: only Go maps (null-prototype objects or Map), nil as an empty one. */
+function dict(v: unknown): GoMap | Map<unknown, unknown> {
+  if (isGoMap(v)) return v;
+  if (v === undefined || v === null) return newMap();
+  throw new FuncError(`cannot use ${goType(v)} as a dict`);
+}
+
+/** A key for comparisons of values (uniq, has, without): Go's %v, charged as it is built. */
+function valueKey(v: unknown): string {
+  return `${goType(v)}\u0000${formatValue(v)}`;
 }
 
 function eqValues(a: unknown, b: unknown): boolean {
   if ((a instanceof GoFloat && typeof b === "number") || (b instanceof GoFloat && typeof a === "number")) {
-    throw new Error(`incompatible types for comparison: ${goType(a)} and ${goType(b)}`);
+    throw new FuncError(`incompatible types for comparison: ${goType(a)} and ${goType(b)}`);
   }
   const na = a instanceof GoFloat ? a.value : a;
   const nb = b instanceof GoFloat ? b.value : b;
   if (typeof na === "number" && typeof nb === "number") return na === nb;
   if (typeof na !== typeof nb) {
     if ((na === undefined || na === null) && (nb === undefined || nb === null)) return true;
-    throw new Error("incompatible types for comparison");
+    throw new FuncError("incompatible types for comparison");
   }
-  if (typeof na === "object") throw new Error("non-comparable type");
+  if (typeof na === "object") throw new FuncError("non-comparable type");
   return na === nb;
 }
 
@@ -62,46 +79,54 @@ function compare(a: unknown, b: unknown): number {
   const nb = b instanceof GoFloat ? b.value : b;
   if (typeof na === "number" && typeof nb === "number") return na - nb;
   if (typeof na === "string" && typeof nb === "string") return na < nb ? -1 : na > nb ? 1 : 0;
-  throw new Error("incompatible types for comparison");
+  throw new FuncError("incompatible types for comparison");
 }
 
 function lengthOf(v: unknown): number {
   if (typeof v === "string") return Buffer.byteLength(v);
   if (Array.isArray(v)) return v.length;
   if (v instanceof Uint8Array) return v.length;
-  if (v && typeof v === "object") return Object.keys(v).length;
-  throw new Error(`len of type ${goType(v)}`);
+  if (v instanceof Map) return v.size;
+  if (isGoMap(v)) return Object.keys(v).length;
+  throw new FuncError(`len of type ${goType(v)}`);
 }
 
 /** Go's json.Marshal: keys sorted, HTML-escaped. */
 function goJson(v: unknown, indent?: string, escapeHtml = true): string {
-  const norm = (x: unknown): unknown => {
-    if (x instanceof GoFloat) return x.value;
-    if (x === NO_VALUE) return null;
-    if (Array.isArray(x)) return x.map(norm);
-    if (x && typeof x === "object" && !(x instanceof Uint8Array)) {
-      const out: Record<string, unknown> = {};
-      for (const k of Object.keys(x).sort()) out[k] = norm((x as Record<string, unknown>)[k]);
-      return out;
-    }
-    if (x instanceof Uint8Array) return Buffer.from(x).toString("base64");
-    return x ?? null;
-  };
-  let s = JSON.stringify(norm(v), null, indent) ?? "null";
+  let s = JSON.stringify(plain(v, true), null, indent) ?? "null";
+  chargeBytes(s.length);
   if (escapeHtml) s = s.replace(/</g, "\\u003c").replace(/>/g, "\\u003e").replace(/&/g, "\\u0026");
   return s;
 }
 
-function fromJsonValue(x: unknown): unknown {
-  if (typeof x === "number") return new GoFloat(x);
-  if (Array.isArray(x)) return x.map(fromJsonValue);
-  if (x && typeof x === "object")
-    return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, fromJsonValue(v)]));
-  return x;
+/**
+ * A template value as plain JSON-like data for JSON and YAML output: floats as numbers, bytes as
+ * base64 (as Go marshals []byte), times as RFC 3339; every node charged, nesting bounded (a map
+ * holding itself ends here), maps without prototypes. Go's JSON sorts keys; YAML keeps them.
+ */
+function plain(x: unknown, sortKeys: boolean, depth = 0): unknown {
+  chargeSteps();
+  checkDepth(depth);
+  if (x instanceof GoFloat) return x.value;
+  if (x === NO_VALUE || x === undefined) return null;
+  if (x instanceof Uint8Array) return Buffer.from(x).toString("base64");
+  if (x instanceof Date) return Number.isNaN(x.getTime()) ? null : x.toISOString();
+  if (Array.isArray(x)) {
+    chargeBytes(8 * x.length);
+    return x.map((e) => plain(e, sortKeys, depth + 1));
+  }
+  if (isGoMap(x)) {
+    const out = newMap();
+    const entries = ownEntries(x);
+    if (sortKeys) entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    for (const [k, e] of entries) ownSet(out, k, plain(e, sortKeys, depth + 1));
+    return out;
+  }
+  return typeof x === "object" ? null : x;
 }
 
 function randomString(n: number, chars: string): string {
-  cap(n, "random string");
+  reserve(n, "random string");
   const bytes = randomBytes(n);
   let out = "";
   for (let i = 0; i < n; i++) out += chars[bytes[i]! % chars.length] ?? "";
@@ -151,9 +176,33 @@ function title(s: string): string {
   return s.replace(/(^|[^\p{L}\p{N}_])(\p{L})/gu, (_m, p: string, c: string) => p + c.toUpperCase());
 }
 
+/**
+ * PEM blocks as Go's pem.Decode finds them: a BEGIN line, then the first END line after it, which
+ * must name the same type (else that BEGIN is skipped). Linear: the search for END lines only
+ * moves forward.
+ */
 function pemBlocks(input: string): { type: string; text: string }[] {
-  const re = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
-  return [...input.matchAll(re)].map((m) => ({ type: m[1]!, text: m[0] }));
+  const BEGIN = "-----BEGIN ";
+  const END = "-----END ";
+  const out: { type: string; text: string }[] = [];
+  let nextEnd = -1;
+  let at = input.indexOf(BEGIN);
+  while (at >= 0) {
+    chargeSteps();
+    const typeEnd = input.indexOf("-----", at + BEGIN.length);
+    if (typeEnd < 0) break;
+    const type = input.slice(at + BEGIN.length, typeEnd);
+    const bodyStart = typeEnd + 5;
+    if (nextEnd < bodyStart) nextEnd = input.indexOf(END, bodyStart);
+    if (nextEnd < 0) break;
+    const close = `${END}${type}-----`;
+    if (/^[A-Z0-9 ]+$/.test(type) && input.startsWith(close, nextEnd)) {
+      const end = nextEnd + close.length;
+      out.push({ type, text: input.slice(at, end) });
+      at = input.indexOf(BEGIN, end);
+    } else at = input.indexOf(BEGIN, at + BEGIN.length);
+  }
+  return out;
 }
 
 /**
@@ -164,45 +213,6 @@ function bytesOf(v: unknown): Buffer {
   return v instanceof Uint8Array ? Buffer.from(v) : Buffer.from(toStr(v), "utf8");
 }
 
-function pkcs12(data: unknown, password: string): forge.pkcs12.Pkcs12Pfx {
-  // ESO takes the archive's raw bytes (decodingStrategy: Base64 yields them from a base64 store
-  // value); an archive still in base64 text is accepted too, as engine v1 did.
-  let raw = bytesOf(data);
-  const text = raw.toString("latin1").trim();
-  if (/^[A-Za-z0-9+/\r\n]+=*$/.test(text)) raw = Buffer.from(text, "base64");
-  return forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(raw.toString("binary")), password);
-}
-
-function pkcs12Key(data: unknown, password: string): string {
-  const p12 = pkcs12(data, password);
-  const shrouded = forge.pki.oids.pkcs8ShroudedKeyBag!;
-  const plain = forge.pki.oids.keyBag!;
-  const bags = [
-    ...(p12.getBags({ bagType: shrouded })[shrouded] ?? []),
-    ...(p12.getBags({ bagType: plain })[plain] ?? []),
-  ];
-  const key = bags[0]?.key;
-  if (!key) throw new Error("pkcs12: no private key");
-  const info = forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(key));
-  return forge.pki.privateKeyInfoToPem(info);
-}
-
-function pkcs12Cert(data: unknown, password: string): string {
-  const p12 = pkcs12(data, password);
-  const certBag = forge.pki.oids.certBag!;
-  const certs = p12.getBags({ bagType: certBag })[certBag] ?? [];
-  return certs.map((b: forge.pkcs12.Bag) => (b.cert ? forge.pki.certificateToPem(b.cert) : "")).join("");
-}
-
-function pemToPkcs12(cert: string, key: string, password: string): string {
-  const certs = pemBlocks(cert).map((b) => forge.pki.certificateFromPem(b.text));
-  const k = forge.pki.privateKeyFromPem(
-    createPrivateKey(key).export({ type: "pkcs1", format: "pem" }).toString(),
-  );
-  const asn = forge.pkcs12.toPkcs12Asn1(k, certs, password, { algorithm: "3des" });
-  return forge.util.encode64(forge.asn1.toDer(asn).getBytes());
-}
-
 export function builtinFuncs(): Map<string, Func> {
   const f: Record<string, Func> = {
     // Go text/template built-ins (and/or are evaluated lazily by the executor)
@@ -210,7 +220,7 @@ export function builtinFuncs(): Map<string, Func> {
     or: () => undefined,
     not: (a) => !isTrue(a),
     eq: (a, ...bs) => {
-      if (!bs.length) throw new Error("missing argument for comparison");
+      if (!bs.length) throw new FuncError("missing argument for comparison");
       return bs.some((b) => eqValues(a, b));
     },
     ne: (a, b) => !eqValues(a, b),
@@ -222,21 +232,23 @@ export function builtinFuncs(): Map<string, Func> {
     index: (v, ...keys) => {
       let cur = v;
       for (const k of keys) {
-        if (Array.isArray(cur) || typeof cur === "string") {
+        chargeSteps();
+        if (Array.isArray(cur) || typeof cur === "string" || cur instanceof Uint8Array) {
           const i = toNumber(k);
-          if (i < 0 || i >= cur.length) throw new Error(`index out of range: ${i}`);
-          cur = Array.isArray(cur) ? cur[i] : cur.charCodeAt(i);
-        } else if (cur && typeof cur === "object") {
-          cur = (cur as Record<string, unknown>)[String(k)];
+          // the index may come from data: not quoted
+          if (!Number.isInteger(i) || i < 0 || i >= cur.length) throw new FuncError("index out of range");
+          cur = Array.isArray(cur) ? cur[i] : typeof cur === "string" ? cur.charCodeAt(i) : cur[i];
+        } else if (isGoMap(cur)) {
+          cur = ownGet(cur, checkKey(toStr(k)));
         } else if (cur === undefined || cur === null) {
-          throw new Error("index of untyped nil");
-        } else throw new Error(`can't index item of type ${goType(cur)}`);
+          throw new FuncError("index of untyped nil");
+        } else throw new FuncError(`can't index item of type ${goType(cur)}`);
       }
       return cur;
     },
     // Sprig replaces Go's slice with a list-only one
     slice: (v, ...idx) => {
-      if (!Array.isArray(v)) throw new Error(`list should be type of slice or array but ${goType(v)}`);
+      if (!Array.isArray(v)) throw new FuncError(`list should be type of slice or array but ${goType(v)}`);
       const n = idx.map(toNumber);
       return (v as unknown[]).slice(n[0] ?? 0, n[1]);
     },
@@ -282,26 +294,30 @@ export function builtinFuncs(): Map<string, Func> {
 
     // Sprig: strings
     trim: (s) => toStr(s).trim(),
-    trimAll: (c, s) =>
-      toStr(s).replace(new RegExp(`^[${escapeClass(toStr(c))}]+|[${escapeClass(toStr(c))}]+$`, "g"), ""),
+    trimAll: (c, s) => trimCutset(toStr(s), toStr(c)),
     trimPrefix: (p, s) => (toStr(s).startsWith(toStr(p)) ? toStr(s).slice(toStr(p).length) : toStr(s)),
     trimSuffix: (x, s) =>
       toStr(x) && toStr(s).endsWith(toStr(x)) ? toStr(s).slice(0, -toStr(x).length) : toStr(s),
     upper: (s) => toStr(s).toUpperCase(),
     lower: (s) => toStr(s).toLowerCase(),
     title: (s) => title(toStr(s)),
-    replace: (o, n, s) => toStr(s).split(toStr(o)).join(toStr(n)),
+    replace: (o, n, s) => replaceAll(toStr(s), toStr(o), toStr(n)),
     contains: (sub, s) => toStr(s).includes(toStr(sub)),
     hasPrefix: (p, s) => toStr(s).startsWith(toStr(p)),
     hasSuffix: (x, s) => toStr(s).endsWith(toStr(x)),
-    split: (sep, s) =>
-      Object.fromEntries(
-        toStr(s)
-          .split(toStr(sep))
-          .map((p, i) => [`_${i}`, p]),
-      ),
-    splitList: (sep, s) => toStr(s).split(toStr(sep)),
-    join: (sep, l) => list(l).map(toStr).join(toStr(sep)),
+    split: (sep, s) => {
+      const out = newMap();
+      splitString(toStr(s), toStr(sep)).forEach((p, i) => {
+        ownSet(out, `_${i}`, p);
+      });
+      return out;
+    },
+    splitList: (sep, s) => splitString(toStr(s), toStr(sep)),
+    join: (sep, l) => {
+      const parts = list(l).map(toStr);
+      reserve(parts.reduce((n, p) => n + p.length, 0) + toStr(sep).length * parts.length, "join");
+      return parts.join(toStr(sep));
+    },
     quote: (...a) =>
       a
         .filter((x) => x !== undefined && x !== null)
@@ -312,18 +328,14 @@ export function builtinFuncs(): Map<string, Func> {
         .filter((x) => x !== undefined && x !== null)
         .map((x) => `'${toStr(x)}'`)
         .join(" "),
-    indent: (n, s) => {
-      const pad = " ".repeat(cap(toInt(n), "indent"));
-      return pad + toStr(s).replace(/\n/g, `\n${pad}`);
+    indent: (n, s) => indent(toInt(n), toStr(s), ""),
+    nindent: (n, s) => indent(toInt(n), toStr(s), "\n"),
+    repeat: (n, s) => {
+      const str = toStr(s);
+      const count = Math.max(0, toInt(n));
+      reserve(count * str.length, "repeat");
+      return str.repeat(str.length ? count : 0);
     },
-    nindent: (n, s) => {
-      const pad = " ".repeat(cap(toInt(n), "nindent"));
-      return `\n${pad}${toStr(s).replace(/\n/g, `\n${pad}`)}`;
-    },
-    repeat: (n, s) =>
-      toStr(s).repeat(
-        Math.max(0, Math.floor(cap(toInt(n) * toStr(s).length, "repeat") / Math.max(1, toStr(s).length))),
-      ),
     // Sprig slices bytes, not characters
     substr: (a, b, s) => {
       const str = Buffer.from(toStr(s));
@@ -331,7 +343,7 @@ export function builtinFuncs(): Map<string, Func> {
       const end = toInt(b);
       const bounds = (lo: number, hi: number): string => {
         if (lo < 0 || hi > str.length || lo > hi)
-          throw new Error(`runtime error: slice bounds out of range [${lo}:${hi}]`);
+          throw new FuncError("runtime error: slice bounds out of range");
         return str.subarray(lo, hi).toString();
       };
       if (start < 0) return bounds(0, end);
@@ -361,61 +373,107 @@ export function builtinFuncs(): Map<string, Func> {
     empty: (v) => !isTrue(v),
     coalesce: (...a) => a.find((x) => isTrue(x)) ?? null,
     ternary: (t, f, c) => (isTrue(c) ? t : f),
+    // the executor passes a message computed from data as a fixed text (see exec.ts)
     required: (msg, v) => {
-      if (v === undefined || v === null || v === "") throw new Error(toStr(msg));
+      if (v === undefined || v === null || v === "") throw new FuncError(toStr(msg));
       return v;
     },
     fail: (msg) => {
-      throw new Error(toStr(msg));
+      throw new FuncError(toStr(msg));
     },
     // lists and dicts
     list: (...a) => a,
+    // maps: own entries only, and keys naming JavaScript internals refused (see maps.ts)
     dict: (...a) => {
-      const out: Record<string, unknown> = {};
-      for (let i = 0; i < a.length; i += 2) out[toStr(a[i])] = a[i + 1] ?? "";
+      const out = newMap();
+      for (let i = 0; i < a.length; i += 2) ownSet(out, checkKey(toStr(a[i])), a[i + 1] ?? "");
       return out;
     },
-    get: (d, k) => dict(d)[toStr(k)] ?? "",
+    get: (d, k) => ownGet(dict(d), checkKey(toStr(k))) ?? "",
     set: (d, k, v) => {
-      dict(d)[toStr(k)] = v;
-      return d;
+      const m = dict(d);
+      ownSet(m, checkKey(toStr(k)), v);
+      return m;
     },
     unset: (d, k) => {
-      const o = dict(d);
-      const key = toStr(k);
-      Reflect.deleteProperty(o, key);
-      return o;
+      const m = dict(d);
+      ownDelete(m, checkKey(toStr(k)));
+      return m;
     },
-    hasKey: (d, k) => Object.hasOwn(dict(d), toStr(k)),
-    keys: (...ds) => ds.flatMap((d) => Object.keys(dict(d))),
-    values: (d) => Object.values(dict(d)),
-    pluck: (k, ...ds) => ds.map((d) => dict(d)[toStr(k)]).filter((x) => x !== undefined),
+    hasKey: (d, k) => hasOwnKey(dict(d), checkKey(toStr(k))),
+    keys: (...ds) => ds.flatMap((d) => ownKeys(dict(d))),
+    values: (d) => ownEntries(dict(d)).map(([, v]) => v),
+    pluck: (k, ...ds) => {
+      const key = checkKey(toStr(k));
+      return ds.map((d) => ownGet(dict(d), key)).filter((x) => x !== undefined);
+    },
+    // Sprig's dig: dig "a" "b" <default> $map, walking maps by own keys
+    dig: (...a) => {
+      if (a.length < 3) throw new FuncError("dig needs at least three arguments");
+      const def = a[a.length - 2];
+      let cur: unknown = dict(a[a.length - 1]);
+      for (const k of a.slice(0, -2)) {
+        chargeSteps();
+        if (!isGoMap(cur)) return def;
+        const key = checkKey(toStr(k));
+        if (!hasOwnKey(cur, key)) return def;
+        cur = ownGet(cur, key);
+      }
+      return cur;
+    },
     merge: (dst, ...srcs) => {
       const out = dict(dst);
-      for (const s of srcs) for (const [k, v] of Object.entries(dict(s))) if (!(k in out)) out[k] = v;
+      for (const s of srcs)
+        for (const [k, v] of ownEntries(dict(s))) if (!hasOwnKey(out, checkKey(k))) ownSet(out, k, v);
       return out;
     },
-    mergeOverwrite: (dst, ...srcs): Record<string, unknown> =>
-      Object.assign(dict(dst), ...srcs.map(dict)) as Record<string, unknown>,
+    mergeOverwrite: (dst, ...srcs) => {
+      const out = dict(dst);
+      for (const s of srcs) for (const [k, v] of ownEntries(dict(s))) ownSet(out, checkKey(k), v);
+      return out;
+    },
     first: (l) => list(l)[0] ?? null,
     last: (l) => list(l).at(-1) ?? null,
     rest: (l) => list(l).slice(1),
     initial: (l) => list(l).slice(0, -1),
     append: (l, v) => [...list(l), v],
     prepend: (l, v) => [v, ...list(l)],
-    uniq: (l) => list(l).filter((x, i, a) => a.findIndex((y) => formatValue(y) === formatValue(x)) === i),
-    without: (l, ...w) => list(l).filter((x) => !w.some((y) => formatValue(y) === formatValue(x))),
-    has: (v, l) => list(l).some((x) => formatValue(x) === formatValue(v)),
+    // linear: each element's key is built once (charged), then looked up in a set
+    uniq: (l) => {
+      const seen = new Set<string>();
+      return list(l).filter((x) => {
+        const k = valueKey(x);
+        if (seen.has(k)) return false;
+        seen.add(k);
+        return true;
+      });
+    },
+    without: (l, ...w) => {
+      const drop = new Set(w.map(valueKey));
+      return list(l).filter((x) => !drop.has(valueKey(x)));
+    },
+    has: (v, l) => {
+      const k = valueKey(v);
+      return list(l).some((x) => valueKey(x) === k);
+    },
     sortAlpha: (l) => list(l).map(toStr).sort(),
     reverse: (l) => [...list(l)].reverse(),
-    concat: (...ls) => ls.flatMap(list),
+    concat: (...ls) => {
+      const parts = ls.map(list);
+      reserve(8 * parts.reduce((n, p) => n + p.length, 0), "concat");
+      return parts.flat(1);
+    },
     compact: (l) => list(l).filter((x) => isTrue(x)),
-    until: (n) => Array.from({ length: cap(toInt(n), "until") }, (_x, i) => i),
+    until: (n) => {
+      const count = Math.max(0, toInt(n));
+      reserve(8 * count, "until");
+      return Array.from({ length: count }, (_x, i) => i);
+    },
     // encodings and conversions
     b64enc: (s) => bytesOf(s).toString("base64"),
     b64dec: (s) => {
       const t = toStr(s);
-      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(t) || t.length % 4 === 1) throw new Error("illegal base64 data");
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(t) || t.length % 4 === 1) throw new FuncError("illegal base64 data");
       return utf8OrBytes(Buffer.from(t, "base64"));
     },
     b32enc: (s) => base32(bytesOf(s)),
@@ -424,13 +482,15 @@ export function builtinFuncs(): Map<string, Func> {
     toPrettyJson: (v) => goJson(v, "  "),
     toRawJson: (v) => goJson(v, undefined, false),
     fromJson: (s) => {
-      try {
-        return fromJsonValue(JSON.parse(toStr(s)));
-      } catch {
-        return {};
-      }
+      const parsed = parseJson(toStr(s));
+      return parsed === undefined ? newMap() : toTemplateValue(parsed);
     },
-    mustFromJson: (s) => fromJsonValue(JSON.parse(toStr(s))),
+    mustFromJson: (s) => {
+      const parsed = parseJson(toStr(s));
+      // the parser's message quotes the input, which is a secret value: a fixed text instead
+      if (parsed === undefined) throw new FuncError("the value is not valid JSON");
+      return toTemplateValue(parsed);
+    },
     atoi: (s) => {
       const n = Number.parseInt(toStr(s), 10);
       return Number.isNaN(n) || !/^[+-]?\d+$/.test(toStr(s).trim()) ? 0 : n;
@@ -443,25 +503,11 @@ export function builtinFuncs(): Map<string, Func> {
     sha256sum: (s) => createHash("sha256").update(bytesOf(s)).digest("hex"),
     sha512sum: (s) => createHash("sha512").update(bytesOf(s)).digest("hex"),
     adler32sum: (s) => String(adler32(bytesOf(s))),
-    bcrypt: (s) => bcrypt.hashSync(toStr(s), 10),
+    // costly functions are charged to the render's cost budget (crypto.ts)
+    bcrypt: (s) => bcryptHash(toStr(s)),
     htpasswd: (u, p) =>
-      toStr(u).includes(":")
-        ? "invalid username: " + toStr(u)
-        : `${toStr(u)}:${bcrypt.hashSync(toStr(p), 10)}`,
-    genPrivateKey: (type) => {
-      const t = toStr(type);
-      if (t === "rsa")
-        return generateKeyPairSync("rsa", { modulusLength: 4096 })
-          .privateKey.export({ type: "pkcs1", format: "pem" })
-          .toString();
-      if (t === "ecdsa")
-        return generateKeyPairSync("ec", { namedCurve: "P-256" })
-          .privateKey.export({ type: "sec1", format: "pem" })
-          .toString();
-      if (t === "ed25519")
-        return generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-      return "Unknown type " + t;
-    },
+      toStr(u).includes(":") ? "invalid username: " + toStr(u) : `${toStr(u)}:${bcryptHash(toStr(p))}`,
+    genPrivateKey: (type) => genPrivateKey(toStr(type)),
     uuidv4: () => randomUUID(),
     randAlphaNum: (n) => randomString(toInt(n), ALNUM),
     randAlpha: (n) => randomString(toInt(n), ALNUM.slice(0, 52)),
@@ -474,11 +520,11 @@ export function builtinFuncs(): Map<string, Func> {
     sub: (a, b) => toInt(a) - toInt(b),
     mul: (...a) => a.reduce<number>((s, x) => s * toInt(x), 1),
     div: (a, b) => {
-      if (toInt(b) === 0) throw new Error("integer divide by zero");
+      if (toInt(b) === 0) throw new FuncError("integer divide by zero");
       return Math.trunc(toInt(a) / toInt(b));
     },
     mod: (a, b) => {
-      if (toInt(b) === 0) throw new Error("integer divide by zero");
+      if (toInt(b) === 0) throw new FuncError("integer divide by zero");
       return toInt(a) % toInt(b);
     },
     max: (...a) => Math.max(...a.map(toInt)),
@@ -498,21 +544,34 @@ export function builtinFuncs(): Map<string, Func> {
     // Sprig accepts a string or an int64 (results of math functions); a plain int literal is 0
     duration: (s) => goDuration(typeof s === "string" ? toInt(s) : 0),
     // ESO
-    toYaml: (v) => stringifyYaml(v instanceof GoFloat ? v.value : v).replace(/\n$/, ""),
-    fromYaml: (s) => (parseYaml(toStr(s)) as unknown) ?? {},
+    toYaml: (v) => {
+      const out = stringifyYaml(plain(v, false)).replace(/\n$/, "");
+      chargeBytes(out.length);
+      return out;
+    },
+    fromYaml: (s) => {
+      let parsed: unknown;
+      try {
+        // silent: the library's warnings quote the document (a secret value) on stderr
+        parsed = parseYaml(toStr(s), { logLevel: "silent", maxAliasCount: 100 }) as unknown;
+      } catch {
+        throw new FuncError("the value is not valid YAML");
+      }
+      return parsed === undefined || parsed === null ? newMap() : toTemplateValue(parsed);
+    },
     filterPEM: (type, s) =>
       pemBlocks(toStr(s))
         .filter((b) => b.type === toStr(type))
         .map((b) => `${b.text}\n`)
         .join(""),
     filterCertChain: (kind, s) => filterCertChain(toStr(s), toStr(kind)),
-    pkcs12key: (d) => pkcs12Key(d, ""),
-    pkcs12keyPass: (pass, d) => pkcs12Key(d, toStr(pass)),
-    pkcs12cert: (d) => pkcs12Cert(d, ""),
-    pkcs12certPass: (pass, d) => pkcs12Cert(d, toStr(pass)),
-    pemToPkcs12: (cert, key) => pemToPkcs12(toStr(cert), toStr(key), ""),
-    pemToPkcs12Pass: (cert, key, pass) => pemToPkcs12(toStr(cert), toStr(key), toStr(pass)),
-    fullPemToPkcs12: (cert, key) => pemToPkcs12(toStr(cert), toStr(key), ""),
+    pkcs12key: (d) => pkcs12Key(bytesOf(d), ""),
+    pkcs12keyPass: (pass, d) => pkcs12Key(bytesOf(d), toStr(pass)),
+    pkcs12cert: (d) => pkcs12Cert(bytesOf(d), ""),
+    pkcs12certPass: (pass, d) => pkcs12Cert(bytesOf(d), toStr(pass)),
+    pemToPkcs12: (cert, key) => pemToPkcs12(certPems(cert), toStr(key), ""),
+    pemToPkcs12Pass: (cert, key, pass) => pemToPkcs12(certPems(cert), toStr(key), toStr(pass)),
+    fullPemToPkcs12: (cert, key) => pemToPkcs12(certPems(cert), toStr(key), ""),
     jwkPublicKeyPem: (jwk) => createPrivateOrPublic(toStr(jwk), false),
     jwkPrivateKeyPem: (jwk) => createPrivateOrPublic(toStr(jwk), true),
     certSANs: (pem) => {
@@ -522,37 +581,64 @@ export function builtinFuncs(): Map<string, Func> {
         .filter(Boolean)
         .map((x) => x.replace(/^[A-Za-z ]+:/, ""));
     },
-    // ESO's rsaDecrypt(scheme, hash, ciphertext, privateKey): "None" passes the input through;
-    // "RSA-OAEP" with SHA1/SHA256/SHA512 (default SHA256) over the raw ciphertext bytes (a
-    // base64 text is accepted too)
-    rsaDecrypt: (scheme, hash, ciphertext, key) => {
-      const sch = toStr(scheme);
-      if (sch === "None") return ciphertext;
-      if (sch !== "RSA-OAEP") throw new Error(`decryption scheme ${sch} is not supported`);
-      const oaepHash = ({ SHA1: "sha1", SHA256: "sha256", SHA512: "sha512" } as Record<string, string>)[
-        toStr(hash)
-      ];
-      const k = createPrivateKey(toStr(key));
-      const open = (b: Buffer): Buffer =>
-        privateDecrypt(
-          { key: k, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: oaepHash ?? "sha256" },
-          b,
-        );
-      const raw = bytesOf(ciphertext);
-      try {
-        return utf8OrBytes(open(raw));
-      } catch (e) {
-        const text = raw.toString("latin1").trim();
-        if (!/^[A-Za-z0-9+/\r\n]+=*$/.test(text)) throw e;
-        return utf8OrBytes(open(Buffer.from(text, "base64")));
-      }
-    },
+    // ESO's rsaDecrypt(scheme, hash, ciphertext, key): "None" passes the input through
+    rsaDecrypt: (scheme, hash, ciphertext, key) =>
+      toStr(scheme) === "None"
+        ? ciphertext
+        : utf8OrBytes(rsaDecrypt(toStr(scheme), toStr(hash), bytesOf(ciphertext), toStr(key))),
   };
   return new Map(Object.entries(f));
 }
 
-function escapeClass(s: string): string {
-  return s.replace(/[\\\]^-]/g, "\\$&");
+/** Go's strings.Trim(s, cutset): leading and trailing code points in cutset (linear). */
+function trimCutset(s: string, cutset: string): string {
+  const cut = new Set(cutset);
+  const cps = Array.from(s);
+  let a = 0;
+  let b = cps.length;
+  while (a < b && cut.has(cps[a]!)) a++;
+  while (b > a && cut.has(cps[b - 1]!)) b--;
+  return cps.slice(a, b).join("");
+}
+
+/** Go's strings.Replace(s, old, new, -1), its size reserved first; "" inserts around each rune. */
+function replaceAll(s: string, o: string, n: string): string {
+  const parts = o === "" ? ["", ...Array.from(s), ""] : s.split(o);
+  reserve(s.length + (parts.length - 1) * (n.length - o.length), "replace");
+  return parts.join(n);
+}
+
+/** indent/nindent: width bounded, the result's size reserved before it is built. */
+function indent(width: number, s: string, prefix: string): string {
+  if (width > MAX_INDENT) throw new FuncError(`indent width above ${MAX_INDENT}`);
+  const w = Math.max(0, width);
+  let lines = 1;
+  for (let i = s.indexOf("\n"); i >= 0; i = s.indexOf("\n", i + 1)) lines++;
+  reserve(prefix.length + s.length + w * lines, "indent");
+  const pad = " ".repeat(w);
+  return prefix + pad + s.replaceAll("\n", `\n${pad}`);
+}
+
+/** strings.Split: the number of parts reserved (64 bytes each: a map entry) before splitting. */
+function splitString(s: string, sep: string): string[] {
+  let parts = 1;
+  if (sep === "") parts = s.length;
+  else for (let i = s.indexOf(sep); i >= 0; i = s.indexOf(sep, i + sep.length)) parts++;
+  reserve(64 * parts, "split");
+  return sep === "" ? Array.from(s) : s.split(sep);
+}
+
+/** JSON.parse, undefined when the text is not JSON (its error message would quote the text). */
+function parseJson(s: string): unknown {
+  try {
+    return JSON.parse(s) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function certPems(cert: unknown): string[] {
+  return pemBlocks(toStr(cert)).map((b) => b.text);
 }
 
 /** ESO's jwkPrivateKeyPem (PKCS#8 "PRIVATE KEY") and jwkPublicKeyPem (PKIX "PUBLIC KEY"). */
@@ -613,7 +699,7 @@ function base32dec(s: string): Uint8Array {
   const out: number[] = [];
   for (const ch of clean) {
     const i = B32.indexOf(ch);
-    if (i < 0) throw new Error("illegal base32 data");
+    if (i < 0) throw new FuncError("illegal base32 data");
     value = (value << 5) | i;
     bits += 5;
     if (bits >= 8) {
@@ -700,7 +786,8 @@ function goDate(layout: string, d: Date, zone: string): string {
 function parseGoDate(layout: string, s: string): Date {
   if (layout === "2006-01-02") return new Date(`${s}T00:00:00Z`);
   const d = new Date(s);
-  if (Number.isNaN(d.getTime())) throw new Error(`parsing time "${s}" as "${layout}": cannot parse`);
+  // the text is data: not quoted
+  if (Number.isNaN(d.getTime())) throw new FuncError("parsing time: cannot parse the value with the layout");
   return d;
 }
 

@@ -4,14 +4,18 @@
  *   renderTemplate("password", "{{ .user }}:{{ .pass | b64enc }}", { user: "a", pass: "b" })
  *
  * Errors are CustosError("CUSTOS_TEMPLATE") with Go's `template: name:line:col: ...` text; they
- * never carry data values. Work is bounded (steps, output size, template depth).
+ * never carry data values. Every render runs in a sandbox: data becomes null-prototype maps read
+ * through own properties (maps.ts), and work is charged to a per-render budget (steps, bytes,
+ * cost; budget.ts) that fails with CUSTOS_TEMPLATE_BUDGET when exhausted. Numbers in data are
+ * float64, as in JSON-decoded data in Go.
  */
 import { builtinFuncs } from "./funcs.ts";
-import { DEFAULT_LIMITS, execute, GoFloat, type TemplateLimits } from "./exec.ts";
+import { DEFAULT_LIMITS, execute, type TemplateLimits } from "./exec.ts";
 import { parseTemplate, type ParsedTemplate } from "./parser.ts";
 
 export type { TemplateLimits } from "./exec.ts";
-export { TemplateError } from "./errors.ts";
+export { DEFAULT_LIMITS } from "./exec.ts";
+export { TemplateError, TemplateBudgetError } from "./errors.ts";
 
 export interface TemplateOptions {
   leftDelim?: string;
@@ -59,24 +63,7 @@ export function renderTemplate(
   data: unknown,
   opts: TemplateOptions = {},
 ): string {
-  return compileTemplate(name, text, opts).execute(goData(data));
-}
-
-/** Numbers in data are float64, as in JSON-decoded data in Go. */
-function goData(v: unknown, depth = 0): unknown {
-  if (depth > 64) return v;
-  if (typeof v === "number") return new GoFloat(v);
-  if (Array.isArray(v)) return v.map((x) => goData(x, depth + 1));
-  if (
-    v &&
-    typeof v === "object" &&
-    !(v instanceof Uint8Array) &&
-    !(v instanceof Date) &&
-    !(v instanceof GoFloat)
-  ) {
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, goData(x, depth + 1)]));
-  }
-  return v;
+  return compileTemplate(name, text, opts).execute(data);
 }
 
 /** ESO's engine v2: data is a map of key -> string value; missing keys are errors. */
@@ -86,5 +73,5 @@ export function renderEsoTemplate(name: string, text: string, data: unknown): st
 
 /** As renderEsoTemplate, with the output's exact bytes (for Secret data). */
 export function renderEsoTemplateBytes(name: string, text: string, data: unknown): Uint8Array {
-  return compileTemplate(name, text, { missingKey: "error" }).executeBytes(goData(data));
+  return compileTemplate(name, text, { missingKey: "error" }).executeBytes(data);
 }

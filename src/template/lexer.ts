@@ -66,7 +66,7 @@ export function lex(name: string, input: string, left = "{{", right = "}}"): Tok
       input.startsWith("-\n", p) ||
       input.startsWith("-\r", p);
     if (trimLeft) {
-      text = text.replace(/[ \t\r\n]+$/, "");
+      text = trimSpaceEnd(text);
       p += 1;
     }
     if (text) toks.push({ kind: "text", value: text, pos: i });
@@ -223,4 +223,11 @@ export function lex(name: string, input: string, left = "{{", right = "}}"): Tok
   }
   toks.push({ kind: "eof", value: "", pos: input.length });
   return toks;
+}
+
+/** Drops trailing spaces, tabs and line breaks (a loop: the regex form is quadratic). */
+function trimSpaceEnd(s: string): string {
+  let end = s.length;
+  while (end > 0 && " \t\r\n".includes(s[end - 1]!)) end--;
+  return s.slice(0, end);
 }

@@ -33,7 +33,12 @@ export type Operand =
 export interface ParsedTemplate {
   root: Node[];
   defines: Map<string, Node[]>;
+  /** The string literals of the source: what fail/required may show (see exec.ts). */
+  literals: Set<string>;
 }
+
+/** Deepest nesting of blocks and parentheses (Go stops at 10000; JavaScript's stack is smaller). */
+export const MAX_PARSE_DEPTH = 500;
 
 export interface ParseOptions {
   leftDelim?: string;
@@ -46,7 +51,12 @@ export function parseTemplate(name: string, text: string, opts: ParseOptions): P
   const toks = lex(name, text, opts.leftDelim, opts.rightDelim);
   let i = 0;
   const defines = new Map<string, Node[]>();
-  const vars: string[][] = [["$"]];
+  const vars: Set<string>[] = [new Set(["$"])];
+  const literals = new Set<string>();
+  let nesting = 0;
+  const nest = (pos: number): void => {
+    if (++nesting > MAX_PARSE_DEPTH) err(`nesting deeper than ${MAX_PARSE_DEPTH} levels`, pos);
+  };
   const err = (msg: string, pos: number): never => {
     throw new TemplateError(name, text, pos, msg);
   };
@@ -57,7 +67,7 @@ export function parseTemplate(name: string, text: string, opts: ParseOptions): P
     if (t.kind !== kind) err(`unexpected "${t.value || t.kind}" in ${what}`, t.pos);
     return t;
   };
-  const declared = (v: string): boolean => vars.some((scope) => scope.includes(v));
+  const declared = (v: string): boolean => vars.some((scope) => scope.has(v));
 
   function unquote(t: Token): string {
     if (t.kind === "rawstring") return t.value;
@@ -137,9 +147,12 @@ export function parseTemplate(name: string, text: string, opts: ParseOptions): P
         next();
         return { type: "bool", value: t.value === "true", pos: t.pos };
       case "string":
-      case "rawstring":
+      case "rawstring": {
         next();
-        return { type: "string", value: unquote(t), pos: t.pos };
+        const value = unquote(t);
+        literals.add(value);
+        return { type: "string", value, pos: t.pos };
+      }
       case "char": {
         next();
         const s = unquote({ ...t, kind: "string", value: `"${t.value.slice(1, -1)}"` });
@@ -161,8 +174,10 @@ export function parseTemplate(name: string, text: string, opts: ParseOptions): P
         return { type: "ident", name: t.value, pos: t.pos };
       case "lparen": {
         next();
+        nest(t.pos);
         const p = pipeline("parenthesized pipeline", "rparen");
         const close = expect("rparen", "parenthesized pipeline");
+        nesting--;
         return { type: "pipe", pipe: p, names: fieldsAfter(close.pos + 1), pos: t.pos };
       }
       default:
@@ -209,7 +224,7 @@ export function parseTemplate(name: string, text: string, opts: ParseOptions): P
     if (cmd.length) cmds.push(cmd); // Go accepts a trailing "|"
     if (!cmds.length) err(`missing value for ${context}`, pos);
     // declared variables are visible after the pipeline
-    if (!isAssign) vars[vars.length - 1]!.push(...decl);
+    if (!isAssign) for (const d of decl) vars[vars.length - 1]!.add(d);
     return { decl, isAssign, cmds, pos };
   }
 
@@ -244,7 +259,8 @@ export function parseTemplate(name: string, text: string, opts: ParseOptions): P
   }
 
   function control(kind: "if" | "with" | "range", pos: number): Node {
-    vars.push([]);
+    nest(pos);
+    vars.push(new Set());
     const p = pipeline(kind);
     expect("right", kind);
     const body = list(["end", "else"]);
@@ -258,6 +274,7 @@ export function parseTemplate(name: string, text: string, opts: ParseOptions): P
         const t = next();
         elseList = [control(kind, t.pos)];
         vars.pop();
+        nesting--;
         return { type: kind, pipe: p, list: body.nodes, elseList, pos };
       }
       expect("right", "else");
@@ -268,6 +285,7 @@ export function parseTemplate(name: string, text: string, opts: ParseOptions): P
       expect("right", "end");
     }
     vars.pop();
+    nesting--;
     return { type: kind, pipe: p, list: body.nodes, ...(elseList ? { elseList } : {}), pos };
   }
 
@@ -298,7 +316,7 @@ export function parseTemplate(name: string, text: string, opts: ParseOptions): P
         if (peek().kind !== "right") p = pipeline(k.value);
         expect("right", k.value);
         if (k.value === "block") {
-          vars.push(["$"]);
+          vars.push(new Set(["$"]));
           const body = list(["end"]);
           vars.pop();
           expect("right", "end");
@@ -312,7 +330,7 @@ export function parseTemplate(name: string, text: string, opts: ParseOptions): P
           err(`unexpected "${nameTok.value}" in define clause`, nameTok.pos);
         expect("right", "define");
         const saved = vars.splice(0);
-        vars.push(["$"]);
+        vars.push(new Set(["$"]));
         const body = list(["end"]);
         vars.splice(0, vars.length, ...saved);
         expect("right", "end");
@@ -325,5 +343,5 @@ export function parseTemplate(name: string, text: string, opts: ParseOptions): P
   }
 
   const root = list([]);
-  return { root: root.nodes, defines };
+  return { root: root.nodes, defines, literals };
 }

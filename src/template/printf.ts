@@ -1,116 +1,216 @@
 /** Go's fmt.Sprintf for the verbs templates use: %s %d %v %q %x %X %f %e %g %t %c %o %b %%, with flags, width and precision. */
 import { GoFloat } from "./exec.ts";
-import { formatFloat, formatValue, toNumber } from "./values.ts";
+import { formatFloat, formatValue } from "./values.ts";
+import { BudgetExceeded, MAX_VALUE_BYTES, reserve } from "./budget.ts";
+import { FuncError } from "./maps.ts";
+
+/** Go's fmt refuses widths and precisions above 1e6 (fmt's tooLarge); so do we. */
+const MAX_NUM = 1e6;
+
+interface Directive {
+  flags: string;
+  width?: number;
+  prec?: number;
+  verb: string;
+}
 
 export function sprintf(format: string, args: unknown[]): string {
   let ai = 0;
-  return (
-    format.replace(
-      /%([-+# 0]*)(\d+|\*)?(?:\.(\d+|\*))?([a-zA-Z%])/g,
-      (_m, flags: string, widthS: string | undefined, precS: string | undefined, verb: string) => {
-        if (verb === "%") return "%";
-        const width = widthS === "*" ? toNumber(args[ai++]) : widthS ? Number(widthS) : undefined;
-        const prec = precS === "*" ? toNumber(args[ai++]) : precS !== undefined ? Number(precS) : undefined;
-        if (ai >= args.length) return `%!${verb}(MISSING)`;
-        const a = args[ai++];
-        let s: string;
-        const num = (): number => (a instanceof GoFloat ? a.value : (a as number));
-        const isNum = typeof a === "number" || a instanceof GoFloat;
-        switch (verb) {
-          case "v":
-            s = formatValue(a);
-            break;
-          case "s":
-            s =
-              typeof a === "string"
-                ? a
-                : a instanceof Uint8Array
-                  ? Buffer.from(a).toString("utf8")
-                  : isNum || typeof a === "boolean"
-                    ? `%!s(${typeName(a)}=${formatValue(a)})`
-                    : formatValue(a);
-            if (prec !== undefined) s = Array.from(s).slice(0, prec).join("");
-            break;
-          case "q":
-            s =
-              typeof a === "string"
-                ? goQuote(a)
-                : isNum
-                  ? `'${String.fromCodePoint(num())}'`
-                  : `%!q(${formatValue(a)})`;
-            break;
-          case "d":
-            s =
-              isNum && Number.isInteger(num())
-                ? String(Math.trunc(num()))
-                : `%!d(${typeName(a)}=${formatValue(a)})`;
-            if (flags.includes("+") && isNum && num() >= 0) s = `+${s}`;
-            break;
-          case "t":
-            s = typeof a === "boolean" ? String(a) : `%!t(${typeName(a)}=${formatValue(a)})`;
-            break;
-          case "f":
-          case "F":
-            s = isNum ? num().toFixed(prec ?? 6) : `%!f(${typeName(a)}=${formatValue(a)})`;
-            if (flags.includes("+") && isNum && num() >= 0) s = `+${s}`;
-            break;
-          case "e":
-            s = isNum
-              ? num()
-                  .toExponential(prec ?? 6)
-                  .replace(/e([+-])(\d)$/, "e$10$2")
-              : `%!e(${formatValue(a)})`;
-            break;
-          case "g":
-            s = isNum
-              ? prec !== undefined
-                ? String(Number(num().toPrecision(prec)))
-                : formatFloat(num())
-              : `%!g(${formatValue(a)})`;
-            break;
-          case "x":
-          case "X": {
-            if (isNum) s = Math.trunc(num()).toString(16);
-            else
-              s = Buffer.from(
-                typeof a === "string" ? a : a instanceof Uint8Array ? a : formatValue(a),
-              ).toString("hex");
-            if (verb === "X") s = s.toUpperCase();
-            break;
-          }
-          case "o":
-            s = isNum ? Math.trunc(num()).toString(8) : `%!o(${formatValue(a)})`;
-            break;
-          case "b":
-            s = isNum ? Math.trunc(num()).toString(2) : `%!b(${formatValue(a)})`;
-            break;
-          case "c":
-            s = isNum ? String.fromCodePoint(num()) : `%!c(${formatValue(a)})`;
-            break;
-          case "T":
-            s = typeName(a);
-            break;
-          default:
-            s = `%!${verb}(${typeName(a)}=${formatValue(a)})`;
+  const parts: string[] = [];
+  let size = 0;
+  const emit = (s: string): void => {
+    size += s.length;
+    if (size > MAX_VALUE_BYTES)
+      throw new BudgetExceeded(`printf result would exceed ${MAX_VALUE_BYTES} bytes`);
+    parts.push(s);
+  };
+  // an int argument for * (Go's intFromArg): undefined when missing, not an int, or too large
+  const intArg = (): number | undefined => {
+    if (ai >= args.length) return undefined;
+    const a = args[ai++];
+    if (typeof a !== "number" || !Number.isInteger(a) || Math.abs(a) > MAX_NUM) return undefined;
+    return a;
+  };
+  let i = 0;
+  const end = format.length;
+  while (i < end) {
+    const pct = format.indexOf("%", i);
+    if (pct < 0) {
+      emit(format.slice(i));
+      break;
+    }
+    if (pct > i) emit(format.slice(i, pct));
+    i = pct + 1;
+    let flags = "";
+    while (i < end && "#0+- ".includes(format[i]!)) flags += format[i++]!;
+    const d: Directive = { flags, verb: "" };
+    // width: digits (more than 1e6 swallows the rest of the format, as Go's parsenum does) or *
+    if (format[i] === "*") {
+      i++;
+      const w = intArg();
+      if (w === undefined) emit("%!(BADWIDTH)");
+      else if (w < 0) {
+        d.width = -w;
+        d.flags += "-";
+      } else d.width = w;
+    } else {
+      const n = parseNum(format, i);
+      if (n.tooLarge) i = end;
+      else if (n.next > i) {
+        d.width = n.value;
+        i = n.next;
+      }
+    }
+    if (i + 1 < end && format[i] === ".") {
+      i++;
+      if (format[i] === "*") {
+        i++;
+        const p = intArg();
+        if (p === undefined || p < 0) emit("%!(BADPREC)");
+        else d.prec = p;
+      } else {
+        const n = parseNum(format, i);
+        if (n.tooLarge) i = end;
+        else {
+          d.prec = n.next > i ? n.value : 0;
+          i = n.next;
         }
-        if (width !== undefined && Array.from(s).length < width) {
-          const pad = width - Array.from(s).length;
-          if (flags.includes("-")) s = s + " ".repeat(pad);
-          else if (flags.includes("0") && isNum && verb !== "s" && verb !== "v") {
-            const neg = s.startsWith("-") || s.startsWith("+");
-            s = neg ? s.slice(0, 1) + "0".repeat(pad) + s.slice(1) : "0".repeat(pad) + s;
-          } else s = " ".repeat(pad) + s;
-        }
-        return s;
-      },
-    ) +
-    (ai < args.length
-      ? `%!(EXTRA ${args
-          .slice(ai)
-          .map((a) => `${typeName(a)}=${formatValue(a)}`)
-          .join(", ")})`
-      : "")
-  );
+      }
+    }
+    if (i >= end) {
+      emit("%!(NOVERB)");
+      break;
+    }
+    d.verb = String.fromCodePoint(format.codePointAt(i)!);
+    i += d.verb.length;
+    if (d.verb === "%") {
+      emit("%");
+      continue;
+    }
+    if (ai >= args.length) {
+      emit(`%!${d.verb}(MISSING)`);
+      continue;
+    }
+    emit(formatOne(d, args[ai++]));
+  }
+  if (ai < args.length)
+    emit(
+      `%!(EXTRA ${args
+        .slice(ai)
+        .map((a) => `${typeName(a)}=${formatValue(a)}`)
+        .join(", ")})`,
+    );
+  return parts.join("");
+}
+
+function parseNum(s: string, from: number): { value: number; next: number; tooLarge: boolean } {
+  let value = 0;
+  let i = from;
+  while (i < s.length && s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57) {
+    if (value > MAX_NUM) return { value: 0, next: s.length, tooLarge: true };
+    value = value * 10 + (s.charCodeAt(i) - 48);
+    i++;
+  }
+  return { value, next: i, tooLarge: false };
+}
+
+function rune(n: number): string {
+  return Number.isInteger(n) && n >= 0 && n <= 0x10ffff ? String.fromCodePoint(n) : "\uFFFD";
+}
+
+/** JavaScript formats at most 100 digits; Go more (rarely wanted): refused rather than wrong. */
+function digits(prec: number): number {
+  if (prec > 100) throw new FuncError("printf precision above 100 digits is not supported");
+  return prec;
+}
+
+function formatOne(d: Directive, a: unknown): string {
+  const { flags, verb, width, prec } = d;
+  let s: string;
+  const num = (): number => (a instanceof GoFloat ? a.value : (a as number));
+  const isNum = typeof a === "number" || a instanceof GoFloat;
+  switch (verb) {
+    case "v":
+      s = formatValue(a);
+      break;
+    case "s":
+      s =
+        typeof a === "string"
+          ? a
+          : a instanceof Uint8Array
+            ? Buffer.from(a).toString("utf8")
+            : isNum || typeof a === "boolean"
+              ? `%!s(${typeName(a)}=${formatValue(a)})`
+              : formatValue(a);
+      if (prec !== undefined) s = Array.from(s).slice(0, prec).join("");
+      break;
+    case "q":
+      s = typeof a === "string" ? goQuote(a) : isNum ? `'${rune(num())}'` : `%!q(${formatValue(a)})`;
+      break;
+    case "d":
+      s =
+        isNum && Number.isInteger(num())
+          ? String(Math.trunc(num()))
+          : `%!d(${typeName(a)}=${formatValue(a)})`;
+      if (flags.includes("+") && isNum && num() >= 0) s = `+${s}`;
+      break;
+    case "t":
+      s = typeof a === "boolean" ? String(a) : `%!t(${typeName(a)}=${formatValue(a)})`;
+      break;
+    case "f":
+    case "F":
+      s = isNum ? num().toFixed(digits(prec ?? 6)) : `%!f(${typeName(a)}=${formatValue(a)})`;
+      if (flags.includes("+") && isNum && num() >= 0) s = `+${s}`;
+      break;
+    case "e":
+      s = isNum
+        ? num()
+            .toExponential(digits(prec ?? 6))
+            .replace(/e([+-])(\d)$/, "e$10$2")
+        : `%!e(${formatValue(a)})`;
+      break;
+    case "g":
+      s = isNum
+        ? prec !== undefined
+          ? String(Number(num().toPrecision(Math.max(1, digits(prec)))))
+          : formatFloat(num())
+        : `%!g(${formatValue(a)})`;
+      break;
+    case "x":
+    case "X": {
+      if (isNum) s = Math.trunc(num()).toString(16);
+      else
+        s = Buffer.from(typeof a === "string" ? a : a instanceof Uint8Array ? a : formatValue(a)).toString(
+          "hex",
+        );
+      if (verb === "X") s = s.toUpperCase();
+      break;
+    }
+    case "o":
+      s = isNum ? Math.trunc(num()).toString(8) : `%!o(${formatValue(a)})`;
+      break;
+    case "b":
+      s = isNum ? Math.trunc(num()).toString(2) : `%!b(${formatValue(a)})`;
+      break;
+    case "c":
+      s = isNum ? rune(num()) : `%!c(${formatValue(a)})`;
+      break;
+    case "T":
+      s = typeName(a);
+      break;
+    default:
+      s = `%!${verb}(${typeName(a)}=${formatValue(a)})`;
+  }
+  const runes = width ? Array.from(s).length : 0;
+  if (width !== undefined && runes < width) {
+    const pad = reserve(width - runes, "printf padding");
+    if (flags.includes("-")) s = s + " ".repeat(pad);
+    else if (flags.includes("0") && isNum && verb !== "s" && verb !== "v") {
+      const neg = s.startsWith("-") || s.startsWith("+");
+      s = neg ? s.slice(0, 1) + "0".repeat(pad) + s.slice(1) : "0".repeat(pad) + s;
+    } else s = " ".repeat(pad) + s;
+  }
+  return s;
 }
 
 function typeName(a: unknown): string {

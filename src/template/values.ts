@@ -1,5 +1,7 @@
 /** Go's view of template values: truthiness and `%v` printing. */
 import { GoFloat, NO_VALUE } from "./exec.ts";
+import { chargeBytes, chargeSteps, checkDepth } from "./budget.ts";
+import { isGoMap, ownEntries } from "./maps.ts";
 
 export function isTrue(v: unknown): boolean {
   if (v === undefined || v === null || v === NO_VALUE) return false;
@@ -15,6 +17,7 @@ export function isTrue(v: unknown): boolean {
       if (Array.isArray(v)) return v.length > 0;
       if (v instanceof Map) return v.size > 0;
       if (v instanceof Uint8Array) return v.length > 0;
+      if (v instanceof Date) return true; // a struct in Go
       return Object.keys(v).length > 0;
     default:
       return true;
@@ -34,7 +37,10 @@ export function formatFloat(n: number): string {
   return `${mant}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
 }
 
-export function formatValue(v: unknown): string {
+/** Go's %v. Each node visited is charged: a list holding itself twice per level is not exponential. */
+export function formatValue(v: unknown, depth = 0): string {
+  chargeSteps();
+  checkDepth(depth);
   if (v === undefined || v === null || v === NO_VALUE) return "<nil>";
   if (v instanceof GoFloat) return formatFloat(v.value);
   switch (typeof v) {
@@ -45,15 +51,29 @@ export function formatValue(v: unknown): string {
     case "boolean":
       return String(v);
     case "object": {
-      if (Array.isArray(v)) return `[${v.map(formatValue).join(" ")}]`;
-      if (v instanceof Uint8Array) return `[${Array.from(v).join(" ")}]`;
-      const entries = v instanceof Map ? [...v.entries()] : Object.entries(v);
-      entries.sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : String(a[0]) > String(b[0]) ? 1 : 0));
-      return `map[${entries.map(([k, x]) => `${String(k)}:${formatValue(x)}`).join(" ")}]`;
+      let s: string;
+      if (Array.isArray(v)) s = `[${v.map((x) => formatValue(x, depth + 1)).join(" ")}]`;
+      else if (v instanceof Uint8Array) s = `[${Array.from(v).join(" ")}]`;
+      else if (v instanceof Date) s = goTime(v);
+      else {
+        const entries = isGoMap(v) ? ownEntries(v) : [];
+        entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+        s = `map[${entries.map(([k, x]) => `${k}:${formatValue(x, depth + 1)}`).join(" ")}]`;
+      }
+      chargeBytes(s.length);
+      return s;
     }
     default:
       return typeof v === "bigint" ? v.toString() : "<nil>";
   }
+}
+
+/** Go's time.Time String() in UTC: 2006-01-02 15:04:05.999999999 +0000 UTC. */
+function goTime(d: Date): string {
+  if (Number.isNaN(d.getTime())) return "0001-01-01 00:00:00 +0000 UTC";
+  const iso = d.toISOString();
+  const frac = iso.slice(19, 23).replace(/\.?0+$/, "");
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${frac} +0000 UTC`;
 }
 
 export function toNumber(v: unknown): number {

@@ -1,0 +1,123 @@
+/**
+ * The per-render budget. Templates come from tenants, so every render is charged for what it
+ * really costs and stops with a template error before it can stall or exhaust the process:
+ *
+ * - steps: every node executed, operand evaluated, function called, range iteration, and every
+ *   node a deep walk visits (printing, JSON/YAML, comparisons);
+ * - bytes: every intermediate value produced (strings from printf/repeat/indent/join..., lists
+ *   from concat/append/until...) and the strings and lists functions consume, not only the output;
+ *   sizes that can blow up are reserved *before* anything is allocated;
+ * - cost: functions whose price does not show in their size (bcrypt, RSA key generation, PKCS#12
+ *   key derivation), in estimated milliseconds.
+ *
+ * Rendering is synchronous, so the meter of the render in progress is held here for the
+ * functions to charge (they keep Go's signatures).
+ */
+import { GoFloat } from "./exec.ts";
+
+export interface Budget {
+  /** Evaluation steps. */
+  maxSteps: number;
+  /** Bytes of intermediate values produced and consumed (string length, 8 per list element...). */
+  maxBytes: number;
+  /** Estimated milliseconds of expensive functions (bcrypt, key generation, key derivation). */
+  maxCost: number;
+}
+
+/** Thrown by the meter; the executor turns it into a TemplateError at the current position. */
+export class BudgetExceeded extends Error {
+  override readonly name = "BudgetExceeded";
+}
+
+/** Most bytes one function result may have (repeat, indent, printf padding, random strings). */
+export const MAX_VALUE_BYTES = 1 << 20;
+/** Deepest nesting of values walked (printing, JSON, YAML, conversions); Go's json stops at 10000. */
+export const MAX_VALUE_DEPTH = 1000;
+
+export class Meter {
+  steps = 0;
+  bytes = 0;
+  cost = 0;
+  constructor(readonly budget: Budget) {}
+
+  step(n = 1): void {
+    this.steps += n;
+    if (this.steps > this.budget.maxSteps)
+      throw new BudgetExceeded(`template exceeded its budget of ${this.budget.maxSteps} evaluation steps`);
+  }
+
+  /** Charges bytes of a value about to be (or just) produced or consumed. */
+  bytesUsed(n: number): void {
+    this.bytes += n;
+    if (this.bytes > this.budget.maxBytes)
+      throw new BudgetExceeded(`template exceeded its budget of ${this.budget.maxBytes} bytes of values`);
+  }
+
+  costUsed(ms: number, what: string): void {
+    this.cost += ms;
+    if (this.cost > this.budget.maxCost)
+      throw new BudgetExceeded(
+        `template exceeded its budget of ${this.budget.maxCost} cost units (${what} is expensive)`,
+      );
+  }
+}
+
+let active: Meter | undefined;
+
+/** Runs fn with meter charged by every function and value walk it reaches. */
+export function withMeter<T>(meter: Meter, fn: () => T): T {
+  const saved = active;
+  active = meter;
+  try {
+    return fn();
+  } finally {
+    active = saved;
+  }
+}
+
+/** The meter of the render in progress (undefined outside a render: nothing is charged). */
+export function meter(): Meter | undefined {
+  return active;
+}
+
+export function chargeSteps(n = 1): void {
+  active?.step(n);
+}
+
+export function chargeBytes(n: number): void {
+  active?.bytesUsed(n);
+}
+
+export function chargeCost(ms: number, what: string): void {
+  active?.costUsed(ms, what);
+}
+
+/**
+ * Checks a size before the value is built: one value may not exceed MAX_VALUE_BYTES, and it is
+ * charged to the render's bytes. Returns n for use inline.
+ */
+export function reserve(n: number, what: string): number {
+  if (!Number.isFinite(n) || n > MAX_VALUE_BYTES)
+    throw new BudgetExceeded(`${what} would exceed ${MAX_VALUE_BYTES} bytes`);
+  chargeBytes(Math.max(0, n));
+  return n;
+}
+
+/** The shallow size of a value: what producing it (or a linear pass over it) costs. */
+export function sizeOf(v: unknown): number {
+  if (typeof v === "string") return v.length;
+  if (v instanceof Uint8Array) return v.byteLength;
+  if (Array.isArray(v)) return 8 * v.length;
+  if (v instanceof Map) return 16 * v.size;
+  if (v && typeof v === "object" && !(v instanceof GoFloat) && !(v instanceof Date))
+    return 16 * Object.keys(v).length;
+  return 0;
+}
+
+/** A depth guard for recursive walks over values (cycles end here too). */
+export function checkDepth(depth: number): void {
+  if (depth > MAX_VALUE_DEPTH)
+    throw new BudgetExceeded(
+      `value nesting exceeds ${MAX_VALUE_DEPTH} levels (or the value contains itself)`,
+    );
+}
