@@ -8,6 +8,8 @@
  * - delayed adds keep only the earliest deadline per key.
  * Memory is proportional to the number of distinct keys with pending work.
  */
+import { redactor } from "../util/redact.ts";
+
 export type Lane = "urgent" | "refresh";
 
 const MAX_TIMER_MS = 2_147_483_647;
@@ -196,21 +198,27 @@ export class WorkQueue {
     const started = Date.now();
     let requeue: { delay: number; lane: Lane } | undefined;
     try {
-      const res = await this.#opts.handler(key);
-      this.#failures.delete(key);
-      if (res?.requeueAfter !== undefined && res.requeueAfter >= 0) {
-        requeue = { delay: res.requeueAfter, lane: "refresh" };
-      }
-    } catch (e) {
-      const delay = this.backoff(key);
-      this.#failures.set(key, (this.#failures.get(key) ?? 0) + 1);
-      this.#opts.metrics?.retry();
-      requeue = { delay, lane: "urgent" };
-      try {
-        this.#opts.onError?.(key, e, delay);
-      } catch {
-        /* a logging failure must not stop the queue */
-      }
+      // The values a reconcile registers for redaction stay registered until it (and its error
+      // report) is done: a redaction scope per handler call.
+      await redactor.scoped(async () => {
+        try {
+          const res = await this.#opts.handler(key);
+          this.#failures.delete(key);
+          if (res?.requeueAfter !== undefined && res.requeueAfter >= 0) {
+            requeue = { delay: res.requeueAfter, lane: "refresh" };
+          }
+        } catch (e) {
+          const delay = this.backoff(key);
+          this.#failures.set(key, (this.#failures.get(key) ?? 0) + 1);
+          this.#opts.metrics?.retry();
+          requeue = { delay, lane: "urgent" };
+          try {
+            this.#opts.onError?.(key, e, delay);
+          } catch {
+            /* a logging failure must not stop the queue */
+          }
+        }
+      });
     } finally {
       this.#opts.metrics?.workDuration(Date.now() - started);
       this.#processing.delete(key);

@@ -73,8 +73,8 @@ export async function runOperator(options: OperatorOptions): Promise<RunningOper
         : ["unknown", call];
       metrics.providerCalls.inc({ provider, call: name, status });
     },
-    redact: (v: string | Uint8Array) => {
-      redactor.add(v);
+    redact: (v: string | Uint8Array, owner?: object) => {
+      redactor.add(v, owner);
     },
   };
   const sessions = new SessionPool(deps, {

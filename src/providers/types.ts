@@ -107,6 +107,6 @@ export interface ProviderDefinition<Spec = unknown> {
 export interface ProviderDeps {
   /** Counts calls to the store for metrics: call name and outcome. */
   recordCall(call: string, status: "success" | "error"): void;
-  /** Registers fetched secret values so no output can leak them. */
-  redact(value: string | Uint8Array): void;
+  /** Registers a fetched secret value so no output can leak it, for as long as `owner` lives (default: the ambient owner). */
+  redact(value: string | Uint8Array, owner?: object): void;
 }

@@ -18,6 +18,7 @@ import {
   processOperatorIdentity,
   type OperatorIdentityPolicy,
 } from "./operator-identity.ts";
+import { redactor } from "../util/redact.ts";
 
 interface Entry {
   session?: Promise<Session>;
@@ -90,13 +91,21 @@ export class SessionPool {
     if (!pending) {
       this.logins++;
       const e = entry;
+      // What the session registers for redaction (tokens, credentials, values it reads) stays
+      // registered while the session lives: the owner is reachable through the deps it keeps.
+      const owner = {};
       // Every connect goes through here: the one place the operator identity is granted or not.
-      pending = def.connect(spec, grantOperatorIdentity(ctx, this.#policy, this.#identity), {
-        ...this.deps,
-        recordCall: (call, status) => {
-          this.deps.recordCall(`${def.name}:${call}`, status);
-        },
-      });
+      pending = redactor.run(owner, () =>
+        def.connect(spec, grantOperatorIdentity(ctx, this.#policy, this.#identity), {
+          ...this.deps,
+          recordCall: (call, status) => {
+            this.deps.recordCall(`${def.name}:${call}`, status);
+          },
+          redact: (value) => {
+            this.deps.redact(value, owner);
+          },
+        }),
+      );
       e.session = pending;
       pending.then(
         () => {

@@ -1,5 +1,6 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { Readable } from "node:stream";
 import { request } from "undici";
 import { HttpEndpoints } from "../../../src/manager/http.ts";
 import {
@@ -108,9 +109,11 @@ test("request size and entry count are bounded: 413 and 400 with fixed texts", a
   const declared = await post(`${url}/v1/verify`, big);
   assert.equal(declared.status, 413);
   // chunked, no Content-Length: refused once the count passes the limit
-  const chunks = (async function* () {
-    for (let i = 0; i < 80; i++) yield Buffer.alloc(64 * 1024, 0x20);
-  })();
+  const chunks = Readable.from(
+    (function* () {
+      for (let i = 0; i < 80; i++) yield Buffer.alloc(64 * 1024, 0x20);
+    })(),
+  );
   const streamed = await request(`${url}/v1/verify`, { method: "POST", body: chunks });
   assert.equal(streamed.statusCode, 413);
   await streamed.body.dump();
