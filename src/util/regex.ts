@@ -495,6 +495,39 @@ function describe(e: unknown): string {
   return "cannot compile";
 }
 
+/**
+ * compileRegex for a pattern written in an object's spec: any problem is CUSTOS_INVALID_SPEC
+ * naming the field (only a spec change fixes it), with the regex error as its cause.
+ */
+export function compileSpecRegex(source: string, field: string): GoRegexp {
+  try {
+    return compileRegex(source);
+  } catch (e) {
+    throw specError(e, field);
+  }
+}
+
+/** A regex error (compile or limit) as CUSTOS_INVALID_SPEC naming the field; others unchanged. */
+export function specError(e: unknown, field: string): unknown {
+  if (e instanceof CustosError && (e.code === "CUSTOS_REGEX_INVALID" || e.code === "CUSTOS_REGEX_LIMIT"))
+    return new CustosError("CUSTOS_INVALID_SPEC", `${field}: ${e.message}`, { cause: e, retryable: false });
+  return e;
+}
+
+/** Go's MatchString for a spec pattern; compile or limit problems are CUSTOS_INVALID_SPEC. */
+export function specMatcher(source: string, field: string): { test(s: string): boolean } {
+  const re = compileSpecRegex(source, field);
+  return {
+    test: (s) => {
+      try {
+        return re.test(s);
+      } catch (e) {
+        throw specError(e, field);
+      }
+    },
+  };
+}
+
 /** Go's regexp.MatchString(pattern, s). */
 export function matchString(pattern: string, s: string): boolean {
   return compileRegex(pattern).test(s);

@@ -10,6 +10,7 @@ import type { FindQuery, RemoteKey, RemoteSecret } from "../../providers/types.t
 import { CustosError, isCustosError } from "../../util/errors.ts";
 import { getPath, toGjsonString } from "../../util/gjson.ts";
 import { redactor } from "../../util/redact.ts";
+import { compileSpecRegex, specError } from "../../util/regex.ts";
 import type { DataFromEntry, ExternalSecret, FindSpec, RemoteRef, Rewrite, StoreRef } from "./types.ts";
 
 export interface RefRead {
@@ -196,47 +197,33 @@ export function convertKey(key: string, strategy: string | undefined): string {
   return key.replace(/[^-._a-zA-Z0-9]/g, "_");
 }
 
-/** Go regexp replacement templates (`$1`, `${1}`, `${name}`) into JavaScript's. */
-export function goReplacement(target: string): string {
-  return target.replace(
-    /\$(\$|\{(\w+)\}|(\w+))/g,
-    (_m, all: string, braced: string | undefined, bare: string | undefined) => {
-      if (all === "$") return "$$";
-      const name = braced ?? bare ?? "";
-      return /^\d+$/.test(name) ? `$${name}` : `$<${name}>`;
-    },
-  );
-}
-
-/** Go regexp syntax differences that matter in practice: named groups `(?P<name>...)`. */
-export function goRegExp(source: string, flags = ""): RegExp {
-  try {
-    return new RegExp(source.replace(/\(\?P</g, "(?<"), flags);
-  } catch (e) {
-    throw new CustosError(
-      "CUSTOS_INVALID_SPEC",
-      `invalid regular expression "${source}": ${(e as Error).message}`,
-      { retryable: false },
-    );
-  }
-}
-
 export function applyRewrites(
   data: Record<string, Uint8Array>,
   rewrites: Rewrite[] | undefined,
   render: RenderFn,
 ): Record<string, Uint8Array> {
   let cur = data;
-  for (const rw of rewrites ?? []) {
-    const next: Record<string, Uint8Array> = {};
+  for (const [i, rw] of (rewrites ?? []).entries()) {
+    // null prototype: a remote key may be "__proto__"
+    const next = Object.create(null) as Record<string, Uint8Array>;
+    const field = `rewrite[${i}].regexp.source`;
+    // Go's ReplaceAllString on RE2 (ESO's RewriteRegexp): linear time, `$1_x` is the group "1_x"
+    const re = rw.regexp ? compileSpecRegex(rw.regexp.source, field) : undefined;
     for (const [k, v] of Object.entries(cur)) {
       let nk = k;
-      if (rw.regexp) nk = k.replace(goRegExp(rw.regexp.source, "g"), goReplacement(rw.regexp.target));
-      else if (rw.transform) nk = render("rewrite", rw.transform.template, { value: k }).trim();
+      if (re && rw.regexp) {
+        try {
+          nk = re.replaceAll(k, rw.regexp.target);
+        } catch (e) {
+          throw specError(e, field); // a key beyond the input limits for this pattern
+        }
+      } else if (rw.transform) nk = render("rewrite", rw.transform.template, { value: k }).trim();
       next[nk] = v;
     }
     cur = next;
   }
+  // ESO's ValidateKeys: a key rewritten to "" is dropped without an error
+  delete cur[""];
   return cur;
 }
 

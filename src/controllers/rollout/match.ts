@@ -11,6 +11,7 @@
  * On the Secret: reloader.stakater.com/ignore: "true" never restarts anything.
  */
 import { createHash } from "node:crypto";
+import { compileRegex } from "../../util/regex.ts";
 
 export const ANN = {
   auto: "reloader.stakater.com/auto",
@@ -94,10 +95,16 @@ function list(v: string | undefined): string[] {
     .filter(Boolean);
 }
 
+/**
+ * Reloader compiles `"^" + value + "$"` with Go's regexp; here the value is grouped so that
+ * "a|b" means exactly "a" or "b" (Reloader: names starting with "a" or ending with "b"). RE2, so
+ * linear whatever the annotation says; an invalid or over-limit pattern (Reloader panics) matches
+ * its literal name only.
+ */
 function matchesAny(patterns: string[], name: string): boolean {
   return patterns.some((p) => {
     try {
-      return new RegExp(`^(?:${p})$`).test(name);
+      return compileRegex(`^(?:${p})$`).test(name);
     } catch {
       return p === name;
     }

@@ -7,6 +7,9 @@
  *   must match at least one condition, and a condition matches when any of its `namespaces`,
  *   `namespaceRegexes` or `namespaceSelector` matches (ESO's semantics).
  */
+import { errorMessage } from "../../util/errors.ts";
+import { compileRegex } from "../../util/regex.ts";
+
 export interface LabelSelector {
   matchLabels?: Record<string, string>;
   matchExpressions?: {
@@ -20,6 +23,24 @@ export interface StoreCondition {
   namespaceSelector?: LabelSelector;
   namespaces?: string[];
   namespaceRegexes?: string[];
+}
+
+/**
+ * ESO's admission check of `spec.conditions` (there is no webhook here, so the store reports it):
+ * every namespace regex must compile as Go's regexp would.
+ */
+export function conditionProblems(conditions: StoreCondition[] | undefined): string[] {
+  const out: string[] = [];
+  (conditions ?? []).forEach((c, ci) => {
+    (c.namespaceRegexes ?? []).forEach((re, ri) => {
+      try {
+        compileRegex(re);
+      } catch (e) {
+        out.push(`spec.conditions[${ci}].namespaceRegexes[${ri}]: ${errorMessage(e)}`);
+      }
+    });
+  });
+  return out;
 }
 
 export function isOurStore(spec: { controller?: string } | undefined, controllerClass: string): boolean {
@@ -67,9 +88,10 @@ export function clusterStoreDenial(
     if (c.namespaces?.includes(namespace)) return undefined;
     for (const re of c.namespaceRegexes ?? []) {
       try {
-        if (new RegExp(re).test(namespace)) return undefined;
+        // Go's regexp.MatchString on RE2, as ESO: linear time whatever the pattern
+        if (compileRegex(re).test(namespace)) return undefined;
       } catch {
-        /* an invalid regex matches nothing; the store's own validation reports it */
+        /* an invalid (or over-limit) regex matches nothing; the store's own validation reports it */
       }
     }
     if (c.namespaceSelector && namespaceLabels && matchesSelector(c.namespaceSelector, namespaceLabels))

@@ -13,7 +13,7 @@ import { providerFor } from "../../providers/registry.ts";
 import type { SessionPool } from "../../sync/sessions.ts";
 import { errorMessage } from "../../util/errors.ts";
 import { redactor } from "../../util/redact.ts";
-import { isOurStore } from "./access.ts";
+import { conditionProblems, isOurStore, type StoreCondition as AccessCondition } from "./access.ts";
 import { storeReadyCondition, type StoreCondition } from "./status.ts";
 
 const GROUP = "external-secrets.io";
@@ -91,7 +91,14 @@ export class SecretStoreController {
     const namespace = store.metadata.namespace ?? "";
     let ready: { ok: boolean; reason: string; message: string };
     const found = providerFor(store.spec?.provider);
-    if ("error" in found) {
+    const conditionErrors = conditionProblems(store.spec?.conditions as AccessCondition[] | undefined);
+    if (conditionErrors.length) {
+      ready = {
+        ok: false,
+        reason: "InvalidProviderConfig",
+        message: `invalid store: ${conditionErrors.join("; ")}`,
+      };
+    } else if ("error" in found) {
       ready = { ok: false, reason: "InvalidProviderConfig", message: found.error };
     } else {
       const problems = found.def.validate(found.spec);

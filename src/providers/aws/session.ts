@@ -24,6 +24,7 @@ import {
 import type { AwsCredentialIdentityProvider } from "@aws-sdk/types";
 import type { FindQuery, ProviderDeps, RemoteKey, RemoteSecret, Session } from "../types.ts";
 import { CustosError, isCustosError, type CustosErrorCode } from "../../util/errors.ts";
+import { specMatcher } from "../../util/regex.ts";
 import { endpointFor } from "./credentials.ts";
 import { checkAwsKey, isRequested } from "./names.ts";
 import type { AwsProviderSpec } from "./schema.ts";
@@ -267,7 +268,7 @@ export class AwsSession implements Session {
   }
 
   async find(q: FindQuery): Promise<Map<string, RemoteSecret>> {
-    const re = q.name?.regexp ? new RegExp(q.name.regexp) : undefined;
+    const re = q.name?.regexp ? specMatcher(q.name.regexp, "find.name.regexp") : undefined;
     const out = new Map<string, RemoteSecret>();
     if (this.#ssm) {
       const ssm = this.#ssm;

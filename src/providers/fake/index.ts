@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { registerProvider } from "../registry.ts";
 import type { ProviderDefinition, RemoteSecret, Session } from "../types.ts";
 import { CustosError } from "../../util/errors.ts";
+import { specMatcher } from "../../util/regex.ts";
 import { FakeProviderSchema, type FakeProviderSpec } from "./schema.ts";
 
 export const fakeProvider: ProviderDefinition<FakeProviderSpec> = {
@@ -41,7 +42,7 @@ export const fakeProvider: ProviderDefinition<FakeProviderSpec> = {
       read: async (ref) => find(ref.key, ref.version),
       find: async (q) => {
         const out = new Map<string, RemoteSecret>();
-        const re = q.name?.regexp ? new RegExp(q.name.regexp) : undefined;
+        const re = q.name?.regexp ? specMatcher(q.name.regexp, "find.name.regexp") : undefined;
         for (const d of spec.data) {
           if (q.path && !d.key.startsWith(q.path)) continue;
           if (re && !re.test(d.key)) continue;

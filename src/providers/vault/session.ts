@@ -5,6 +5,7 @@
  */
 import type { FindQuery, ProviderDeps, RemoteKey, RemoteSecret, Session, StoreContext } from "../types.ts";
 import { CustosError, isCustosError } from "../../util/errors.ts";
+import { specMatcher } from "../../util/regex.ts";
 import { login } from "./auth.ts";
 import type { AuthInfo, VaultClient } from "./client.ts";
 import {
@@ -206,7 +207,7 @@ export class VaultSession implements Session {
         "dataFrom.find needs spec.provider.vault.path or find.path",
         { retryable: false },
       );
-    const re = q.name?.regexp ? new RegExp(q.name.regexp) : undefined;
+    const re = q.name?.regexp ? specMatcher(q.name.regexp, "find.name.regexp") : undefined;
     const listed = await this.#list(mount, prefix, 0, { count: 0 });
     for (const rel of listed) {
       const key = (this.spec.path ? rel : [...mount, ...rel]).join("/");

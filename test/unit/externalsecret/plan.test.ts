@@ -7,7 +7,6 @@ import {
   refId,
   storeRefOf,
   convertKey,
-  goReplacement,
   decode,
   applyRewrites,
 } from "../../../src/controllers/externalsecret/data.ts";
@@ -302,7 +301,6 @@ test("decoding strategies", () => {
 test("key conversion and Go regexp rewrites", () => {
   assert.equal(convertKey("path/to/key", "Default"), "path_to_key");
   assert.equal(convertKey("a b", "Unicode"), "a_U0020_b");
-  assert.equal(goReplacement("${1}-$2-${name}-$$"), "$1-$2-$<name>-$$");
   const out = applyRewrites(
     { "db/user": enc("u"), "db/pass": enc("p") },
     [{ regexp: { source: "^db/(?P<rest>.*)$", target: "DB_${rest}" } }],
@@ -326,4 +324,21 @@ test("store refs: per-entry sourceRef overrides the ExternalSecret's store", () 
     kind: "ClusterSecretStore",
   });
   assert.deepEqual(storeRefOf(e, undefined), { name: "vault", kind: "SecretStore" });
+});
+
+test("remote keys named __proto__ or constructor are ordinary Secret keys (as in Go maps), never prototypes", () => {
+  const e = es({ dataFrom: [{ extract: { key: "hostile" } }] });
+  const remote: RemoteSecret = {
+    kind: "map",
+    value: JSON.parse('{"__proto__":"p","constructor":"c","ok":"v"}') as Record<string, unknown>,
+  };
+  const reads = new Map<string, RemoteSecret | Error>([[refId(storeRefOf(e, undefined), { key: "hostile" }), remote]]);
+  const built = buildSecretData(e, { reads, finds: new Map() }, noRender);
+  assert.deepEqual(Object.keys(built.data).sort(), ["__proto__", "constructor", "ok"]);
+  const p = planSecret({ ...input(e, {}), data: built });
+  const data = p.secret!.data!;
+  assert.ok(Object.hasOwn(data, "__proto__"));
+  assert.equal(Buffer.from(data["__proto__"]!, "base64").toString(), "p");
+  assert.equal(JSON.parse(JSON.stringify(p.secret)).data.constructor, Buffer.from("c").toString("base64"));
+  assert.equal(Object.getPrototypeOf({}), Object.prototype);
 });
