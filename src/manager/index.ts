@@ -32,6 +32,8 @@ export interface OperatorOptions {
   leaderElection?: { namespace: string; name: string; leaseDurationMs: number } | undefined;
   metricsPort: number;
   sealingPort: number;
+  /** Address of the Sealed Secrets HTTP API (default all interfaces). */
+  sealingBindAddress?: string;
   controllers: Set<string>;
   sealedSecrets: { namespace: string; keyRenewPeriodMs: number; keyCn: string };
   reloadStrategy: "env-vars" | "annotations";

@@ -31,6 +31,11 @@ export function registerOperatorCommand(program: Command): void {
     .option("--lease-duration <duration>", "leader election lease duration (Go duration)", "15s")
     .option("--metrics-port <port>", "port of /metrics, /healthz and /readyz (0 = disabled)", int, 8080)
     .option("--sealing-port <port>", "port of the Sealed Secrets HTTP API (/v1/cert.pem, ...)", int, 8081)
+    .option(
+      "--sealing-bind-address <address>",
+      "address the Sealed Secrets HTTP API listens on (kubeseal reaches it through the service proxy: the pod's address)",
+      "0.0.0.0",
+    )
     .addOption(
       new Option("--controllers <list>", "comma-separated controllers to run").default(
         "externalsecret,sealedsecret,rollout",
@@ -80,6 +85,7 @@ export function registerOperatorCommand(program: Command): void {
           : undefined,
         metricsPort: o.metricsPort,
         sealingPort: o.sealingPort,
+        sealingBindAddress: o.sealingBindAddress,
         controllers: new Set(
           o.controllers
             .split(",")

@@ -14,6 +14,7 @@ registerController("sealedsecret", ({ api, log, metrics, events, options }) => {
     keyRenewPeriodMs: options.sealedSecrets.keyRenewPeriodMs,
     keyCommonName: options.sealedSecrets.keyCn,
     port: options.sealingPort,
+    bindAddress: options.sealingBindAddress,
     render: renderEsoTemplate,
   });
   return c;
