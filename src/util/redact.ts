@@ -35,6 +35,9 @@ const MAX_PROCESS_VALUES = 10_000;
 const MAX_OWNER_VALUES = 50_000;
 
 export const REDACTED = "[REDACTED]";
+const TRUNCATED = "…[truncated]";
+/** Longest text redacted; the rest is cut off. */
+const MAX_MESSAGE = 64 * 1024;
 
 interface OwnerRecord {
   /** Value keys in registration order (a re-registration moves a key to the end). */
@@ -128,15 +131,23 @@ export class Redactor {
     this.#drop(rec);
   }
 
+  /**
+   * `text` with every registered value (in any form) replaced. Texts longer than 64 KiB are cut
+   * there (work per message stays bounded): a value across the cut is still redacted whole.
+   */
   redact(text: string): string {
     if (this.#values.size === 0 || text.length < MIN_LENGTH) return text;
+    const cut = text.length > MAX_MESSAGE;
+    // a value (or its encoding) starting before the cut ends within this much more
+    const work = cut ? text.slice(0, MAX_MESSAGE + 2 * this.#index.longest + 8) : text;
     const cover = new Coverage();
-    this.#index.scan(text, (start, end) => {
+    this.#index.scan(work, (start, end) => {
       cover.add(start, end);
       return false;
     });
-    encodedRuns(this.#index, text, cover);
-    return cover.apply(text, REDACTED);
+    encodedRuns(this.#index, work, cover);
+    if (!cut) return cover.apply(work, REDACTED);
+    return `${cover.apply(work, REDACTED, MAX_MESSAGE)}${TRUNCATED}`;
   }
 
   /** Live values (each counted once however many owners hold it). */
@@ -328,6 +339,9 @@ class PatternIndex {
   /** Saturating counts of patterns per hash of their first 4 characters. */
   readonly #prefilter = new Uint8Array(1 << PREFILTER_BITS);
 
+  /** The longest pattern ever added (never lowered: only a bound). */
+  longest = 0;
+
   get size(): number {
     return this.#counts.size;
   }
@@ -336,6 +350,7 @@ class PatternIndex {
     const n = this.#counts.get(p) ?? 0;
     this.#counts.set(p, n + 1);
     if (n > 0) return;
+    if (p.length > this.longest) this.longest = p.length;
     insert(this.#root, p, 0);
     const h = hash4(p, 0);
     if (this.#prefilter[h]! < 255) this.#prefilter[h]!++;
@@ -379,7 +394,14 @@ class Coverage {
     this.ranges.push([start, end]);
   }
 
-  apply(text: string, by: string): string {
+  /** `text` up to `limit` (default all) with the covered ranges replaced by `by`. */
+  apply(text: string, by: string, limit = text.length): string {
+    text = text.slice(0, limit);
+    const ranges = this.ranges
+      .filter(([a]) => a < limit)
+      .map(([a, b]): [number, number] => [a, Math.min(b, limit)]);
+    this.ranges.length = 0;
+    this.ranges.push(...ranges);
     if (!this.ranges.length) return text;
     this.ranges.sort((a, b) => a[0] - b[0]);
     let out = "";

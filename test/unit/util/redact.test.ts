@@ -168,3 +168,14 @@ test("many values sharing long prefixes are all found", () => {
   for (const i of [0, 7, 150, 299]) assert.equal(r.redact(`x ${prefix}${i}-tail y`), `x ${REDACTED} y`);
   assert.equal(r.redact(`x ${prefix}-none y`), `x ${prefix}-none y`);
 });
+
+test("a very long message is cut at 64 KiB, and a value across the cut is still redacted whole", () => {
+  const r = new Redactor();
+  const v = "straddling-secret-value-0123456789";
+  r.add(v);
+  const text = `${"x".repeat(64 * 1024 - 10)}${v}${"y".repeat(100_000)}`;
+  const out = r.redact(text);
+  assert.ok(out.length < 64 * 1024 + 40);
+  assert.ok(out.endsWith("…[truncated]"));
+  assert.ok(!out.includes(v.slice(0, 6)), "no prefix of the value is left before the cut");
+});
