@@ -10,6 +10,7 @@ import type { FindQuery, RemoteKey, RemoteSecret } from "../../providers/types.t
 import { CustosError, isCustosError } from "../../util/errors.ts";
 import { getPath, toGjsonString } from "../../util/gjson.ts";
 import { redactor } from "../../util/redact.ts";
+import { dict } from "../../util/dict.ts";
 import { compileSpecRegex, specError } from "../../util/regex.ts";
 import type { DataFromEntry, ExternalSecret, FindSpec, RemoteRef, Rewrite, StoreRef } from "./types.ts";
 
@@ -205,7 +206,7 @@ export function applyRewrites(
   let cur = data;
   for (const [i, rw] of (rewrites ?? []).entries()) {
     // null prototype: a remote key may be "__proto__"
-    const next = Object.create(null) as Record<string, Uint8Array>;
+    const next = dict<Uint8Array>();
     const field = `rewrite[${i}].regexp.source`;
     // Go's ReplaceAllString on RE2 (ESO's RewriteRegexp): linear time, `$1_x` is the group "1_x"
     const re = rw.regexp ? compileSpecRegex(rw.regexp.source, field) : undefined;
@@ -239,7 +240,7 @@ function dataFromEntry(
   missing: { any: boolean },
 ): Record<string, Uint8Array> {
   const store = storeRefOf(es, d.sourceRef?.storeRef);
-  const out: Record<string, Uint8Array> = {};
+  const out = dict<Uint8Array>();
   if (d.extract) {
     const r = results.reads.get(refId(store, keyOf(d.extract)));
     if (r === undefined)
@@ -283,7 +284,7 @@ function dataFromEntry(
 }
 
 export function buildSecretData(es: ExternalSecret, results: FetchResults, render: RenderFn): BuiltData {
-  const data: Record<string, Uint8Array> = {};
+  const data = dict<Uint8Array>();
   const missingKeys: string[] = [];
   const missing = { any: false };
   const missingRemote: string[] = [];

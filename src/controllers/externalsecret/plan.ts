@@ -13,6 +13,7 @@ import { redactor } from "../../util/redact.ts";
 import { utf8OrBytes } from "../../template/values.ts";
 import type { BuiltData, RenderFn } from "./data.ts";
 import { DATA_HASH_ANNOTATION, type ReadyInput } from "./status.ts";
+import { dict } from "../../util/dict.ts";
 import {
   GROUP,
   VERSION_STORAGE,
@@ -237,16 +238,16 @@ function renderTarget(input: PlanInput): Rendered {
   const tpl = es.spec?.target?.template;
   if (!tpl) {
     return {
-      data: { ...data.data },
+      data: Object.assign(dict<Uint8Array>(), data.data),
       labels: copyMeta(es.metadata.labels),
       annotations: copyMeta(es.metadata.annotations),
     };
   }
   // Text values are strings; binary ones (a PKCS#12 archive, a keystore) stay bytes, so functions
   // that take bytes (pkcs12*, b64enc, sha256sum) see exactly what the store holds, as in Go.
-  const values: Record<string, string | Uint8Array> = {};
+  const values = dict<string | Uint8Array>();
   for (const [k, v] of Object.entries(data.data)) values[k] = utf8OrBytes(v);
-  const out: Rendered = { data: {}, labels: {}, annotations: {} };
+  const out: Rendered = { data: dict(), labels: dict(), annotations: dict() };
   const hasDataTemplates =
     Object.keys(tpl.data ?? {}).length > 0 ||
     (tpl.templateFrom ?? []).some((f) => (f.target ?? "Data") === "Data");
@@ -339,13 +340,13 @@ function copyMeta(m: Record<string, string> | undefined): Record<string, string>
 }
 
 function decodeData(s: SecretObject | undefined): Record<string, Uint8Array> {
-  const out: Record<string, Uint8Array> = {};
+  const out = dict<Uint8Array>();
   for (const [k, v] of Object.entries(s?.data ?? {})) out[k] = Buffer.from(v, "base64");
   return out;
 }
 
 function encodeData(d: Record<string, Uint8Array>): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = dict<string>();
   for (const k of Object.keys(d).sort()) out[k] = Buffer.from(d[k]!).toString("base64");
   return out;
 }

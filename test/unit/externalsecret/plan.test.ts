@@ -332,13 +332,16 @@ test("remote keys named __proto__ or constructor are ordinary Secret keys (as in
     kind: "map",
     value: JSON.parse('{"__proto__":"p","constructor":"c","ok":"v"}') as Record<string, unknown>,
   };
-  const reads = new Map<string, RemoteSecret | Error>([[refId(storeRefOf(e, undefined), { key: "hostile" }), remote]]);
+  const reads = new Map<string, RemoteSecret | Error>([
+    [refId(storeRefOf(e, undefined), { key: "hostile" }), remote],
+  ]);
   const built = buildSecretData(e, { reads, finds: new Map() }, noRender);
   assert.deepEqual(Object.keys(built.data).sort(), ["__proto__", "constructor", "ok"]);
   const p = planSecret({ ...input(e, {}), data: built });
   const data = p.secret!.data!;
   assert.ok(Object.hasOwn(data, "__proto__"));
   assert.equal(Buffer.from(data["__proto__"]!, "base64").toString(), "p");
-  assert.equal(JSON.parse(JSON.stringify(p.secret)).data.constructor, Buffer.from("c").toString("base64"));
+  const sent = JSON.parse(JSON.stringify(p.secret)) as { data: Record<string, string> };
+  assert.equal(sent.data.constructor, Buffer.from("c").toString("base64"));
   assert.equal(Object.getPrototypeOf({}), Object.prototype);
 });
