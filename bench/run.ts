@@ -5,12 +5,13 @@
  *   sealing [seconds]           seal/unseal values per second with 4096-bit keys
  *   template [seconds]          renders per second of a typical 20-line template
  *   redact [values] [bytes]     redact() time per message with many registered values
+ *   regex [millisPerCase]       user regexes on re2js vs V8 RegExp, and the catastrophic case
  * Benchmarks print JSON; they never assert timings.
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 
-const all = ["sync", "rollout", "sealing", "template", "redact"];
+const all = ["sync", "rollout", "sealing", "template", "redact", "regex"];
 const [name, ...args] = process.argv.slice(2);
 const chosen = name ? [name] : all;
 let failed = false;
