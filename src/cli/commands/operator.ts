@@ -3,6 +3,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { Option } from "@commander-js/extra-typings";
 import { runOperator, type OperatorOptions } from "../../manager/index.ts";
 import { parseDuration } from "../../util/duration.ts";
+import { hardenIntrinsics } from "../../util/harden.ts";
 
 function int(v: string): number {
   const n = Number.parseInt(v, 10);
@@ -104,6 +105,9 @@ export function registerOperatorCommand(program: Command): void {
         logLevel: o.logLevel,
         logFormat: o.logFormat,
       };
+      // the second wall against prototype pollution (the first: templates never reach a prototype);
+      // every module the operator uses is loaded by now
+      hardenIntrinsics();
       const op = await runOperator(options);
       await new Promise<void>((resolve) => {
         let signalled = false;
