@@ -18,6 +18,8 @@
  *
  * Values shorter than 4 characters are not registered: matched by value they would blank ordinary
  * words and digits across every message; keeping them out of messages is by construction only.
+ * Bounds on the work of one call: messages are cut at 64 KiB (so longer values, which could never
+ * be found whole, are not registered), and a JSON document registers its first 10,000 leaves.
  *
  * Matching is a trie over 8-character chunks with a 4-gram prefilter: redact() costs about one
  * hash per character of the message, however many values are registered (bench/redact.ts).
@@ -36,8 +38,10 @@ const MAX_OWNER_VALUES = 50_000;
 
 export const REDACTED = "[REDACTED]";
 const TRUNCATED = "…[truncated]";
-/** Longest text redacted; the rest is cut off. */
+/** Longest text redacted; the rest is cut off. Longer values are not registered (never found whole). */
 const MAX_MESSAGE = 64 * 1024;
+/** Leaves of one JSON document registered at most (work per registration stays bounded). */
+const MAX_LEAVES = 10_000;
 
 interface OwnerRecord {
   /** Value keys in registration order (a re-registration moves a key to the end). */
@@ -77,6 +81,8 @@ export class Redactor {
     const rec = this.#record(owner ?? this.#ambient.getStore());
     if (rec.dropped) return;
     const unit = (v: string | Uint8Array): void => {
+      // longer than a message is ever kept (see redact): it could never be found whole
+      if (v.length > MAX_MESSAGE) return;
       const key = valueKey(v);
       if (key === undefined) return;
       if (rec.keys.has(key)) {
@@ -103,7 +109,10 @@ export class Redactor {
       } catch {
         return; // not JSON
       }
-      collectLeaves(doc, unit);
+      let leaves = 0;
+      collectLeaves(doc, (leaf) => {
+        if (++leaves <= MAX_LEAVES) unit(leaf);
+      });
     }
   }
 
@@ -257,6 +266,12 @@ export function goQuote(bytes: Uint8Array): string {
   let out = "";
   let i = 0;
   while (i < bytes.length) {
+    const b = bytes[i]!;
+    if (b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c) {
+      out += String.fromCharCode(b); // printable ASCII, the common case
+      i++;
+      continue;
+    }
     const [r, width] = decodeRune(bytes, i);
     if (r < 0) {
       out += `\\x${bytes[i]!.toString(16).padStart(2, "0")}`;

@@ -179,3 +179,14 @@ test("a very long message is cut at 64 KiB, and a value across the cut is still 
   assert.ok(out.endsWith("…[truncated]"));
   assert.ok(!out.includes(v.slice(0, 6)), "no prefix of the value is left before the cut");
 });
+
+test("work per registration is bounded: values past 64 KiB are not kept, a document gives 10,000 leaves at most", () => {
+  const r = new Redactor({ maxOwnerValues: 1_000_000 });
+  r.add("v".repeat(65 * 1024));
+  assert.equal(r.size, 0);
+  const doc: Record<string, string> = {};
+  for (let i = 0; i < 12_000; i++) doc[`k${i}`] = `leaf-value-${i}`;
+  const owner = {};
+  r.add(JSON.stringify(doc), owner);
+  assert.equal(r.size, 10_000, "the leaves (the ~300 KB document itself is past 64 KiB)");
+});
