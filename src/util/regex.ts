@@ -35,6 +35,9 @@ export const REGEX_LIMITS = {
   dfaTrimBytes: 256 << 10,
 } as const;
 
+/** Units of work (instructions x characters) per millisecond at the slowest (NFA) rate here. */
+const WORK_PER_MS = 30_000;
+
 type Limits = { -readonly [K in keyof typeof REGEX_LIMITS]: number };
 const limits: Limits = { ...REGEX_LIMITS };
 
@@ -80,6 +83,14 @@ export class GoRegexp {
 
   get programSize(): number {
     return this.#programSize;
+  }
+
+  /**
+   * Worst-case milliseconds of one search over `s` (program x input at the slowest rate measured,
+   * bench/regex.ts): what a caller with a time budget (templates) charges before running it.
+   */
+  estimateMs(s: string): number {
+    return (this.#programSize * (s.length + 1)) / WORK_PER_MS;
   }
 
   get numSubexp(): number {
