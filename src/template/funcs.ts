@@ -17,7 +17,7 @@ import { sprintf, goQuote } from "./printf.ts";
 import { formatValue, isTrue, toInt, toNumber, toStr, utf8OrBytes } from "./values.ts";
 import { compileRegex, quoteMeta } from "../util/regex.ts";
 import { isCustosError } from "../util/errors.ts";
-import { chargeBytes, chargeSteps, checkDepth, reserve } from "./budget.ts";
+import { chargeBytes, chargeCost, chargeSteps, checkDepth, reserve } from "./budget.ts";
 import {
   FuncError,
   checkKey,
@@ -142,26 +142,34 @@ const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
  * error everywhere.
  */
 function regexFuncs(): Record<string, Func> {
-  const re = (p: unknown) => compileRegex(toStr(p));
+  // each call is charged its worst-case search time: linear, but program x input can still add up
+  const re = (p: unknown, s: string) => {
+    const r = compileRegex(toStr(p));
+    chargeCost(r.estimateMs(s), "regular expression");
+    return r;
+  };
   const all = {
-    regexFind: (p: unknown, s: unknown) => re(p).find(toStr(s)),
-    regexFindAll: (p: unknown, s: unknown, n: unknown) => re(p).findAll(toStr(s), toInt(n)),
-    regexReplaceAll: (p: unknown, s: unknown, repl: unknown) => re(p).replaceAll(toStr(s), toStr(repl)),
+    regexFind: (p: unknown, s: unknown) => re(p, toStr(s)).find(toStr(s)),
+    regexFindAll: (p: unknown, s: unknown, n: unknown) => re(p, toStr(s)).findAll(toStr(s), toInt(n)),
+    regexReplaceAll: (p: unknown, s: unknown, repl: unknown) =>
+      re(p, toStr(s)).replaceAll(toStr(s), toStr(repl)),
     regexReplaceAllLiteral: (p: unknown, s: unknown, repl: unknown) =>
-      re(p).replaceAllLiteral(toStr(s), toStr(repl)),
-    regexSplit: (p: unknown, s: unknown, n: unknown) => re(p).split(toStr(s), toInt(n)),
+      re(p, toStr(s)).replaceAllLiteral(toStr(s), toStr(repl)),
+    regexSplit: (p: unknown, s: unknown, n: unknown) => re(p, toStr(s)).split(toStr(s), toInt(n)),
   };
   return {
     ...all,
     regexMatch: (p, s) => {
+      let r;
       try {
-        return re(p).test(toStr(s));
+        r = re(p, toStr(s));
       } catch (e) {
         if (isCustosError(e, "CUSTOS_REGEX_INVALID")) return false;
         throw e;
       }
+      return r.test(toStr(s));
     },
-    mustRegexMatch: (p, s) => re(p).test(toStr(s)),
+    mustRegexMatch: (p, s) => re(p, toStr(s)).test(toStr(s)),
     mustRegexFind: all.regexFind,
     mustRegexFindAll: all.regexFindAll,
     mustRegexReplaceAll: all.regexReplaceAll,

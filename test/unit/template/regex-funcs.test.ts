@@ -59,3 +59,15 @@ test("lookaround and backreferences are rejected as Go rejects them", () => {
   assert.throws(() => r('{{ regexFind "a(?=b)" "ab" }}'), /invalid or unsupported Perl syntax/);
   assert.throws(() => r('{{ regexFind "(a)\\\\1" "aa" }}'), /invalid escape sequence/);
 });
+
+test("regex calls are charged their worst-case cost: a loop of heavy searches ends with a budget error", () => {
+  const t0 = performance.now();
+  assert.throws(
+    () =>
+      r('{{ range until 100000 }}{{ regexMatch "[a-z]{1000}x" $.s }}{{ end }}', {
+        s: "a".repeat(5000),
+      }),
+    /budget of \d+ cost units \(regular expression is expensive\)/,
+  );
+  assert.ok(performance.now() - t0 < 5000, `${performance.now() - t0} ms`);
+});
