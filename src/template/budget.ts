@@ -63,6 +63,13 @@ export class Meter {
 }
 
 let active: Meter | undefined;
+let last: Usage = { steps: 0, bytes: 0, cost: 0 };
+
+export interface Usage {
+  steps: number;
+  bytes: number;
+  cost: number;
+}
 
 /** Runs fn with meter charged by every function and value walk it reaches. */
 export function withMeter<T>(meter: Meter, fn: () => T): T {
@@ -72,7 +79,13 @@ export function withMeter<T>(meter: Meter, fn: () => T): T {
     return fn();
   } finally {
     active = saved;
+    last = { steps: meter.steps, bytes: meter.bytes, cost: meter.cost };
   }
+}
+
+/** What the last render used (for tests, fuzzing and benchmarks). */
+export function lastRenderUsage(): Usage {
+  return last;
 }
 
 /** The meter of the render in progress (undefined outside a render: nothing is charged). */

@@ -16,6 +16,12 @@ import { parseTemplate, type ParsedTemplate } from "./parser.ts";
 export type { TemplateLimits } from "./exec.ts";
 export { DEFAULT_LIMITS } from "./exec.ts";
 export { TemplateError, TemplateBudgetError } from "./errors.ts";
+export { lastRenderUsage, type Usage } from "./budget.ts";
+
+/** The names of the template functions (for tooling and fuzzing). */
+export function templateFunctionNames(): string[] {
+  return [...FUNCS.keys()];
+}
 
 export interface TemplateOptions {
   leftDelim?: string;
