@@ -166,7 +166,9 @@ export async function runOperator(options: OperatorOptions): Promise<RunningOper
       log,
       onStartedLeading: startControllers,
       onStoppedLeading: () => {
-        // Another replica may already be writing: stop at once, and let the Deployment restart us.
+        // Another replica may already be writing: stop at once, and let the Deployment restart us
+        // (at the latest in 5 s: a handler stuck in a request must not keep writing meanwhile).
+        setTimeout(() => process.exit(1), 5_000).unref();
         void stop().then(() => process.exit(1));
       },
     });
