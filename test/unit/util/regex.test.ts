@@ -4,6 +4,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import {
   compileRegex,
   clearRegexCache,
@@ -189,4 +190,66 @@ test("duplicate group names are renamed outside classes and quotes only", () => 
   const re = compileRegex(String.raw`(?P<a>x)|(?P<a>y)`);
   assert.deepEqual(re.subexpNames, ["", "a", "a"]);
   assert.equal(re.replaceAll("y", "[$a]"), "[y]");
+});
+
+test("property: any string as a pattern compiles or fails with a CustosError; operations never throw anything else", () => {
+  const piece = fc.constantFrom(
+    ...[
+      "a",
+      "b",
+      "(",
+      ")",
+      "[",
+      "]",
+      "*",
+      "+",
+      "?",
+      "{",
+      "}",
+      "|",
+      "^",
+      "$",
+      "\\",
+      ".",
+      "-",
+      ":",
+      "P",
+      "<",
+      ">",
+    ],
+    ...["=", "!", "Q", "E", "p", "1", "é", "🙂", "\uD800", "{1001}", "(?P<n>", "(?i)", "[[:alpha:]]"],
+  );
+  const pattern = fc.oneof(
+    fc.string({ maxLength: 30 }),
+    fc.array(piece, { maxLength: 30 }).map((a) => a.join("")),
+  );
+  const input = fc.string({ maxLength: 40, unit: "binary" });
+  fc.assert(
+    fc.property(
+      pattern,
+      input,
+      fc.string({ maxLength: 10 }),
+      fc.integer({ min: -2, max: 3 }),
+      (p, s, repl, n) => {
+        let re;
+        try {
+          re = compileRegex(p);
+        } catch (e) {
+          assert.ok(
+            isCustosError(e, "CUSTOS_REGEX_INVALID") || isCustosError(e, "CUSTOS_REGEX_LIMIT"),
+            String(e),
+          );
+          if (p.length >= 6) assert.ok(!(e as Error).message.includes(p), "the pattern is never quoted");
+          return;
+        }
+        re.test(s);
+        re.find(s);
+        re.findSubmatch(s);
+        assert.ok(re.findAll(s, n).length <= (n < 0 ? s.length + 1 : n));
+        re.replaceAll(s, repl);
+        assert.equal(re.replaceAllLiteral(s, ""), re.split(s, -1).join(""));
+      },
+    ),
+    { numRuns: 2000 },
+  );
 });
