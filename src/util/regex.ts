@@ -20,7 +20,7 @@ export const REGEX_LIMITS = {
   maxProgramSize: 20_000,
   /** Characters of input to one operation. */
   maxInputLength: 1 << 20,
-  /** Program size x (input length + 1): a bound on one search's work (~0.35 s at worst here). */
+  /** Program size x (input length + 1): a bound on one search's work (0.2-0.4 s at worst here). */
   maxWork: 10_000_000,
   /** Matches a findAll/split/replaceAll may produce. */
   maxResults: 100_000,
