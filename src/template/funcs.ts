@@ -15,7 +15,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { GoFloat, NO_VALUE, goType, type Func } from "./exec.ts";
 import { sprintf, goQuote } from "./printf.ts";
 import { formatValue, isTrue, toInt, toNumber, toStr, utf8OrBytes } from "./values.ts";
-import { compileRegex, quoteMeta } from "../util/regex.ts";
+import { RegexBudget, quoteMeta } from "../util/regex.ts";
 import { isCustosError } from "../util/errors.ts";
 import { chargeBytes, chargeCost, chargeSteps, checkDepth, reserve } from "./budget.ts";
 import {
@@ -142,11 +142,10 @@ const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
  * error everywhere.
  */
 function regexFuncs(): Record<string, Func> {
-  // each call is charged its worst-case search time: linear, but program x input can still add up
+  // each call is charged its worst-case compile and search time: linear, but it still adds up
   const re = (p: unknown, s: string) => {
-    const r = compileRegex(toStr(p));
-    chargeCost(r.estimateMs(s), "regular expression");
-    return r;
+    const budget = new RegexBudget(Infinity, (ms) => chargeCost(ms, "regular expression"));
+    return budget.search(budget.compile(toStr(p)), s);
   };
   const all = {
     regexFind: (p: unknown, s: unknown) => re(p, toStr(s)).find(toStr(s)),

@@ -28,6 +28,8 @@ export const REGEX_LIMITS = {
   maxOutputLength: 2 << 20,
   /** Wall-clock backstop for loops over matches (leftmost-first search can rescan the tail). */
   maxMillis: 1000,
+  /** Default RegexBudget: estimated milliseconds for one batch (a rewrite list, a find). */
+  budgetMs: 500,
   /** Compiled patterns kept, and their summed program sizes. */
   cacheEntries: 128,
   cacheProgramSize: 200_000,
@@ -407,6 +409,50 @@ export function clearRegexCache(): void {
   cachedProgramSize = 0;
 }
 
+/** Pattern characters parsed, and instructions compiled, per millisecond (~1 µs each here). */
+const COMPILE_PER_MS = 1_000;
+
+/**
+ * A time budget over a batch of regex operations (one rewrite list, one find, one annotation):
+ * each compile and search is charged its worst-case estimate, and going over is
+ * CUSTOS_REGEX_LIMIT. Estimates, not clocks, so the same spec always gets the same answer.
+ * `onCharge` lets a caller with its own meter (templates) take the charges instead.
+ */
+export class RegexBudget {
+  readonly ms: number;
+  #left: number;
+  readonly #onCharge: ((ms: number) => void) | undefined;
+
+  constructor(ms: number = limits.budgetMs, onCharge?: (ms: number) => void) {
+    this.ms = ms;
+    this.#left = ms;
+    this.#onCharge = onCharge;
+  }
+
+  /**
+   * compileRegex, charged for parsing the text and building the program even when cached, so
+   * that the answer does not depend on what else is in the cache.
+   */
+  compile(source: string): GoRegexp {
+    this.#charge(source.length / COMPILE_PER_MS);
+    const re = compileRegex(source);
+    this.#charge(re.programSize / COMPILE_PER_MS);
+    return re;
+  }
+
+  /** Charges one search of `re` over `s`; returns `re` for chaining. */
+  search(re: GoRegexp, s: string): GoRegexp {
+    this.#charge(re.estimateMs(s));
+    return re;
+  }
+
+  #charge(ms: number): void {
+    this.#left -= ms;
+    this.#onCharge?.(ms);
+    if (this.#left < 0) throw limitError(`regular expressions here would take more than ${this.ms} ms`);
+  }
+}
+
 /** Go's regexp.Compile, cached. Throws CUSTOS_REGEX_INVALID or CUSTOS_REGEX_LIMIT. */
 export function compileRegex(source: string): GoRegexp {
   const hit = cache.get(source);
@@ -422,6 +468,10 @@ export function compileRegex(source: string): GoRegexp {
     throw new CustosError("CUSTOS_REGEX_INVALID", "invalid regular expression: invalid UTF-8", {
       retryable: false,
     });
+  // compiling costs ~150 bytes and ~1 µs per instruction: a short pattern with counted repeats
+  // ("[\s\S]{1000}" x 1000) would take seconds and hundreds of MB before the exact check below
+  if (roughProgramSize(source) > 2 * limits.maxProgramSize)
+    throw limitError(`regular expression would compile to more than ${limits.maxProgramSize} instructions`);
   let g: GoRegexp;
   try {
     g = new GoRegexp(source, RE2JS.compile(source));
@@ -446,6 +496,91 @@ export function compileRegex(source: string): GoRegexp {
   return g;
 }
 
+/**
+ * A cheap estimate of the compiled program's size, read from the pattern text: every atom counts
+ * one, a group its contents, and a counted repeat multiplies what it repeats. Never below half of
+ * re2js's own count for large programs, at most about twice it (see the unit test), which is all
+ * the pre-compile check needs.
+ */
+export function roughProgramSize(p: string): number {
+  const stack: { total: number; last: number }[] = [{ total: 0, last: 0 }];
+  const top = () => stack[stack.length - 1]!;
+  const atom = (n: number): void => {
+    top().total += n;
+    top().last = n;
+  };
+  let i = 0;
+  while (i < p.length) {
+    const c = p[i]!;
+    if (c === "\\") {
+      const d = p[i + 1];
+      if (d === "Q") {
+        const e = p.indexOf("\\E", i + 2);
+        const end = e < 0 ? p.length : e;
+        for (let k = i + 2; k < end; k++) atom(1);
+        i = e < 0 ? p.length : e + 2;
+      } else if ((d === "p" || d === "P" || d === "x") && p[i + 2] === "{") {
+        const e = p.indexOf("}", i);
+        i = e < 0 ? p.length : e + 1;
+        atom(1);
+      } else {
+        i += 2;
+        atom(1);
+      }
+    } else if (c === "[") {
+      i = classEnd(p, i);
+      atom(1);
+    } else if (c === "(") {
+      const flags = /^\(\?[imsU-]*\)/.exec(p.slice(i, i + 20));
+      if (flags) {
+        i += flags[0].length; // "(?i)": flags, not a group
+        continue;
+      }
+      const open = /^\(\?(?:P?<\w+>|[imsU-]*:)/.exec(p.slice(i, i + 300));
+      i += open ? open[0].length : 1;
+      stack.push({ total: 0, last: 0 });
+    } else if (c === ")") {
+      i++;
+      if (stack.length > 1) atom(stack.pop()!.total + 2);
+    } else if (c === "|") {
+      top().total += 1;
+      top().last = 0;
+      i++;
+    } else {
+      const rep = c === "{" ? /^\{(\d{1,7})(,(\d{0,7}))?\}/.exec(p.slice(i, i + 20)) : null;
+      if (rep) {
+        const n = Number(rep[1]);
+        const k = rep[2] ? (rep[3] ? Number(rep[3]) : n + 1) : n;
+        const t = top();
+        t.total += t.last * Math.max(0, k - 1) + k;
+        t.last *= k;
+        i += rep[0].length;
+      } else if (c === "*" || c === "+" || c === "?") {
+        top().total += 1;
+        i++;
+      } else {
+        atom(1);
+        i += c.charCodeAt(0) >= 0xd800 && c.charCodeAt(0) <= 0xdbff ? 2 : 1;
+      }
+    }
+  }
+  while (stack.length > 1) atom(stack.pop()!.total + 2);
+  return stack[0]!.total;
+}
+
+/** The index after the character class opening at `i` (`[]a]`, `[^]a]`, `[[:alpha:]]`, escapes). */
+function classEnd(p: string, start: number): number {
+  let i = start + 1;
+  if (p[i] === "^") i++;
+  if (p[i] === "]") i++; // a leading "]" is a member
+  while (i < p.length && p[i] !== "]") {
+    const close = p.startsWith("[:", i) ? p.indexOf(":]", i + 2) : -1;
+    if (close >= 0) i = close + 2;
+    else i += p[i] === "\\" ? 2 : 1;
+  }
+  return i + 1;
+}
+
 const GROUP_NAME = /^\(\?P?<(\w+)>/;
 
 /**
@@ -462,15 +597,7 @@ export function renameDuplicateGroups(p: string): { pattern: string; original: M
         i = e < 0 ? p.length : e + 2;
       } else i += 2;
     } else if (p[i] === "[") {
-      i++;
-      if (p[i] === "^") i++;
-      if (p[i] === "]") i++; // a leading "]" is a member
-      while (i < p.length && p[i] !== "]") {
-        const close = p.startsWith("[:", i) ? p.indexOf(":]", i + 2) : -1;
-        if (close >= 0) i = close + 2;
-        else i += p[i] === "\\" ? 2 : 1;
-      }
-      i++;
+      i = classEnd(p, i);
     } else {
       const m = p[i] === "(" ? GROUP_NAME.exec(p.slice(i, i + 1024)) : null;
       if (m) groups.push({ at: i + m[0].length - 1 - m[1]!.length, name: m[1]! });
@@ -510,9 +637,9 @@ function describe(e: unknown): string {
  * compileRegex for a pattern written in an object's spec: any problem is CUSTOS_INVALID_SPEC
  * naming the field (only a spec change fixes it), with the regex error as its cause.
  */
-export function compileSpecRegex(source: string, field: string): GoRegexp {
+export function compileSpecRegex(source: string, field: string, budget?: RegexBudget): GoRegexp {
   try {
-    return compileRegex(source);
+    return budget ? budget.compile(source) : compileRegex(source);
   } catch (e) {
     throw specError(e, field);
   }
@@ -525,13 +652,20 @@ export function specError(e: unknown, field: string): unknown {
   return e;
 }
 
-/** Go's MatchString for a spec pattern; compile or limit problems are CUSTOS_INVALID_SPEC. */
-export function specMatcher(source: string, field: string): { test(s: string): boolean } {
-  const re = compileSpecRegex(source, field);
+/**
+ * Go's MatchString for a spec pattern over many inputs (the names a find lists) within one
+ * budget; compile or limit problems are CUSTOS_INVALID_SPEC naming the field.
+ */
+export function specMatcher(
+  source: string,
+  field: string,
+  budget = new RegexBudget(),
+): { test(s: string): boolean } {
+  const re = compileSpecRegex(source, field, budget);
   return {
     test: (s) => {
       try {
-        return re.test(s);
+        return budget.search(re, s).test(s);
       } catch (e) {
         throw specError(e, field);
       }

@@ -11,7 +11,7 @@ import { CustosError, isCustosError } from "../../util/errors.ts";
 import { getPath, toGjsonString } from "../../util/gjson.ts";
 import { redactor } from "../../util/redact.ts";
 import { dict } from "../../util/dict.ts";
-import { compileSpecRegex, specError } from "../../util/regex.ts";
+import { compileSpecRegex, RegexBudget, specError } from "../../util/regex.ts";
 import type { DataFromEntry, ExternalSecret, FindSpec, RemoteRef, Rewrite, StoreRef } from "./types.ts";
 
 export interface RefRead {
@@ -204,19 +204,21 @@ export function applyRewrites(
   render: RenderFn,
 ): Record<string, Uint8Array> {
   let cur = data;
+  // one time budget for the whole list: many keys x a heavy pattern cannot stall the loop
+  const budget = new RegexBudget();
   for (const [i, rw] of (rewrites ?? []).entries()) {
     // null prototype: a remote key may be "__proto__"
     const next = dict<Uint8Array>();
     const field = `rewrite[${i}].regexp.source`;
     // Go's ReplaceAllString on RE2 (ESO's RewriteRegexp): linear time, `$1_x` is the group "1_x"
-    const re = rw.regexp ? compileSpecRegex(rw.regexp.source, field) : undefined;
+    const re = rw.regexp ? compileSpecRegex(rw.regexp.source, field, budget) : undefined;
     for (const [k, v] of Object.entries(cur)) {
       let nk = k;
       if (re && rw.regexp) {
         try {
-          nk = re.replaceAll(k, rw.regexp.target);
+          nk = budget.search(re, k).replaceAll(k, rw.regexp.target);
         } catch (e) {
-          throw specError(e, field); // a key beyond the input limits for this pattern
+          throw specError(e, field); // past the input limits or the budget of this rewrite list
         }
       } else if (rw.transform) nk = render("rewrite", rw.transform.template, { value: k }).trim();
       next[nk] = v;

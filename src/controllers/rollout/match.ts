@@ -11,7 +11,7 @@
  * On the Secret: reloader.stakater.com/ignore: "true" never restarts anything.
  */
 import { createHash } from "node:crypto";
-import { compileRegex } from "../../util/regex.ts";
+import { RegexBudget } from "../../util/regex.ts";
 
 export const ANN = {
   auto: "reloader.stakater.com/auto",
@@ -102,14 +102,20 @@ function list(v: string | undefined): string[] {
  * its literal name only.
  */
 function matchesAny(patterns: string[], name: string): boolean {
+  // an annotation may list thousands of patterns: past the budget the rest compare literally
+  const budget = new RegexBudget(ANNOTATION_REGEX_MS);
   return patterns.some((p) => {
     try {
-      return compileRegex(`^(?:${p})$`).test(name);
+      const re = budget.compile(`^(?:${p})$`);
+      return budget.search(re, name).test(name);
     } catch {
       return p === name;
     }
   });
 }
+
+/** Estimated regex time one workload's reload annotation may take per Secret change. */
+const ANNOTATION_REGEX_MS = 50;
 
 /** Whether the pod spec references the Secret (env, envFrom, volumes, projected volumes). */
 export function references(spec: PodSpec | undefined, secretName: string): boolean {

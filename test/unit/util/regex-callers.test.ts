@@ -58,6 +58,20 @@ test("rewrite.regexp: an invalid source (backreference, lookahead) is an invalid
   }
 });
 
+test("rewrite.regexp: many long keys x a heavy pattern end at the list's budget, not after minutes", () => {
+  const keys = Object.fromEntries(
+    Array.from({ length: 2000 }, (_, i) => [`${"k".repeat(500)}${i}`, enc("v")]),
+  );
+  const t0 = performance.now();
+  assert.throws(
+    () => applyRewrites(keys, [{ regexp: { source: "[a-z]{1000}x", target: "y" } }], noRender),
+    (e: unknown) =>
+      isCustosError(e, "CUSTOS_INVALID_SPEC") &&
+      /rewrite\[0\]\.regexp\.source: .*more than \d+ ms/.test(e.message),
+  );
+  fast(t0);
+});
+
 test("rewrite: a key named __proto__ stays a key", () => {
   const out = applyRewrites(
     { ["__proto__"]: enc("1") },
@@ -103,6 +117,12 @@ test("Reloader reload annotation: catastrophic pattern decides at once; anchored
   fast(t0);
   assert.equal(shouldRestart(workload("db-\\pL+"), { name: "db-main", namespace: "n" }), true);
   assert.equal(shouldRestart(workload("db"), { name: "db-main", namespace: "n" }), false);
+  // thousands of heavy patterns: past the budget the rest compare literally, at once
+  const many = Array.from({ length: 3000 }, (_, i) => `[a-z]{${900 + (i % 100)}}x${i}`).join(",");
+  const t1 = performance.now();
+  assert.equal(shouldRestart(workload(many), { name: "[a-z]{999}x2999", namespace: "n" }), true);
+  assert.equal(shouldRestart(workload(many), { name: "zzz", namespace: "n" }), false);
+  fast(t1);
   // an invalid pattern (Reloader would panic) matches its literal name only
   assert.equal(shouldRestart(workload("(?=x)"), { name: "(?=x)", namespace: "n" }), true);
   assert.equal(shouldRestart(workload("(?=x)"), { name: "x", namespace: "n" }), false);

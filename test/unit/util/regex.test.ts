@@ -14,6 +14,8 @@ import {
   renameDuplicateGroups,
   setRegexLimitsForTest,
   REGEX_LIMITS,
+  RegexBudget,
+  roughProgramSize,
 } from "../../../src/util/regex.ts";
 import { isCustosError, type CustosErrorCode } from "../../../src/util/errors.ts";
 
@@ -252,4 +254,47 @@ test("property: any string as a pattern compiles or fails with a CustosError; op
     ),
     { numRuns: 2000 },
   );
+});
+
+test("the program size estimate never undercounts by more than half (so the pre-check holds)", () => {
+  for (const p of [
+    "[a-z0-9]{1,253}",
+    "x{1000}",
+    "(?:a{100}){10}",
+    "(a|b){1000}c",
+    "[\\s\\S]{1000}",
+    "(?i)\\pL{1000}",
+    "((a{10}){10}){10}",
+    "(?:a|aa){500}[^a]",
+    "\\Qabcdefgh\\E{100}",
+    "(?P<n>[[:alpha:]]{50}){20}",
+  ]) {
+    const exact = compileRegex(p).programSize;
+    const rough = roughProgramSize(p);
+    assert.ok(rough >= exact / 2 && rough <= exact * 2.5, `${p}: rough ${rough}, exact ${exact}`);
+  }
+});
+
+test("a short pattern that would compile to a huge program is refused before compiling", () => {
+  // 15 600 characters, ~1.3 million instructions: seconds and hundreds of MB if compiled
+  const bomb = "[\\s\\S]{1000}".repeat(1300);
+  const heap = process.memoryUsage().heapUsed;
+  const t0 = performance.now();
+  assert.throws(() => compileRegex(bomb), code("CUSTOS_REGEX_LIMIT"));
+  assert.ok(performance.now() - t0 < 100, `${performance.now() - t0} ms`);
+  assert.ok(process.memoryUsage().heapUsed - heap < 20 << 20);
+});
+
+test("RegexBudget: compiles and searches are charged by estimate, deterministically, cached or not", () => {
+  const b = new RegexBudget(10);
+  const re = b.compile("[a-z]{1000}x"); // ~1 ms to compile
+  assert.throws(() => {
+    for (let i = 0; i < 100; i++) b.search(re, "a".repeat(3000)); // ~100 ms each
+  }, code("CUSTOS_REGEX_LIMIT"));
+  const charges: number[] = [];
+  const first = new RegexBudget(Infinity, (ms) => charges.push(ms));
+  first.compile("[a-z]{1000}x");
+  const again = new RegexBudget(Infinity, (ms) => charges.push(ms));
+  again.compile("[a-z]{1000}x");
+  assert.deepEqual(charges.slice(0, 2), charges.slice(2));
 });
