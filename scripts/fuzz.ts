@@ -19,6 +19,9 @@ import {
   templateArbitrary,
 } from "../test/unit/template/fuzz-gen.ts";
 
+/** Cases slower than this are printed as they happen (the target: no render near a second). */
+const SLOW_MS = 500;
+
 function templates(cases: number, seed: number | undefined): number {
   const stats = newStats();
   const started = performance.now();
@@ -32,6 +35,8 @@ function templates(cases: number, seed: number | undefined): number {
         console.log(
           `  ${stats.cases} cases, ${((performance.now() - started) / 1000).toFixed(0)} s, worst ${stats.worstMs.toFixed(1)} ms`,
         );
+      if (r.ms > SLOW_MS)
+        console.log(`  slow case (${r.ms.toFixed(0)} ms): ${JSON.stringify(src).slice(0, 2000)}`);
       if (!r.ok) problem = r.problem;
       return r.ok;
     }),

@@ -17,6 +17,10 @@ export const COST = {
   ecKey: 2,
   /** Per iteration of a PKCS#12 / PBKDF2 key derivation (forge runs them in JavaScript). */
   kdfIteration: 0.01,
+  /** Per X.509 certificate parsed by Node (filterCertChain, certSANs), ~70 us. */
+  certificate: 0.1,
+  /** Per certificate or key parsed by forge (pemToPkcs12), in JavaScript. */
+  forgeParse: 1,
 } as const;
 
 /** bcrypt's cost as Sprig uses it (bcrypt.DefaultCost); fixed, never from the template. */
@@ -151,7 +155,11 @@ export function pkcs12Cert(data: Buffer, password: string): string {
 }
 
 export function pemToPkcs12(certPems: string[], key: string, password: string): string {
-  const certs = certPems.map((c) => forge.pki.certificateFromPem(c));
+  const certs = certPems.map((c) => {
+    chargeCost(COST.forgeParse, "pemToPkcs12");
+    return forge.pki.certificateFromPem(c);
+  });
+  chargeCost(COST.forgeParse, "pemToPkcs12");
   const k = forge.pki.privateKeyFromPem(
     createPrivateKey(key).export({ type: "pkcs1", format: "pem" }).toString(),
   );

@@ -39,9 +39,8 @@ export interface ExecOptions {
   limits: TemplateLimits;
 }
 
-/** Control flow of {{break}} and {{continue}} inside range. */
-class BreakSignal extends Error {}
-class ContinueSignal extends Error {}
+/** Control flow of {{break}} and {{continue}}: returned by walk (no exception, no stack trace). */
+type Flow = "break" | "continue" | undefined;
 
 /** Marks a lookup that found nothing (printed as "<no value>"). */
 export const NO_VALUE = Symbol("no value");
@@ -240,7 +239,7 @@ export function execute(
     fail(pos, `range can't iterate over value of type ${goType(v)}`);
   }
 
-  function walk(nodes: Node[], dot: unknown, scope: Scope, depth: number): void {
+  function walk(nodes: Node[], dot: unknown, scope: Scope, depth: number): Flow {
     for (const n of nodes) {
       step(n.type === "text" ? lastPos : n.pos);
       switch (n.type) {
@@ -256,9 +255,11 @@ export function execute(
         case "with": {
           scope.push(new Map());
           const v = pipe(n.pipe, dot, scope);
-          if (isTrue(v)) walk(n.list, n.type === "with" ? v : dot, scope, depth);
-          else if (n.elseList) walk(n.elseList, dot, scope, depth);
+          let flow: Flow;
+          if (isTrue(v)) flow = walk(n.list, n.type === "with" ? v : dot, scope, depth);
+          else if (n.elseList) flow = walk(n.elseList, dot, scope, depth);
           scope.pop();
+          if (flow) return flow;
           break;
         }
         case "range": {
@@ -276,25 +277,19 @@ export function execute(
               s.set(n.pipe.decl[1]!, x);
             }
             scope.push(s);
-            try {
-              walk(n.list, x, scope, depth);
-            } catch (e) {
-              if (e instanceof BreakSignal) {
-                scope.pop();
-                break;
-              }
-              if (!(e instanceof ContinueSignal)) throw e;
-            }
+            const flow = walk(n.list, x, scope, depth);
             scope.pop();
+            if (flow === "break") break;
           }
-          if (!any && n.elseList) walk(n.elseList, dot, scope, depth);
+          // break/continue in the else branch belong to an enclosing range
+          const flow = !any && n.elseList ? walk(n.elseList, dot, scope, depth) : undefined;
           scope.pop();
+          if (flow) return flow;
           break;
         }
         case "break":
-          throw new BreakSignal();
         case "continue":
-          throw new ContinueSignal();
+          return n.type;
         case "template": {
           const body = tpl.defines.get(n.name);
           if (!body)
@@ -315,6 +310,7 @@ export function execute(
         }
       }
     }
+    return undefined;
   }
 
   function printValue(v: unknown): string {

@@ -32,7 +32,7 @@ import {
   toTemplateValue,
   type GoMap,
 } from "./maps.ts";
-import { bcryptHash, genPrivateKey, pemToPkcs12, pkcs12Cert, pkcs12Key, rsaDecrypt } from "./crypto.ts";
+import { bcryptHash, COST, genPrivateKey, pemToPkcs12, pkcs12Cert, pkcs12Key, rsaDecrypt } from "./crypto.ts";
 
 /** Widest indent/nindent (Helm charts use a few dozen columns). */
 const MAX_INDENT = 10_000;
@@ -558,6 +558,8 @@ export function builtinFuncs(): Map<string, Func> {
     },
     fromYaml: (s) => {
       let parsed: unknown;
+      // the YAML parser is slow per byte: charged three times (the call charged once)
+      chargeBytes(2 * toStr(s).length);
       try {
         // silent: the library's warnings quote the document (a secret value) on stderr
         parsed = parseYaml(toStr(s), { logLevel: "silent", maxAliasCount: 100 }) as unknown;
@@ -582,6 +584,7 @@ export function builtinFuncs(): Map<string, Func> {
     jwkPublicKeyPem: (jwk) => createPrivateOrPublic(toStr(jwk), false),
     jwkPrivateKeyPem: (jwk) => createPrivateOrPublic(toStr(jwk), true),
     certSANs: (pem) => {
+      chargeCost(COST.certificate, "certificate parsing");
       const c = new X509Certificate(toStr(pem));
       return (c.subjectAltName ?? "")
         .split(", ")
@@ -599,13 +602,23 @@ export function builtinFuncs(): Map<string, Func> {
 
 /** Go's strings.Trim(s, cutset): leading and trailing code points in cutset (linear). */
 function trimCutset(s: string, cutset: string): string {
-  const cut = new Set(cutset);
-  const cps = Array.from(s);
+  const cut = new Set(Array.from(cutset, (c) => c.codePointAt(0)!));
   let a = 0;
-  let b = cps.length;
-  while (a < b && cut.has(cps[a]!)) a++;
-  while (b > a && cut.has(cps[b - 1]!)) b--;
-  return cps.slice(a, b).join("");
+  while (a < s.length) {
+    const cp = s.codePointAt(a)!;
+    if (!cut.has(cp)) break;
+    a += cp > 0xffff ? 2 : 1;
+  }
+  let b = s.length;
+  while (b > a) {
+    const low = s.charCodeAt(b - 1);
+    const pair = low >= 0xdc00 && low <= 0xdfff && b - 2 >= a;
+    const cp = pair ? s.codePointAt(b - 2)! : low;
+    const width = pair && cp > 0xffff ? 2 : 1;
+    if (!cut.has(width === 2 ? cp : low)) break;
+    b -= width;
+  }
+  return s.slice(a, b);
 }
 
 /** Go's strings.Replace(s, old, new, -1), its size reserved first; "" inserts around each rune. */
@@ -660,7 +673,10 @@ function createPrivateOrPublic(jwk: string, priv: boolean): string {
 function filterCertChain(pem: string, kind: string): string {
   const certs = pemBlocks(pem)
     .filter((b) => b.type === "CERTIFICATE")
-    .map((b) => ({ b, c: new X509Certificate(b.text) }));
+    .map((b) => {
+      chargeCost(COST.certificate, "certificate parsing");
+      return { b, c: new X509Certificate(b.text) };
+    });
   const isCA = (c: X509Certificate): boolean => c.ca;
   const pick = certs.filter(({ c }) =>
     kind === "leaf"
@@ -675,29 +691,35 @@ function filterCertChain(pem: string, kind: string): string {
 function adler32(buf: Buffer): number {
   let a = 1;
   let b = 0;
-  for (const x of buf) {
-    a = (a + x) % 65521;
-    b = (b + a) % 65521;
+  // the modulo once per 5552 bytes (zlib's NMAX: the sums cannot overflow before)
+  for (let i = 0; i < buf.length;) {
+    const end = Math.min(buf.length, i + 5552);
+    for (; i < end; i++) {
+      a += buf[i]!;
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
   }
   return ((b << 16) | a) >>> 0;
 }
 
 const B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 function base32(buf: Buffer): string {
+  const out = Buffer.alloc(Math.ceil(buf.length / 5) * 8, "=");
   let bits = 0;
   let value = 0;
-  let out = "";
+  let o = 0;
   for (const x of buf) {
-    value = (value << 8) | x;
+    value = ((value << 8) | x) & 0xffff;
     bits += 8;
     while (bits >= 5) {
-      out += B32[(value >>> (bits - 5)) & 31] ?? "";
+      out[o++] = B32.charCodeAt((value >>> (bits - 5)) & 31);
       bits -= 5;
     }
   }
-  if (bits > 0) out += B32[(value << (5 - bits)) & 31] ?? "";
-  while (out.length % 8) out += "=";
-  return out;
+  if (bits > 0) out[o] = B32.charCodeAt((value << (5 - bits)) & 31);
+  return out.toString("latin1");
 }
 function base32dec(s: string): Uint8Array {
   const clean = s.replace(/=+$/, "");
@@ -775,19 +797,10 @@ function goDate(layout: string, d: Date, zone: string): string {
     ["4", () => String(d.getUTCMinutes())],
     ["5", () => String(d.getUTCSeconds())],
   ];
-  let out = "";
-  let i = 0;
-  outer: while (i < layout.length) {
-    for (const [t, fn] of tokens) {
-      if (layout.startsWith(t, i)) {
-        out += fn();
-        i += t.length;
-        continue outer;
-      }
-    }
-    out += layout[i++] ?? "";
-  }
-  return out;
+  // one native pass: the alternation tries the tokens in this order at each position
+  const byToken = new Map(tokens);
+  const re = new RegExp(tokens.map(([t]) => t.replace(/\./g, "\\.")).join("|"), "g");
+  return layout.replace(re, (t) => byToken.get(t)!());
 }
 
 function parseGoDate(layout: string, s: string): Date {
