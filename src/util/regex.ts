@@ -49,7 +49,7 @@ export function setRegexLimitsForTest(over: Partial<Limits>): () => void {
   Object.assign(limits, over);
   return () => {
     Object.assign(limits, saved);
-    cache.clear();
+    clearRegexCache();
   };
 }
 
@@ -57,7 +57,7 @@ function limitError(message: string): CustosError {
   return new CustosError("CUSTOS_REGEX_LIMIT", message, { retryable: false });
 }
 
-/** Which one of the pieces of an `expand` template is. */
+/** A piece of a parsed Expand template: literal text, a group number or a group name. */
 type Piece = string | { group: number } | { name: string };
 
 /** The re2js DFA fields we read to bound its memory (declared in re2js's types, pinned version). */
