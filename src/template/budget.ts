@@ -8,7 +8,9 @@
  *   from concat/append/until...) and the strings and lists functions consume, not only the output;
  *   sizes that can blow up are reserved *before* anything is allocated;
  * - cost: functions whose price does not show in their size (bcrypt, RSA key generation, PKCS#12
- *   key derivation), in estimated milliseconds.
+ *   key derivation), in estimated milliseconds;
+ * - time: a wall-clock backstop for estimates that prove wrong on a slow machine, far above what
+ *   any real template takes (the three budgets above are what normally stops a render).
  *
  * Rendering is synchronous, so the meter of the render in progress is held here for the
  * functions to charge (they keep Go's signatures).
@@ -22,6 +24,8 @@ export interface Budget {
   maxBytes: number;
   /** Estimated milliseconds of expensive functions (bcrypt, key generation, key derivation). */
   maxCost: number;
+  /** Wall-clock milliseconds, checked between steps and charges (a backstop). */
+  maxMillis: number;
 }
 
 /** Thrown by the meter; the executor turns it into a TemplateError at the current position. */
@@ -38,12 +42,17 @@ export class Meter {
   steps = 0;
   bytes = 0;
   cost = 0;
-  constructor(readonly budget: Budget) {}
+  readonly #deadline: number;
+  constructor(readonly budget: Budget) {
+    this.#deadline = performance.now() + budget.maxMillis;
+  }
 
   step(n = 1): void {
+    const before = this.steps;
     this.steps += n;
     if (this.steps > this.budget.maxSteps)
       throw new BudgetExceeded(`template exceeded its budget of ${this.budget.maxSteps} evaluation steps`);
+    if (this.steps >>> 10 !== before >>> 10) this.checkTime();
   }
 
   /** Charges bytes of a value about to be (or just) produced or consumed. */
@@ -51,9 +60,16 @@ export class Meter {
     this.bytes += n;
     if (this.bytes > this.budget.maxBytes)
       throw new BudgetExceeded(`template exceeded its budget of ${this.budget.maxBytes} bytes of values`);
+    this.checkTime();
+  }
+
+  checkTime(): void {
+    if (performance.now() > this.#deadline)
+      throw new BudgetExceeded(`template exceeded its time budget of ${this.budget.maxMillis} ms`);
   }
 
   costUsed(ms: number, what: string): void {
+    this.checkTime();
     this.cost += ms;
     if (this.cost > this.budget.maxCost)
       throw new BudgetExceeded(

@@ -21,6 +21,8 @@ export const COST = {
   certificate: 0.1,
   /** Per certificate or key parsed by forge (pemToPkcs12), in JavaScript. */
   forgeParse: 1,
+  /** Per KiB of a PKCS#12 archive read or written by forge (0.65-0.75 ms/KiB measured). */
+  pkcs12KiB: 1,
 } as const;
 
 /** bcrypt's cost as Sprig uses it (bcrypt.DefaultCost); fixed, never from the template. */
@@ -130,6 +132,7 @@ function pkcs12(raw0: Buffer, password: string): forge.pkcs12.Pkcs12Pfx {
   if (/^[A-Za-z0-9+/\r\n]+=*$/.test(text)) raw = Buffer.from(text, "base64");
   if (raw.length > MAX_PKCS12_BYTES)
     throw new FuncError(`PKCS#12 archive larger than ${MAX_PKCS12_BYTES} bytes`);
+  chargeCost((raw.length / 1024) * COST.pkcs12KiB, "PKCS#12 parsing");
   return forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(raw.toString("binary")), password);
 }
 
@@ -156,7 +159,7 @@ export function pkcs12Cert(data: Buffer, password: string): string {
 
 export function pemToPkcs12(certPems: string[], key: string, password: string): string {
   const certs = certPems.map((c) => {
-    chargeCost(COST.forgeParse, "pemToPkcs12");
+    chargeCost(COST.forgeParse + (c.length / 1024) * COST.pkcs12KiB, "pemToPkcs12");
     return forge.pki.certificateFromPem(c);
   });
   chargeCost(COST.forgeParse, "pemToPkcs12");

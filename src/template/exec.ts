@@ -23,6 +23,8 @@ export interface TemplateLimits {
   maxBytes: number;
   /** Estimated milliseconds of expensive functions (bcrypt, key generation, PKCS#12). */
   maxCost: number;
+  /** Wall-clock backstop in milliseconds (the budgets above normally stop a render first). */
+  maxMillis: number;
 }
 
 export const DEFAULT_LIMITS: TemplateLimits = {
@@ -31,6 +33,7 @@ export const DEFAULT_LIMITS: TemplateLimits = {
   maxDepth: 100,
   maxBytes: 32 * 1024 * 1024,
   maxCost: 1_000,
+  maxMillis: 2_000,
 };
 
 export interface ExecOptions {

@@ -36,6 +36,7 @@ test("default budget: documented numbers", () => {
       maxDepth: 100,
       maxBytes: 32 * 1024 * 1024,
       maxCost: 1000,
+      maxMillis: 2000,
     },
   );
 });
@@ -159,6 +160,19 @@ test("printing or encoding a shared or cyclic structure is charged per node", ()
   const cyclic = '{{ $d := dict }}{{ $_ := set $d "self" $d }}';
   for (const use of ["{{ $d }}", "{{ toJson $d }}", "{{ toYaml $d }}"])
     assert.throws(() => renderTemplate("t", cyclic + use, {}), budget(/nesting|steps|bytes/), use);
+});
+
+test("a wall-clock backstop stops a render whose estimates prove wrong", () => {
+  assert.throws(
+    () =>
+      renderTemplate(
+        "t",
+        "{{ range 100000000 }}{{ $x := add 1 2 }}{{ end }}",
+        {},
+        { limits: { maxMillis: 1 } },
+      ),
+    budget(/time budget of 1 ms/),
+  );
 });
 
 test("deep nesting in sources and values fails cleanly", () => {
