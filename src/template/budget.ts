@@ -42,9 +42,14 @@ export class Meter {
   steps = 0;
   bytes = 0;
   cost = 0;
-  readonly #deadline: number;
+  #deadline: number;
   constructor(readonly budget: Budget) {
     this.#deadline = performance.now() + budget.maxMillis;
+  }
+
+  /** The wall-clock backstop counts from the start of each render (a session spans several). */
+  startRender(): void {
+    this.#deadline = performance.now() + this.budget.maxMillis;
   }
 
   step(n = 1): void {
@@ -79,6 +84,7 @@ export class Meter {
 }
 
 let active: Meter | undefined;
+let session: Meter | undefined;
 let last: Usage = { steps: 0, bytes: 0, cost: 0 };
 
 export interface Usage {
@@ -97,6 +103,26 @@ export function withMeter<T>(meter: Meter, fn: () => T): T {
     active = saved;
     last = { steps: meter.steps, bytes: meter.bytes, cost: meter.cost };
   }
+}
+
+/**
+ * Runs fn with one budget for every render inside it: all the templates of one object (an
+ * ExternalSecret's keys and rewrites, a SealedSecret's data) share it, so a tenant cannot multiply
+ * the budget by writing many keys. fn must be synchronous (renders are).
+ */
+export function withSessionBudget<T>(budget: Budget, fn: () => T): T {
+  const saved = session;
+  session = new Meter(budget);
+  try {
+    return fn();
+  } finally {
+    session = saved;
+  }
+}
+
+/** The meter of the session in progress, if any. */
+export function sessionMeter(): Meter | undefined {
+  return session;
 }
 
 /** What the last render used (for tests, fuzzing and benchmarks). */

@@ -6,7 +6,7 @@
  */
 import type { Node, Operand, ParsedTemplate, Pipe } from "./parser.ts";
 import { TemplateBudgetError, TemplateError } from "./errors.ts";
-import { BudgetExceeded, Meter, sizeOf, withMeter } from "./budget.ts";
+import { BudgetExceeded, Meter, sessionMeter, sizeOf, withMeter } from "./budget.ts";
 import { FuncError, hasOwnKey, isGoMap, ownGet, ownKeys, toTemplateValue } from "./maps.ts";
 import { formatValue, isTrue } from "./values.ts";
 
@@ -66,7 +66,8 @@ export function execute(
   const out: (string | Uint8Array)[] = [];
   let size = 0;
   let lastPos = 0;
-  const meter = new Meter(opts.limits);
+  const meter = sessionMeter() ?? new Meter(opts.limits);
+  meter.startRender();
   const fail = (pos: number, msg: string): never => {
     throw new TemplateError(name, source, pos, msg);
   };

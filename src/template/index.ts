@@ -11,12 +11,23 @@
  */
 import { builtinFuncs } from "./funcs.ts";
 import { DEFAULT_LIMITS, execute, type TemplateLimits } from "./exec.ts";
+import { withSessionBudget } from "./budget.ts";
 import { parseTemplate, type ParsedTemplate } from "./parser.ts";
 
 export type { TemplateLimits } from "./exec.ts";
 export { DEFAULT_LIMITS } from "./exec.ts";
 export { TemplateError, TemplateBudgetError } from "./errors.ts";
 export { lastRenderUsage, type Usage } from "./budget.ts";
+
+/**
+ * Runs fn (synchronous) with one template budget shared by every render inside it: wrap the
+ * rendering of all templates of one object, so that many keys do not multiply the budget.
+ *
+ *   const plan = withTemplateBudget(() => planSecret({ ... render ... }));
+ */
+export function withTemplateBudget<T>(fn: () => T, limits: Partial<TemplateLimits> = {}): T {
+  return withSessionBudget({ ...DEFAULT_LIMITS, ...limits }, fn);
+}
 
 /** The names of the template functions (for tooling and fuzzing). */
 export function templateFunctionNames(): string[] {

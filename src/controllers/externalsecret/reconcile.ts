@@ -43,6 +43,7 @@ import {
 import { validateExternalSecret } from "./validate.ts";
 import { nextCycleIn, readWindow, spread } from "./schedule.ts";
 import { groupByStore, resolveStore, siblingReads } from "./stores.ts";
+import { withTemplateBudget } from "../../template/index.ts";
 
 export interface ReconcileContext {
   api: KubeApi;
@@ -179,17 +180,21 @@ async function sync(
   }
 
   const render = renderForExternalSecret(es);
-  const built = buildSecretData(es, results, render);
+  // all rewrite templates of this ExternalSecret share one template budget (and its data templates
+  // another, below): many keys do not multiply it
+  const built = withTemplateBudget(() => buildSecretData(es, results, render));
   const sources = await templateSources(ctx, es);
-  const plan = planSecret({
-    es,
-    data: built,
-    existing,
-    templateSources: sources,
-    render,
-    renderBytes: renderBytesForExternalSecret(es),
-    now: new Date(now),
-  });
+  const plan = withTemplateBudget(() =>
+    planSecret({
+      es,
+      data: built,
+      existing,
+      templateSources: sources,
+      render,
+      renderBytes: renderBytesForExternalSecret(es),
+      now: new Date(now),
+    }),
+  );
 
   ctx.log.debug(
     { namespace: es.metadata.namespace, name: es.metadata.name, action: plan.action },

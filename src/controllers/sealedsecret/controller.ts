@@ -29,6 +29,7 @@ import {
 } from "../../sealing/sealedsecret.ts";
 import { Keyring } from "./keyring.ts";
 import { mountSealingApi } from "./api.ts";
+import { withTemplateBudget } from "../../template/index.ts";
 
 const GROUP_PATH = "/apis/bitnami.com/v1alpha1";
 const RESYNC_MS = 60 * 60_000;
@@ -146,7 +147,9 @@ export class SealedSecretController {
     let desired: SecretLike;
     try {
       // decrypted on the thread pool: a SealedSecret with thousands of values never stalls the loop
-      desired = secretFromValues(ss, await unsealValuesAsync(ss, this.keyring.privateKeys), this.deps.render);
+      const values = await unsealValuesAsync(ss, this.keyring.privateKeys);
+      // every spec.template.data key of this SealedSecret shares one template budget
+      desired = withTemplateBudget(() => secretFromValues(ss, values, this.deps.render));
     } catch (e) {
       const message = redactor.redact(errorMessage(e));
       this.deps.metrics?.unseals.inc({ status: "error" });

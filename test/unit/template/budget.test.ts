@@ -7,7 +7,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import forge from "node-forge";
 import { generateKeyPairSync } from "node:crypto";
-import { DEFAULT_LIMITS, renderEsoTemplate, renderTemplate } from "../../../src/template/index.ts";
+import {
+  DEFAULT_LIMITS,
+  renderEsoTemplate,
+  renderTemplate,
+  withTemplateBudget,
+} from "../../../src/template/index.ts";
 import { isCustosError } from "../../../src/util/errors.ts";
 
 const budget = (what: RegExp) => (e: unknown) =>
@@ -160,6 +165,22 @@ test("printing or encoding a shared or cyclic structure is charged per node", ()
   const cyclic = '{{ $d := dict }}{{ $_ := set $d "self" $d }}';
   for (const use of ["{{ $d }}", "{{ toJson $d }}", "{{ toYaml $d }}"])
     assert.throws(() => renderTemplate("t", cyclic + use, {}), budget(/nesting|steps|bytes/), use);
+});
+
+test("all templates of one object share one budget: many keys do not multiply it", () => {
+  const heavy = "{{ range 200000 }}{{ end }}"; // ~400k steps: one fits, three do not
+  for (let i = 0; i < 5; i++) renderTemplate("t", heavy, {}); // separate renders: each its own budget
+  assert.throws(
+    () =>
+      withTemplateBudget(() => {
+        for (let i = 0; i < 5; i++) renderTemplate("t", heavy, {});
+      }),
+    budget(/evaluation steps/),
+  );
+  assert.equal(
+    withTemplateBudget(() => renderTemplate("t", heavy + "ok", {})),
+    "ok",
+  );
 });
 
 test("a wall-clock backstop stops a render whose estimates prove wrong", () => {
