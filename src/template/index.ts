@@ -12,6 +12,7 @@
 import { builtinFuncs } from "./funcs.ts";
 import { DEFAULT_LIMITS, execute, type TemplateLimits } from "./exec.ts";
 import { withSessionBudget } from "./budget.ts";
+import { TemplateBudgetError } from "./errors.ts";
 import { parseTemplate, type ParsedTemplate } from "./parser.ts";
 
 export type { TemplateLimits } from "./exec.ts";
@@ -52,7 +53,15 @@ export interface CompiledTemplate {
   executeBytes(data: unknown): Uint8Array;
 }
 
+/**
+ * Largest template source parsed (parsing is linear, ~3 us per token: this bounds it to a few
+ * hundred milliseconds; real ESO templates are a few KiB).
+ */
+export const MAX_TEMPLATE_SOURCE = 512 * 1024;
+
 export function compileTemplate(name: string, text: string, opts: TemplateOptions = {}): CompiledTemplate {
+  if (text.length > MAX_TEMPLATE_SOURCE)
+    throw new TemplateBudgetError(name, "", 0, `template source larger than ${MAX_TEMPLATE_SOURCE} bytes`);
   const parsed: ParsedTemplate = parseTemplate(name, text, {
     ...(opts.leftDelim ? { leftDelim: opts.leftDelim } : {}),
     ...(opts.rightDelim ? { rightDelim: opts.rightDelim } : {}),

@@ -197,6 +197,7 @@ test("a wall-clock backstop stops a render whose estimates prove wrong", () => {
 });
 
 test("deep nesting in sources and values fails cleanly", () => {
+  assert.throws(() => renderTemplate("t", "x".repeat(600 * 1024), {}), budget(/template source larger than/));
   assert.throws(
     () => renderTemplate("t", `{{ ${"(".repeat(5000)}1${")".repeat(5000)} }}`, {}),
     /nesting deeper than/,
