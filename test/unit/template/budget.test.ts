@@ -279,18 +279,17 @@ function p12(macIterations?: number): string {
 }
 
 test("PKCS#12 key derivations are charged per iteration, before they run", () => {
+  // run, these would take hours (forge derives ~150k iterations a second): refused up front
   const hostile = p12(2_000_000_000);
-  const t0 = performance.now();
   assert.throws(
     () => renderEsoTemplate("t", "{{ .p | pkcs12cert }}", { p: hostile }),
-    (e) => isCustosError(e) && /iteration count out of range|PKCS#12 key derivation/.test(e.message),
+    (e) => isCustosError(e, "CUSTOS_TEMPLATE") && /iteration count out of range/.test(e.message),
   );
   const costly = p12(500_000);
   assert.throws(
     () => renderEsoTemplate("t", "{{ .p | pkcs12cert }}", { p: costly }),
     budget(/PKCS#12 key derivation/),
   );
-  assert.ok(performance.now() - t0 < 60_000); // recorded, not a timing assertion: the KDF never ran
   // an ordinary archive still opens
   const ok = p12();
   assert.match(renderEsoTemplate("t", "{{ .p | pkcs12cert }}", { p: ok }), /BEGIN CERTIFICATE/);
