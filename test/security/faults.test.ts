@@ -93,7 +93,7 @@ const throttledReady = (name: string) =>
 
 test("a read fault during find fails the sync and leaves the Secret untouched; it recovers after", async () => {
   for (const n of names) await sm().send(new CreateSecretCommand({ Name: n, SecretString: `v-${n}` }));
-  await sm().send(new CreateSecretCommand({ Name: `${prefix}innocent`, SecretString: "innocent-value" }));
+  await sm().send(new CreateSecretCommand({ Name: `flt-${id}-innocent`, SecretString: "innocent-value" }));
   await api.create(`/api/v1/namespaces/${ns}/secrets`, {
     metadata: { name: "aws" },
     stringData: { id: "test", key: "test" },
@@ -165,7 +165,7 @@ metadata: { name: innocent }
 spec:
   refreshInterval: 1h
   secretStoreRef: { name: sm }
-  data: [ { secretKey: v, remoteRef: { key: ${prefix}innocent } } ]
+  data: [ { secretKey: v, remoteRef: { key: flt-${id}-innocent } } ]
 `,
   );
   assert.deepEqual(await eventually("innocent synced", () => secretData(api, ns, "innocent")), {
