@@ -204,7 +204,7 @@ export class KubeApi {
         query: { ...query, limit: 500, continue: cont },
         ...(accept ? { accept } : {}),
       });
-      items.push(...page.items);
+      items.push(...(page.items ?? [])); // a metadata-only list of nothing has "items": null
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion;
     } while (cont);
