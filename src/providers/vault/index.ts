@@ -7,7 +7,7 @@ import type { ProviderDefinition, StoreContext } from "../types.ts";
 import { CustosError } from "../../util/errors.ts";
 import { authMethod, clientTls, identityOf, operatorUses, refNamespace } from "./auth.ts";
 import { assertIdentityAllowed, identityProblems } from "../operator.ts";
-import { mountProblem } from "./path.ts";
+import { mountProblem, segmentProblem } from "./path.ts";
 import { VaultClient } from "./client.ts";
 import { VaultProviderSchema, type VaultProviderSpec } from "./schema.ts";
 import { VaultSession } from "./session.ts";
@@ -61,6 +61,14 @@ export const vaultProvider: ProviderDefinition<VaultProviderSpec> = {
     for (const [what, mount, kv] of mountsOf(spec)) {
       const problem = mount === undefined ? undefined : mountProblem(mount, kv);
       if (problem) problems.push(`${what} "${mount}" is not allowed: ${problem}`);
+    }
+    // a username is one path segment of the login URL (auth/<mount>/login/<username>)
+    for (const [what, user] of [
+      ["auth.userPass.username", spec.auth?.userPass?.username],
+      ["auth.ldap.username", spec.auth?.ldap?.username],
+    ] as const) {
+      const problem = user === undefined ? undefined : user.includes("/") ? "a slash" : segmentProblem(user);
+      if (problem) problems.push(`${what} "${user}" is not allowed: it has ${problem}`);
     }
     return problems;
   },

@@ -138,6 +138,15 @@ test("auth paths: a username is one segment; a slash or dot segment is refused",
   for (const bad of ["..", "a/b", "%2e%2e", "."])
     assert.throws(() => authPath("userpass", "p", "login", bad), /not allowed/);
   assert.throws(() => authPath("../../sys", "auth.jwt.path", "login"), /auth.jwt.path/);
+  assert.match(
+    vaultProvider
+      .validate({
+        server: "https://v",
+        auth: { userPass: { username: "../../../sys/x", secretRef: { name: "p" } } },
+      })
+      .join(),
+    /auth.userPass.username ".*" is not allowed: it has a slash/,
+  );
 });
 
 test("find paths and listed names", () => {
