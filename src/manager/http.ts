@@ -98,9 +98,9 @@ export class HttpError extends Error {
 export function answer(req: IncomingMessage, res: ServerResponse, e: HttpError): void {
   if (e.close) {
     res.setHeader("connection", "close");
-    // Closed a moment after the answer: closing at once could reset it before the client reads it.
+    // A client that neither finishes sending nor closes is cut off a while after the answer.
     res.once("finish", () => {
-      setTimeout(() => req.socket.destroy(), 1_000).unref();
+      setTimeout(() => req.socket.destroy(), 10_000).unref();
     });
   }
   text(res, e.status, e.message);
@@ -115,7 +115,10 @@ const REQUEST_TIMEOUT_MS = 60_000;
 export async function readBody(req: IncomingMessage, limit = 5 * 1024 * 1024): Promise<Buffer> {
   const tooLarge = new HttpError(413, `request body larger than ${limit} bytes`, true);
   const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge;
+  if (Number.isFinite(declared) && declared > limit) {
+    discardRest(req);
+    throw tooLarge;
+  }
   // Events, not `for await`: leaving an async iterator early destroys the socket before the 413.
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -124,7 +127,7 @@ export async function readBody(req: IncomingMessage, limit = 5 * 1024 * 1024): P
       size += chunk.length;
       if (size > limit) {
         req.off("data", onData);
-        req.pause();
+        discardRest(req);
         reject(tooLarge);
         return;
       }
@@ -136,4 +139,20 @@ export async function readBody(req: IncomingMessage, limit = 5 * 1024 * 1024): P
     });
     req.once("error", reject);
   });
+}
+
+const DISCARD_MAX = 16 * 1024 * 1024;
+
+/**
+ * Reads and drops the rest of a refused body, so the client finishes sending and reads the answer
+ * (closing on a client still sending makes it see a broken pipe instead of the 413); past 16 MiB
+ * the connection is cut.
+ */
+function discardRest(req: IncomingMessage): void {
+  let dropped = 0;
+  req.on("data", (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > DISCARD_MAX) req.socket.destroy();
+  });
+  req.resume();
 }

@@ -133,7 +133,8 @@ test("a legacy SealedSecret that decrypts to non-JSON: no answer, status or even
       apiVersion: "bitnami.com/v1alpha1",
       kind: "SealedSecret",
       metadata: { name, namespace: ns },
-      spec: { data: hybridEncrypt(pub, Buffer.from(plaintext), label).toString("base64") },
+      // the CRD requires encryptedData (as Bitnami's); legacy data rides along
+      spec: { encryptedData: {}, data: hybridEncrypt(pub, Buffer.from(plaintext), label).toString("base64") },
     }),
   );
   const cond = await eventually("Synced=False", async () => {
