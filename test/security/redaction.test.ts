@@ -1,7 +1,9 @@
 /**
  * Attack class: redaction gaps. A tenant's Vault secret holds a value with quotes, a backslash and
- * a newline, and a binary value (invalid UTF-8); its ExternalSecrets' templates put them into an
- * error message in every form a message may carry them: raw, Go %q, %x/%X, JSON-escaped, base64.
+ * a newline, and a binary value (invalid UTF-8); its ExternalSecrets' templates put them into error
+ * messages in every form a message may carry them: raw, Go %q, %x/%X, JSON-escaped, base64 — through
+ * `fail` (the template engine withholds computed text) and through Secret labels the API server
+ * refuses, quoting the value in its error (there the redactor is the wall).
  * What anyone reading the ExternalSecret's status, its events or the operator's log can observe:
  * the error (so the path was taken), and none of those forms of either value — nor base64url,
  * latin1 or double-JSON renderings. An innocent ExternalSecret syncs; the operator stays up.
@@ -99,12 +101,15 @@ spec:
   secretStoreRef: { name: vault, kind: SecretStore }
   target:
     name: ${name}
-    ${template ? `template: { data: { out: '${template}' } }` : ""}
+    ${template}
   data:
     - { secretKey: quoted, remoteRef: { key: app/creds, property: quoted } }
     - { secretKey: bin, remoteRef: { key: app/creds, property: bin, decodingStrategy: Base64 } }
     - { secretKey: innocent, remoteRef: { key: app/creds, property: innocent } }
 `;
+/** A Secret label made of the values: the API server refuses it, quoting it (Go %q) in its error. */
+const label = (name: string, text: string): string =>
+  es(name, `template: { metadata: { labels: { x: '${text}' } } }`);
 
 /** The texts each value may be seen as. */
 function forms(): [string, string][] {
@@ -139,24 +144,48 @@ test("values with quotes, newlines and binary bytes never show in status, events
   await kubectl(
     env,
     ["apply", "-n", ns, "-f", "-"],
-    es(
-      "text",
-      '{{ fail (printf "q=%q x=%x X=%X s=%s j=%s b=%s" .quoted .quoted .quoted .quoted (toJson .quoted) (.quoted | b64enc)) }}',
-    ) +
-      es("binary", '{{ fail (printf "q=%q x=%x X=%X b=%s" .bin .bin .bin (.bin | b64enc)) }}') +
+    [
+      // error messages the template engine itself writes (they withhold computed text)
+      es(
+        "fail-text",
+        `template: { data: { out: '{{ fail (printf "q=%q x=%x s=%s j=%s b=%s" .quoted .quoted .quoted (toJson .quoted) (.quoted | b64enc)) }}' } }`,
+      ),
+      es(
+        "fail-binary",
+        `template: { data: { out: '{{ fail (printf "q=%q x=%x b=%s" .bin .bin (.bin | b64enc)) }}' } }`,
+      ),
+      // error messages of the API server, quoting what it refused: the redactor is the wall
+      label("label-quoted", "{{ .quoted }}"),
+      label("label-json", "{{ toJson .quoted }}"),
+      label("label-hex", '{{ printf "%x%x" .quoted .quoted }}'),
+      label("label-base64", "{{ .quoted | b64enc }}{{ .quoted | b64enc }}"),
+      label("label-binary", "{{ .bin }}"),
+      label("label-binary-hex", '{{ printf "%X%X%X" .bin .bin .bin }}'),
       es("innocent", ""),
+    ].join(""),
   );
   assert.equal(
     (await eventually("innocent", () => secretData(api, ns, "innocent"), 30_000)).innocent,
     "innocent-value",
   );
-  for (const name of ["text", "binary"]) {
+  const failing = [
+    "fail-text",
+    "fail-binary",
+    "label-quoted",
+    "label-json",
+    "label-hex",
+    "label-base64",
+    "label-binary",
+    "label-binary-hex",
+  ];
+  for (const name of failing) {
     const ready = await eventually(`${name} failed`, async () => {
       const r = readyCondition(await esStatus(api, ns, name));
-      return r?.status === "False" && r.message?.includes("q=") ? r : undefined;
+      return r?.status === "False" && r.message ? r : undefined;
     });
-    // the error path was taken, and what it quoted was redacted
-    assert.match(ready.message ?? "", /q=\[REDACTED\]/, ready.message);
+    // the error path was taken; what it would have quoted is withheld or redacted
+    if (name.startsWith("fail-")) assert.match(ready.message ?? "", /error calling fail/, ready.message);
+    else assert.match(ready.message ?? "", /\[REDACTED\]/, `${name}: ${ready.message ?? ""}`);
     assertClean(ready.message ?? "", `${name}: Ready message`);
     await eventually(`${name}: events`, async () => {
       const list = await api.list<{ message?: string; involvedObject: { name: string } }>(
@@ -168,7 +197,7 @@ test("values with quotes, newlines and binary bytes never show in status, events
     });
   }
   const log = op.output();
-  assert.match(log, /q=\[REDACTED\]/, "the errors were logged");
+  assert.match(log, /\[REDACTED\]/, "the errors were logged");
   assertClean(log, "operator log");
   for (const line of log.split("\n")) {
     let parsed: unknown;
@@ -180,6 +209,6 @@ test("values with quotes, newlines and binary bytes never show in status, events
     for (const v of Object.values(parsed as Record<string, unknown>))
       if (typeof v === "string") assertClean(v, "operator log field");
   }
-  for (const name of ["text", "binary"]) assert.equal(await secretData(api, ns, name), undefined);
+  for (const name of failing) assert.equal(await secretData(api, ns, name), undefined);
   assert.equal(op.child.exitCode, null, "the operator is still running");
 });
