@@ -9,6 +9,9 @@ import { CustosError } from "../../../src/util/errors.ts";
 import { parse, stringify } from "yaml";
 import pino from "pino";
 import { Writable } from "node:stream";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
+import { request } from "undici";
 
 const frozen = hardenIntrinsics();
 const results: Record<string, unknown> = { frozen, hardened: intrinsicsHardened() };
@@ -89,8 +92,27 @@ results.prototypeClean =
   Object.isFrozen(Object.prototype) &&
   Object.isFrozen(Array.prototype) &&
   Object.isFrozen(Function.prototype);
-// promises and async work as usual
+// promises and async work as usual, and libraries that load modules lazily (the AWS SDK's
+// credential chain, its serializers and retry logic; undici) work after the freeze
 void (async () => {
   results.async = await Promise.all([1, 2].map(async (x) => Promise.resolve(x * 2)));
+  process.env.AWS_ACCESS_KEY_ID = "AKIDEXAMPLE";
+  process.env.AWS_SECRET_ACCESS_KEY = "example-secret-key";
+  const creds = await fromNodeProviderChain()();
+  results.awsCredentials = creds.accessKeyId === "AKIDEXAMPLE";
+  const sm = new SecretsManagerClient({
+    region: "us-east-1",
+    endpoint: "http://127.0.0.1:9",
+    maxAttempts: 1,
+    credentials: creds,
+  });
+  results.awsCall = await sm.send(new GetSecretValueCommand({ SecretId: "x" })).then(
+    () => "answered",
+    (e: unknown) => (e instanceof Error && !(e instanceof TypeError) ? "network error" : String(e)),
+  );
+  results.undici = await request("http://127.0.0.1:9").then(
+    () => "answered",
+    (e: unknown) => (e instanceof Error && !(e instanceof TypeError) ? "network error" : String(e)),
+  );
   process.stdout.write(JSON.stringify(results));
 })();

@@ -34,4 +34,7 @@ test("frozen intrinsics: pollution fails, the engine and libraries keep working"
   assert.equal(r.templatePollution, "CustosError");
   assert.equal(r.prototypeClean, true);
   assert.deepEqual(r.async, [2, 4]);
+  assert.equal(r.awsCredentials, true);
+  assert.equal(r.awsCall, "network error");
+  assert.equal(r.undici, "network error");
 });
