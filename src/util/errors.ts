@@ -10,6 +10,8 @@ export type CustosErrorCode =
   | "CUSTOS_STORE_NOT_FOUND"
   | "CUSTOS_STORE_NOT_READY"
   | "CUSTOS_STORE_DENIED"
+  // the store belongs to another controller class: the object is another operator's to serve
+  | "CUSTOS_STORE_NOT_OURS"
   | "CUSTOS_MISSING_CREDENTIALS"
   | "CUSTOS_PROPERTY_NOT_FOUND"
   | "CUSTOS_TEMPLATE"

@@ -277,7 +277,8 @@ function renderTarget(input: PlanInput): Rendered {
   const putMap = (target: TemplateFrom["target"], text: string, where: string): void => {
     let parsed: unknown;
     try {
-      parsed = parseYaml(text);
+      // "error": parse warnings (which quote the rendered text) are never logged; aliases bounded
+      parsed = parseYaml(text, { logLevel: "error", maxAliasCount: 100 });
     } catch (e) {
       throw new CustosError(
         "CUSTOS_TEMPLATE",

@@ -114,6 +114,11 @@ export async function reconcileExternalSecret(
   } catch (e) {
     // a lost race with another writer is not a failure to report: the backed-off retry re-reads
     if (isCustosError(e, "CUSTOS_WRITE_CONFLICT")) throw e;
+    if (isCustosError(e, "CUSTOS_STORE_NOT_OURS")) {
+      // ESO's "skipping unmanaged store": the other class's operator owns status and Secret
+      ctx.log.debug({ namespace, name, reason: e.message }, "store of another controller class; skipped");
+      return undefined;
+    }
     ctx.metrics.syncErrors.inc({ name, namespace });
     const message = redactor.redact(errorMessage(e));
     await writeStatus(ctx, es, { ok: false, reason: "SecretSyncedError", message }).catch(() => undefined);

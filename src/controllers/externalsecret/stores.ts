@@ -37,8 +37,10 @@ export function resolveStore(
     );
   }
   if (!isOurStore(store.spec, ctx.controllerClass)) {
+    // Another operator (another controller class) serves this store: as ESO, leave the
+    // ExternalSecret to it entirely; the reconcile writes no status and no event.
     throw new CustosError(
-      "CUSTOS_STORE_DENIED",
+      "CUSTOS_STORE_NOT_OURS",
       `${kind} "${ref.name}" belongs to controller class "${store.spec?.controller ?? ""}", not "${ctx.controllerClass}"`,
       { retryable: false },
     );

@@ -49,3 +49,13 @@ test("once known, the namespace's labels decide", () => {
     (e) => isCustosError(e, "CUSTOS_STORE_DENIED"),
   );
 });
+
+test("a store of another controller class is another operator's: a distinct code the reconcile skips silently", () => {
+  const c = ctx({ "team-a": {} });
+  const blue = { ...store, spec: { ...store.spec, controller: "blue", conditions: [] } };
+  (c as unknown as { clusterSecretStores: { get: () => unknown } }).clusterSecretStores = { get: () => blue };
+  assert.throws(
+    () => resolveStore(c, es("team-a"), ref),
+    (e) => isCustosError(e, "CUSTOS_STORE_NOT_OURS"),
+  );
+});
