@@ -1,3 +1,39 @@
 #!/usr/bin/env node
-// Entry point of the published CLI: runs the compiled code in dist/.
-import("../dist/cli/main.js");
+// Entry point of the CLI (bin/kubectl-custos.js, the kubectl plugin, runs it too).
+// The compiled code in dist/ is the fast start; `npm ci` builds it (the "prepare" script), and the
+// image ships it. In a checkout whose dist/ is missing or older than src/ (installed with
+// --ignore-scripts, or sources changed since the build) the TypeScript sources run through tsx
+// instead: a slower start, never a stale or missing CLI.
+import { existsSync, readdirSync, statSync } from "node:fs";
+import process from "node:process";
+import { URL, fileURLToPath } from "node:url";
+
+const compiled = new URL("../dist/cli/main.js", import.meta.url);
+const sources = new URL("../src/", import.meta.url);
+
+/** True when dist/ was built after the last change to src/ (or there is no src/, as in the image). */
+function compiledIsCurrent() {
+  if (!existsSync(compiled)) return false;
+  if (!existsSync(sources)) return true;
+  const built = statSync(compiled).mtimeMs;
+  for (const entry of readdirSync(sources, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile() && statSync(`${entry.parentPath}/${entry.name}`).mtimeMs > built) return false;
+  }
+  return true;
+}
+
+if (compiledIsCurrent()) {
+  await import(compiled.href);
+} else {
+  let tsx;
+  try {
+    tsx = await import("tsx/esm/api");
+  } catch {
+    process.stderr.write(
+      "custos: dist/ is not built (or older than src/) and tsx is not installed: run `npm run build`\n",
+    );
+    process.exit(1);
+  }
+  tsx.register({ tsconfig: fileURLToPath(new URL("../tsconfig.json", import.meta.url)) });
+  await import(new URL("../src/cli/main.ts", import.meta.url).href);
+}

@@ -122,28 +122,8 @@ export function keyFromSecret(secret: KeySecret): SealingKey {
   };
 }
 
-/** A certificate's public key, refusing expired or not-yet-valid certificates. */
-export function publicKeyFromCertificate(pem: string, now = new Date()): KeyObject {
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(pem);
-  } catch (e) {
-    throw new CustosError("CUSTOS_CERT_INVALID", `not a PEM certificate: ${(e as Error).message}`, {
-      retryable: false,
-    });
-  }
-  if (now > new Date(cert.validTo))
-    throw new CustosError(
-      "CUSTOS_CERT_INVALID",
-      `the sealing certificate expired on ${new Date(cert.validTo).toISOString()}`,
-      { retryable: false },
-    );
-  if (now < new Date(cert.validFrom))
-    throw new CustosError("CUSTOS_CERT_INVALID", "the sealing certificate is not valid yet", {
-      retryable: false,
-    });
-  return cert.publicKey;
-}
+// kept here for existing callers; the CLI imports it from cert.ts (no @peculiar/x509)
+export { publicKeyFromCertificate } from "./cert.ts";
 
 export function publicKeyOf(key: SealingKey): KeyObject {
   return createPublicKey(key.privateKey);

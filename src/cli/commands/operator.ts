@@ -1,7 +1,10 @@
-/** `custos operator`: runs the controllers against a cluster until SIGINT/SIGTERM. */
+/**
+ * `custos operator`: runs the controllers against a cluster until SIGINT/SIGTERM. The operator
+ * (Kubernetes client, providers, metrics) is imported when the command runs, not for its --help.
+ */
 import type { Command } from "@commander-js/extra-typings";
 import { Option } from "@commander-js/extra-typings";
-import { runOperator, type OperatorOptions } from "../../manager/index.ts";
+import type { OperatorOptions } from "../../manager/index.ts";
 import { parseDuration } from "../../util/duration.ts";
 import { hardenIntrinsics } from "../../util/harden.ts";
 
@@ -105,6 +108,7 @@ export function registerOperatorCommand(program: Command): void {
         logLevel: o.logLevel,
         logFormat: o.logFormat,
       };
+      const { runOperator } = await import("../../manager/index.ts");
       // the second wall against prototype pollution (the first: templates never reach a prototype);
       // every module the operator uses is loaded by now
       hardenIntrinsics();
