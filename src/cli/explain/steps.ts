@@ -92,7 +92,7 @@ export function controllerClassStep(s: StoreId, storeController: string | undefi
     );
   return fail(
     `${s.kind} "${s.name}" belongs to controller class "${storeController ?? ""}", not "${cliClass}"`,
-    `if an operator runs with --controller-class ${storeController ?? ""}, pass --controller-class ${storeController ?? ""} to explain; otherwise clear the store's spec.controller or set it to "${cliClass}"`,
+    `if an operator runs with --controller-class ${storeController ?? ""}, pass the same --controller-class to this command; otherwise clear the store's spec.controller or set it to "${cliClass}"`,
   );
 }
 
@@ -326,7 +326,7 @@ export function readyLine(
 ): string {
   if (!ready) return `${kind} ${namespace}/${name}: no Ready condition yet`;
   const reason = ready.reason ? ` ${ready.reason}` : "";
-  const message = ready.message ? `: ${ready.message.replace(/\s*\n\s*/g, " ")}` : "";
+  const message = ready.message ? `: ${ready.message.replace(/\s*\n\s*/g, " ").trim()}` : "";
   return `${kind} ${namespace}/${name}: Ready=${ready.status}${reason}${message}`;
 }
 
@@ -356,9 +356,11 @@ const MARKS: Record<Mark, string> = { ok: "✓", fail: "✗", skip: "–" };
 
 export function formatSteps(header: string, steps: Step[]): string {
   const lines = [header];
+  // one line per step: store messages may carry newlines (Vault's error lists)
+  const flat = (t: string): string => t.replace(/\s*\n\s*/g, " ").trim();
   for (const s of steps) {
-    lines.push(`${MARKS[s.mark]} ${s.text}`);
-    if (s.mark === "fail" && s.fix) lines.push(`  fix: ${s.fix}`);
+    lines.push(`${MARKS[s.mark]} ${flat(s.text)}`);
+    if (s.mark === "fail" && s.fix) lines.push(`  fix: ${flat(s.fix)}`);
   }
   return lines.join("\n") + "\n";
 }

@@ -193,7 +193,7 @@ test("output: the Ready line, marks, the fix of the first ✗ and nothing after 
       "ExternalSecret team-a/db: Ready=False SecretSyncedError: boom",
       '✓ SecretStore "vault" in namespace "team-a" found',
       '✗ SecretStore "vault" belongs to controller class "blue", not "default"',
-      '  fix: if an operator runs with --controller-class blue, pass --controller-class blue to explain; otherwise clear the store\'s spec.controller or set it to "default"',
+      '  fix: if an operator runs with --controller-class blue, pass the same --controller-class to this command; otherwise clear the store\'s spec.controller or set it to "default"',
       "",
     ].join("\n"),
   );
