@@ -46,7 +46,7 @@ export class HttpEndpoints {
       Promise.resolve(handler(req, res)).catch((e: unknown) => {
         // A fixed text: an error's message may quote what the request carried (or decrypted).
         if (res.headersSent) res.end();
-        else if (e instanceof HttpError) answer(req, res, e);
+        else if (e instanceof HttpError) text(res, e.status, e.message);
         else text(res, 500, "internal error");
       });
     });
@@ -87,23 +87,9 @@ export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
-    /** Close the connection after answering (the request body was left unread). */
-    readonly close = false,
   ) {
     super(message);
   }
-}
-
-/** Answers an HttpError; an unread body means the connection is not reused. */
-export function answer(req: IncomingMessage, res: ServerResponse, e: HttpError): void {
-  if (e.close) {
-    res.setHeader("connection", "close");
-    // A client that neither finishes sending nor closes is cut off a while after the answer.
-    res.once("finish", () => {
-      setTimeout(() => req.socket.destroy(), 10_000).unref();
-    });
-  }
-  text(res, e.status, e.message);
 }
 
 const REQUEST_TIMEOUT_MS = 60_000;
@@ -113,7 +99,7 @@ const REQUEST_TIMEOUT_MS = 60_000;
  * else as soon as the count passes it (the rest is not read).
  */
 export async function readBody(req: IncomingMessage, limit = 5 * 1024 * 1024): Promise<Buffer> {
-  const tooLarge = new HttpError(413, `request body larger than ${limit} bytes`, true);
+  const tooLarge = new HttpError(413, `request body larger than ${limit} bytes`);
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > limit) {
     discardRest(req);
@@ -145,8 +131,8 @@ const DISCARD_MAX = 16 * 1024 * 1024;
 
 /**
  * Reads and drops the rest of a refused body, so the client finishes sending and reads the answer
- * (closing on a client still sending makes it see a broken pipe instead of the 413); past 16 MiB
- * the connection is cut.
+ * (closing on a client still sending makes it see a broken pipe instead of the 413) and the
+ * connection stays usable; past 16 MiB it is cut.
  */
 function discardRest(req: IncomingMessage): void {
   let dropped = 0;

@@ -143,7 +143,12 @@ test("hostile objects (a 1,500-value SealedSecret, a huge template range) never 
     String(port),
   ]);
   cleanups.push(() => op.stop());
-  const cert = await (await request(`http://127.0.0.1:${port}/v1/cert.pem`)).body.text();
+  // (ready means standing by too: the controllers start once the Lease is taken)
+  const cert = await eventually("the sealing certificate", async () => {
+    const res = await request(`http://127.0.0.1:${port}/v1/cert.pem`);
+    const text = await res.body.text();
+    return res.statusCode === 200 ? text : undefined;
+  });
   const pub = publicKeyFromCertificate(cert);
   const label = scopeLabel("strict", ns, "flood");
   const encryptedData: Record<string, string> = {};

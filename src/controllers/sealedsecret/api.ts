@@ -12,7 +12,7 @@
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { KeyObject } from "node:crypto";
-import { answer, HttpEndpoints, HttpError, readBody, text } from "../../manager/http.ts";
+import { HttpEndpoints, HttpError, readBody, text } from "../../manager/http.ts";
 import { hybridEncrypt, scopeLabel, scopeOf } from "../../sealing/crypto.ts";
 import { unsealValuesAsync, type SealedSecret } from "../../sealing/sealedsecret.ts";
 import { isCustosError } from "../../util/errors.ts";
@@ -70,7 +70,7 @@ export function mountSealingApi(
           throw new HttpError(400, `more than ${limits.maxEntries} encrypted values in one request`);
         await redactor.scoped(() => handler(ss, res));
       } catch (e) {
-        if (e instanceof HttpError) answer(req, res, e);
+        if (e instanceof HttpError) text(res, e.status, e.message);
         else if (isCustosError(e, "CUSTOS_UNSEAL_FAILED")) text(res, 409, ANSWERS.cannotDecrypt);
         else throw e; // the server answers 500 with a fixed text
       } finally {
