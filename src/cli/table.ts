@@ -56,4 +56,10 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: "What applying an ExternalSecret would change in its Secret (values hidden)",
     load: async () => (await import("./commands/diff.ts")).registerDiffCommand,
   },
+  {
+    name: "vault",
+    summary:
+      "Configure Vault for the cluster's stores: auth method, least-privilege policy, role (vault setup)",
+    load: async () => (await import("./commands/vault.ts")).registerVaultCommand,
+  },
 ];
