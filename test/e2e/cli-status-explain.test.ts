@@ -9,7 +9,7 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +21,7 @@ import {
   eventually,
   kubectl,
   readyCondition,
+  sleep,
   startOperator,
   suffix,
   vaultClient,
@@ -51,11 +52,11 @@ interface Run {
 /** Everything the commands printed, except runs with --show-values (for the canary test). */
 const outputs: string[] = [];
 
-function custos(args: string[]): Promise<Run> {
+function custos(args: string[], kubeconfig = env.kubeconfig): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ["--import", "tsx", join(root, "src/cli/main.ts"), ...args, "--kubeconfig", env.kubeconfig],
+      ["--import", "tsx", join(root, "src/cli/main.ts"), ...args, "--kubeconfig", kubeconfig],
       { cwd: root, timeout: 60_000 },
       (error, stdout, stderr) => {
         if (!args.includes("--show-values")) outputs.push(stdout, stderr);
@@ -114,7 +115,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), "custos-cli-"));
   ns = await createNamespace(api, "cli");
   await vault.call("POST", `sys/mounts/${MOUNT}`, { type: "kv", options: { version: "2" } });
-  await vault.call("POST", `${MOUNT}/data/app/db`, { data: { user: "admin", password: CANARY } });
+  await vault.call("POST", `${MOUNT}/data/app/db`, { data: { user: "db-user", password: CANARY } });
   await vault.call("PUT", `sys/policies/acl/${JWT}-read`, {
     policy: `path "${MOUNT}/data/app/*" { capabilities = ["read"] }`,
   });
@@ -158,6 +159,22 @@ spec:
       store("vault", "reader"),
       store("wrong-role", "no-such-role"),
       store("no-policy", "nopolicy"),
+      // a tenant's store that would log in with the operator's own token
+      `apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: operator-id
+spec:
+  controller: ${CLASS}
+  provider:
+    vault:
+      server: ${env.vault.addr}
+      path: ${MOUNT}
+      version: v2
+      auth:
+        kubernetes: { mountPath: kubernetes, role: reader }
+`,
+      externalSecret("operator-id", "operator-id"),
       externalSecret("healthy", "vault"),
       externalSecret("wrong-role", "wrong-role"),
       externalSecret("no-policy", "no-policy"),
@@ -174,7 +191,15 @@ spec:
     "--namespace",
     ns,
   ]);
-  for (const name of ["healthy", "wrong-role", "no-policy", "wrong-property", "denied", "bad-template"])
+  for (const name of [
+    "healthy",
+    "wrong-role",
+    "no-policy",
+    "wrong-property",
+    "denied",
+    "bad-template",
+    "operator-id",
+  ])
     await eventually(
       `${name} has a Ready condition`,
       async () => readyCondition(await esStatus(api, ns, name)),
@@ -190,6 +215,8 @@ after(async () => {
 });
 
 const HASH = "reconcile.external-secrets.io/data-hash";
+const OPERATOR_ID_PROBLEM =
+  "auth.kubernetes has no serviceAccountRef or secretRef, so it would use the operator's own service-account token, which a namespaced SecretStore may not use: set auth.kubernetes.serviceAccountRef or auth.kubernetes.secretRef, or a platform admin may start Custos with --allow-operator-identity-for-namespaced-stores";
 
 /** The steps every SecretStore-backed ExternalSecret here passes up to the login. */
 const storeSteps = (s: string): string[] => [
@@ -361,9 +388,20 @@ test("status: one table across kinds, the cause of each failure, exit 1 while an
     ),
     ["ExternalSecret", ns, "healthy", "True", "SecretSynced", "<age>", "<next>", "secret synced"],
     es("no-policy", `Vault GET ${MOUNT}/data/app/db: HTTP 403: 1 error occurred: * permission denied`),
+    es("operator-id", OPERATOR_ID_PROBLEM),
     es("wrong-property", 'secret "app/db" has no property "passwd"'),
     es("wrong-role", `Vault POST auth/${JWT}/login: HTTP 400: role "no-such-role" could not be found`),
     ["SecretStore", ns, "no-policy", "True", "Valid", "-", "-", "store validated"],
+    [
+      "SecretStore",
+      ns,
+      "operator-id",
+      "False",
+      "ValidationFailed",
+      "-",
+      "-",
+      `unable to validate store: ${OPERATOR_ID_PROBLEM}`,
+    ],
     ["SecretStore", ns, "vault", "True", "Valid", "-", "-", "store validated"],
     [
       "SecretStore",
@@ -451,6 +489,117 @@ spec:
   assert.equal(r2.code, 2);
 });
 
+test("explain: a namespaced store that would act as the operator is refused, with both fixes", async () => {
+  const r = await explain("operator-id");
+  const problem = OPERATOR_ID_PROBLEM;
+  assert.equal(
+    r.stdout.split("\n").slice(1).join("\n"),
+    lines(
+      "✓ ExternalSecret spec is valid",
+      `✓ SecretStore "operator-id" in namespace "${ns}" found`,
+      `✓ SecretStore "operator-id" is served by controller class "${CLASS}"`,
+      `✓ SecretStore "operator-id" serves its own namespace "${ns}"`,
+      '✓ SecretStore "operator-id" is a valid vault store',
+      `✗ SecretStore "operator-id" would need the operator's own identity: ${problem}`,
+      "  fix: name the credentials in the store (the message says which field), or, if the platform admin started Custos with --allow-operator-identity-for-namespaced-stores, pass that flag to explain",
+    ),
+  );
+  assert.match(r.stdout.split("\n")[0]!, new RegExp(`^ExternalSecret ${ns}/operator-id: Ready=False `));
+  assert.equal(r.code, 1);
+});
+
+test("explain: a user who may not read the store's credentials is told so, not misled", async () => {
+  // a viewer of ExternalSecrets and stores, without Secrets or service-account tokens
+  await kubectl(
+    env,
+    ["apply", "-n", ns, "-f", "-"],
+    `apiVersion: v1
+kind: ServiceAccount
+metadata: { name: viewer }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: { name: es-viewer }
+rules:
+- apiGroups: [external-secrets.io]
+  resources: [externalsecrets, secretstores]
+  verbs: [get, list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: es-viewer }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: es-viewer }
+subjects: [{ kind: ServiceAccount, name: viewer, namespace: ${ns} }]
+`,
+  );
+  const { status } = await api.create<{ status: { token: string } }>(
+    `/api/v1/namespaces/${ns}/serviceaccounts/viewer/token`,
+    { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 600 } },
+  );
+  const kubeconfig = join(dir, "viewer.kubeconfig");
+  writeFileSync(
+    kubeconfig,
+    `apiVersion: v1
+kind: Config
+clusters: [{ name: c, cluster: { server: "${env.apiUrl}", certificate-authority-data: ${Buffer.from(env.caPem).toString("base64")} } }]
+users: [{ name: viewer, user: { token: ${status.token} } }]
+contexts: [{ name: c, context: { cluster: c, user: viewer, namespace: ${ns} } }]
+current-context: c
+`,
+  );
+  // the namespace comes from the kubeconfig's context
+  const r = await custos(["explain", "es/healthy", "--controller-class", CLASS], kubeconfig);
+  assert.equal(
+    r.stdout,
+    lines(
+      `ExternalSecret ${ns}/healthy: Ready=True SecretSynced: secret synced`,
+      ...storeSteps("vault").slice(0, -1),
+      `✗ cannot check token of ServiceAccount ${ns}/app: the Kubernetes API refused this kubeconfig's user`,
+      "  fix: explain logs in with the credentials the operator would use, so it must read them: run it as a user who may create serviceaccounts/token in that namespace (kubectl auth can-i), e.g. a cluster admin",
+    ),
+  );
+  assert.equal(r.code, 1);
+});
+
+test("status --watch prints again when something changes", async () => {
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      join(root, "src/cli/main.ts"),
+      "status",
+      "-n",
+      ns,
+      "--watch",
+      "--interval",
+      "0.5",
+      "--kubeconfig",
+      env.kubeconfig,
+    ],
+    { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+  try {
+    await eventually("the first table", async () => out.includes("bad-template"), 60_000);
+    await sleep(1500);
+    assert.equal(out.split("\n\n").length, 1, "nothing changed: printed once");
+    await kubectl(env, ["delete", "-n", ns, "externalsecret/bad-template"]);
+    const second = await eventually(
+      "a second table",
+      async () => out.split("\n\n")[1]?.includes("KIND") && out.split("\n\n")[1],
+      30_000,
+    );
+    assert.ok(!second.includes("bad-template"));
+    assert.match(second, /ExternalSecret +cli-[0-9a-f]+ +healthy +True/);
+  } finally {
+    child.kill("SIGTERM");
+  }
+  outputs.push(out);
+});
+
 test("status: exit 0 once nothing fails", async () => {
   await kubectl(env, [
     "delete",
@@ -460,8 +609,9 @@ test("status: exit 0 once nothing fails", async () => {
     "externalsecret/no-policy",
     "externalsecret/wrong-property",
     "externalsecret/denied",
-    "externalsecret/bad-template",
+    "externalsecret/operator-id",
     "secretstore/wrong-role",
+    "secretstore/operator-id",
   ]);
   const r = await custos(["status", "-n", ns]);
   assert.deepEqual(
