@@ -206,6 +206,30 @@ auth/${jwtMount}/role/secret-accessor: written (bound_audiences, bound_subject, 
   assert.equal(await snapshot(paths), before, "a second run leaves Vault byte-identical");
   assert.equal((await custos(["-f", dir, "-n", ns, "--dry-run"])).stdout, "no change\n");
 
+  // OIDC discovery asked for: one config write; this API server refuses anonymous discovery, so
+  // Vault refuses it and the error says what to do; the config stays as it was
+  assert.equal(
+    (await custos(["-f", dir, "-n", ns, "--dry-run", "--jwt-keys", "discovery"])).stdout,
+    `vault write auth/${jwtMount}/config - <<'EOF'
+${JSON.stringify({ oidc_discovery_ca_pem: env.caPem, oidc_discovery_url: env.serviceAccountIssuer }, null, 2)}
+EOF
+`,
+  );
+  const refused = await custos(["-f", dir, "-n", ns, "--jwt-keys", "discovery"]).then(
+    () => undefined,
+    (e: unknown) => e as { code: number; stdout: string; stderr: string },
+  );
+  assert.equal(refused?.code, 2);
+  assert.equal(refused.stdout, "");
+  assert.ok(
+    refused.stderr.startsWith(`custos: Vault POST auth/${jwtMount}/config: HTTP 400: `) &&
+      refused.stderr.endsWith(
+        "(Vault could not use the issuer's OIDC discovery; run with --jwt-keys jwks to give it the API server's keys)\n",
+      ),
+    refused.stderr,
+  );
+  assert.equal(await snapshot(paths), before);
+
   // the flow works with no other Vault step
   await kubectl(env, ["apply", "-n", ns, "-f", dir]);
   const op = await startOperator(env, [

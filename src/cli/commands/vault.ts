@@ -83,7 +83,7 @@ export function registerVaultCommand(program: Command): void {
     .addHelpText("after", HELP_EXAMPLES)
     .action(async (opts: SetupOptions) => {
       const { runVaultSetup } = await import("../vault/run.ts");
-      process.stdout.write(await runVaultSetup(opts));
+      await runVaultSetup(opts, (text) => process.stdout.write(text));
     });
 }
 

@@ -459,20 +459,25 @@ export function vaultCommands(ops: readonly Op[]): string {
   return out.length ? `${out.join("\n")}\n` : "";
 }
 
+/** The report line of one operation, once done. */
+export function opLine(op: Op): string {
+  switch (op.kind) {
+    case "enable-auth":
+      return `auth/${op.mount}: enabled (${op.type})`;
+    case "write-config":
+      return `auth/${op.mount}/config: written (${op.changed.join(", ")})`;
+    case "write-policy":
+      return `policy ${op.name}: written`;
+    case "write-role":
+      return `auth/${op.mount}/role/${op.role}: written (${op.changed.join(", ")})`;
+  }
+}
+
+/** The closing line of a run. */
+export const summary = (plan: Plan): string =>
+  plan.ops.length ? `${plan.ops.length} change(s)` : "no change";
+
 /** What a run did, one line per object. */
 export function report(plan: Plan): string {
-  const lines = plan.ops.map((op) => {
-    switch (op.kind) {
-      case "enable-auth":
-        return `auth/${op.mount}: enabled (${op.type})`;
-      case "write-config":
-        return `auth/${op.mount}/config: written (${op.changed.join(", ")})`;
-      case "write-policy":
-        return `policy ${op.name}: written`;
-      case "write-role":
-        return `auth/${op.mount}/role/${op.role}: written (${op.changed.join(", ")})`;
-    }
-  });
-  lines.push(plan.ops.length ? `${plan.ops.length} change(s)` : "no change");
-  return `${lines.join("\n")}\n`;
+  return `${[...plan.ops.map(opLine), summary(plan)].join("\n")}\n`;
 }

@@ -24,7 +24,8 @@ import {
   bindingsOf,
   desiredState,
   diff,
-  report,
+  opLine,
+  summary,
   REVIEWER_FIELD,
   roleKey,
   vaultCommands,
@@ -138,10 +139,20 @@ async function apply(
       return;
     case "write-config": {
       const body = op.reviewer ? { ...op.body, [REVIEWER_FIELD]: await reviewer() } : op.body;
-      await client.call("WriteConfig", "POST", authPath(op.mount, "auth mount path", "config"), {
-        token,
-        body,
-      });
+      try {
+        await client.call("WriteConfig", "POST", authPath(op.mount, "auth mount path", "config"), {
+          token,
+          body,
+        });
+      } catch (e) {
+        // Vault fetches the discovery document when the config is written: say what to do instead
+        if (!(e instanceof CustosError) || !("oidc_discovery_url" in body)) throw e;
+        throw new CustosError(
+          e.code,
+          `${e.message} (Vault could not use the issuer's OIDC discovery; run with --jwt-keys jwks to give it the API server's keys)`,
+          { retryable: false },
+        );
+      }
       return;
     }
     case "write-policy":
@@ -159,7 +170,8 @@ async function apply(
   }
 }
 
-export async function runVaultSetup(opts: SetupOptions): Promise<string> {
+/** Runs the command; what it prints goes to `write` line by line. */
+export async function runVaultSetup(opts: SetupOptions, write: (text: string) => void): Promise<void> {
   const inputs = readInputs(opts.filename ?? []);
   let api: KubeApi | undefined;
   const kube = (): KubeApi => (api ??= KubeApi.fromDefault(opts.kubeconfig));
@@ -208,10 +220,15 @@ export async function runVaultSetup(opts: SetupOptions): Promise<string> {
   if (opts.dryRun) {
     const kubectl = reviewerSa && missing ? reviewerCommands(reviewerSa, missing) : [];
     const vault = vaultCommands(plan.ops);
-    const text = `${kubectl.map((l) => `${l}\n`).join("")}${vault}`;
-    return text || "no change\n";
+    write(`${kubectl.map((l) => `${l}\n`).join("")}${vault}` || "no change\n");
+    return;
   }
+  // each line as soon as it is done: a failure part-way leaves a true account of what changed
   const created = reviewerSa && missing ? await ensureReviewer(kube(), reviewerSa, missing) : [];
-  for (const op of plan.ops) await apply(client, token, op, () => reviewerToken(kube(), reviewerSa!));
-  return `${created.map((l) => `${l}\n`).join("")}${report(plan)}`;
+  for (const l of created) write(`${l}\n`);
+  for (const op of plan.ops) {
+    await apply(client, token, op, () => reviewerToken(kube(), reviewerSa!));
+    write(`${opLine(op)}\n`);
+  }
+  write(`${summary(plan)}\n`);
 }

@@ -475,3 +475,29 @@ test("JWKS to PEM: RSA and EC signing keys, encryption keys skipped", () => {
   assert.deepEqual(pems, want);
   assert.throws(() => jwksToPems({ keys: [] }), /has no keys/);
 });
+
+test("JWT with OIDC discovery: the discovery URL and CA; a switch from keys is one config write", () => {
+  const b = bindingsOf(manifests(seedStore, seedEs));
+  const keys = desiredState(b, KEYS);
+  const disco = desiredState(b, { jwt: { mode: "discovery", url: "https://issuer", caPem: "CA" } });
+  assert.deepEqual(
+    diff(disco, emptyCurrent()).ops.find((o) => o.kind === "write-config"),
+    {
+      kind: "write-config",
+      mount: "jwt-auth",
+      body: { oidc_discovery_ca_pem: "CA", oidc_discovery_url: "https://issuer" },
+      changed: ["oidc_discovery_ca_pem", "oidc_discovery_url"],
+    },
+  );
+  // a config write replaces the whole config: the keys and bound issuer go with it
+  const ops = diff(disco, stateAfter(keys)).ops;
+  assert.deepEqual(
+    ops.map((o) => o.kind === "write-config" && [o.changed, o.body]),
+    [
+      [
+        ["bound_issuer", "jwt_validation_pubkeys", "oidc_discovery_ca_pem", "oidc_discovery_url"],
+        { oidc_discovery_ca_pem: "CA", oidc_discovery_url: "https://issuer" },
+      ],
+    ],
+  );
+});
