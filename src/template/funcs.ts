@@ -144,7 +144,9 @@ const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 function regexFuncs(): Record<string, Func> {
   // each call is charged its worst-case compile and search time: linear, but it still adds up
   const re = (p: unknown, s: string) => {
-    const budget = new RegexBudget(Infinity, (ms) => chargeCost(ms, "regular expression"));
+    const budget = new RegexBudget(Infinity, (ms) => {
+      chargeCost(ms, "regular expression");
+    });
     return budget.search(budget.compile(toStr(p)), s);
   };
   const all = {
