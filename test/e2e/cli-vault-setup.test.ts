@@ -394,6 +394,33 @@ auth/${mount}/role/${role}: written (audience, bound_service_account_names, boun
   }
 });
 
+test("the --dry-run commands, run by the real vault CLI, leave exactly the state custos writes", async () => {
+  const id = suffix();
+  const kv = `kv-${id}`;
+  const jwtMount = `jwt-${id}`;
+  const dir = mkdtempSync(join(tmpdir(), "vs-cli-"));
+  writeFileSync(
+    join(dir, "secretstore.yaml"),
+    readFileSync(join(seed000, "secretstore.yaml"), "utf8")
+      .replace('path: "kv-v2"', `path: "${kv}"`)
+      .replace('path: "jwt-auth"', `path: "${jwtMount}"`),
+  );
+  writeFileSync(
+    join(dir, "externalsecret.yaml"),
+    readFileSync(join(seed000, "externalsecret.yaml"), "utf8").replace("key: kv-v2/", `key: ${kv}/`),
+  );
+  const script = (await custos(["-f", dir, "-n", "vs-cli", "--dry-run"])).stdout;
+  await exec("bash", ["-euo", "pipefail", "-c", script], {
+    env: {
+      ...process.env,
+      VAULT_ADDR: env.vault.addr,
+      VAULT_TOKEN: env.vault.token,
+      PATH: `${join(env.bin.vault, "..")}:${process.env.PATH ?? ""}`,
+    },
+  });
+  assert.equal((await custos(["-f", dir, "-n", "vs-cli"])).stdout, "no change\n");
+});
+
 test("refusals name the problem: an AppRole store, a key with a policy wildcard", async () => {
   const dir = mkdtempSync(join(tmpdir(), "vs-bad-"));
   const store = (auth: string) => `apiVersion: external-secrets.io/v1
@@ -431,6 +458,24 @@ spec:
     stderr:
       "custos: SecretStore x/s: auth method appRole is not configured by custos vault setup (it configures jwt with kubernetesServiceAccountToken, and kubernetes); create its credentials with the vault CLI\n",
   });
+  // a refused Vault token is named by what Vault said, never echoed
+  const canary = `hvs.canary${suffix()}${suffix()}`;
+  writeFileSync(
+    join(dir, "ok.yaml"),
+    store("{ jwt: { role: r, kubernetesServiceAccountToken: { serviceAccountRef: { name: sa } } } }").replace(
+      '"app/*"',
+      "app/db",
+    ),
+  );
+  const denied = await custos(["-f", join(dir, "ok.yaml"), "-n", "x"], canary).then(
+    () => undefined,
+    (e: unknown) => e as { code: number; stdout: string; stderr: string },
+  );
+  assert.equal(
+    denied?.stderr,
+    "custos: Vault GET sys/auth: HTTP 403: permission denied; invalid token (the Vault token needs read and sudo on sys/auth, and write on sys/auth/<mount>, sys/policies/acl/<policy>, auth/<mount>/config and auth/<mount>/role/<role>)\n",
+  );
+  assert.ok(!denied.stdout.includes(canary) && !denied.stderr.includes(canary));
   assert.deepEqual(await fail("glob.yaml"), {
     code: 2,
     stderr:

@@ -95,6 +95,24 @@ function vaultAddr(
   throw invalid("no Vault address: pass --vault-addr or set VAULT_ADDR");
 }
 
+/**
+ * Vault's errors on one line (it lists several as "2 errors occurred:\n\t* a\n\t* b"), and a
+ * refused token said as such, with the rights the command needs.
+ */
+export function vaultError(e: unknown): unknown {
+  if (!(e instanceof CustosError)) return e;
+  const message = e.message
+    .replace(/\d+ errors? occurred:\s*\*?\s*/g, "")
+    .split(/\s*\n\s*\*?\s*/)
+    .filter(Boolean)
+    .join("; ");
+  const hint =
+    e.code === "CUSTOS_ACCESS_DENIED"
+      ? " (the Vault token needs read and sudo on sys/auth, and write on sys/auth/<mount>, sys/policies/acl/<policy>, auth/<mount>/config and auth/<mount>/role/<role>)"
+      : "";
+  return new CustosError(e.code, `${message}${hint}`, { retryable: false });
+}
+
 /** Vault's current state of everything the desired state names. */
 async function readCurrent(client: VaultClient, token: string, desired: Desired): Promise<Current> {
   const get = async (path: ReturnType<typeof fixedPath>): Promise<Record<string, unknown> | undefined> => {
@@ -211,7 +229,9 @@ export async function runVaultSetup(opts: SetupOptions, write: (text: string) =>
     recordCall: () => undefined,
   });
   const token = vaultToken(opts.vaultToken);
-  const current = await readCurrent(client, token, desired);
+  const current = await readCurrent(client, token, desired).catch((e: unknown) => {
+    throw vaultError(e);
+  });
   const missing = reviewerSa ? await reviewerMissing(kube(), reviewerSa) : undefined;
   // a new reviewer account has a new token: the config must take it
   const reviewerRenewed = missing !== undefined && (missing.serviceAccount || missing.binding);
@@ -227,7 +247,9 @@ export async function runVaultSetup(opts: SetupOptions, write: (text: string) =>
   const created = reviewerSa && missing ? await ensureReviewer(kube(), reviewerSa, missing) : [];
   for (const l of created) write(`${l}\n`);
   for (const op of plan.ops) {
-    await apply(client, token, op, () => reviewerToken(kube(), reviewerSa!));
+    await apply(client, token, op, () => reviewerToken(kube(), reviewerSa!)).catch((e: unknown) => {
+      throw vaultError(e);
+    });
     write(`${opLine(op)}\n`);
   }
   write(`${summary(plan)}\n`);

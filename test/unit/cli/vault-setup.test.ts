@@ -501,3 +501,20 @@ test("JWT with OIDC discovery: the discovery URL and CA; a switch from keys is o
     ],
   );
 });
+
+test("Vault's multi-error messages on one line; a refused token says which rights are needed", async () => {
+  const { vaultError } = await import("../../../src/cli/vault/run.ts");
+  const { CustosError } = await import("../../../src/util/errors.ts");
+  const e = vaultError(
+    new CustosError(
+      "CUSTOS_ACCESS_DENIED",
+      "Vault GET sys/auth: HTTP 403: 2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n",
+    ),
+  );
+  assert.ok(isCustosError(e, "CUSTOS_ACCESS_DENIED"));
+  assert.equal(
+    e.message,
+    "Vault GET sys/auth: HTTP 403: permission denied; invalid token (the Vault token needs read and sudo on sys/auth, and write on sys/auth/<mount>, sys/policies/acl/<policy>, auth/<mount>/config and auth/<mount>/role/<role>)",
+  );
+  assert.equal(e.retryable, false);
+});
