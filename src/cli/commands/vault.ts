@@ -39,9 +39,16 @@ interface SetupOptions {
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
 
 export function registerVaultCommand(program: Command): void {
-  const vault = program.command("vault").description("Configure Vault for the cluster's stores");
+  const vault = program
+    .command("vault")
+    .description("Configure Vault for the cluster's stores")
+    .addHelpText(
+      "after",
+      "\nExample:\n  custos vault setup -f secretstore.yaml -f externalsecret.yaml --dry-run",
+    );
   vault
     .command("setup")
+    .summary("Auth method, least-privilege policy and role for the given stores and ExternalSecrets")
     .description(
       "Enable and configure the auth method a Vault SecretStore/ClusterSecretStore uses, write a " +
         "least-privilege policy for exactly the paths the given ExternalSecrets read, and create the " +
