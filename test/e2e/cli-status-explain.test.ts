@@ -37,6 +37,7 @@ const CLASS = `cli-${sfx}`;
 const MOUNT = `kv-cli-${sfx}`;
 const JWT = `jwt-cli-${sfx}`;
 const CSS = `cli-denied-${sfx}`;
+const CSS_OP = `cli-operator-${sfx}`;
 let env: SharedEnv;
 let api: KubeApi;
 let vault: VaultClient;
@@ -150,6 +151,20 @@ spec:
           kubernetesServiceAccountToken:
             serviceAccountRef: { name: app, namespace: ${ns} }
             audiences: [vault]
+---
+apiVersion: external-secrets.io/v1
+kind: ClusterSecretStore
+metadata:
+  name: ${CSS_OP}
+spec:
+  controller: ${CLASS}
+  provider:
+    vault:
+      server: ${env.vault.addr}
+      path: ${MOUNT}
+      version: v2
+      auth:
+        kubernetes: { mountPath: kubernetes, role: reader }
 `,
   );
   await kubectl(
@@ -175,6 +190,7 @@ spec:
         kubernetes: { mountPath: kubernetes, role: reader }
 `,
       externalSecret("operator-id", "operator-id"),
+      externalSecret("cluster-operator-id", CSS_OP, { kind: "ClusterSecretStore" }),
       externalSecret("healthy", "vault"),
       externalSecret("wrong-role", "wrong-role"),
       externalSecret("no-policy", "no-policy"),
@@ -199,6 +215,7 @@ spec:
     "denied",
     "bad-template",
     "operator-id",
+    "cluster-operator-id",
   ])
     await eventually(
       `${name} has a Ready condition`,
@@ -209,7 +226,9 @@ spec:
 
 after(async () => {
   await op.stop();
-  await kubectl(env, ["delete", "clustersecretstore", CSS, "--ignore-not-found"]).catch(() => undefined);
+  await kubectl(env, ["delete", "clustersecretstore", CSS, CSS_OP, "--ignore-not-found"]).catch(
+    () => undefined,
+  );
   await api.delete(`/api/v1/namespaces/${ns}`);
   rmSync(dir, { recursive: true, force: true });
 });
@@ -378,10 +397,13 @@ test("status: one table across kinds, the cause of each failure, exit 1 while an
   // ages move with the clock: the healthy row's last sync is seconds old, every next refresh is
   // on the 1h grid (checked exactly through -o json below)
   const normal = rows.slice(1).map((c) => c.map((v, i) => (i === 6 && /^in \d+m$/.test(v) ? "<next>" : v)));
-  assert.match(normal[2]![5]!, /^\d+s$/);
-  normal[2]![5] = "<age>";
+  const healthyRow = normal.find((c) => c[2] === "healthy")!;
+  assert.match(healthyRow[5]!, /^\d+s$/);
+  healthyRow[5] = "<age>";
+  const clusterOp = readyCondition(await esStatus(api, ns, "cluster-operator-id"))?.message ?? "";
   assert.deepEqual(normal, [
     es("bad-template", 'template template: dsn:1:16: function "nosuchfn" not defined'),
+    es("cluster-operator-id", clusterOp),
     es(
       "denied",
       `using cluster store "${CSS}" is not allowed from namespace "${ns}": denied by spec.condition`,
@@ -508,6 +530,31 @@ test("explain: a namespaced store that would act as the operator is refused, wit
   assert.equal(r.code, 1);
 });
 
+test("explain: a ClusterSecretStore logging in as the operator - not checkable, the Ready condition decides", async () => {
+  const r = await explain("cluster-operator-id");
+  assert.equal(
+    r.stdout.split("\n").slice(1).join("\n"),
+    lines(
+      "✓ ExternalSecret spec is valid",
+      `✓ ClusterSecretStore "${CSS_OP}" found`,
+      `✓ ClusterSecretStore "${CSS_OP}" is served by controller class "${CLASS}"`,
+      `✓ ClusterSecretStore "${CSS_OP}" allows every namespace`,
+      `✓ ClusterSecretStore "${CSS_OP}" is a valid vault store`,
+      `✓ ClusterSecretStore "${CSS_OP}" logs in with the operator's own identity (allowed for it)`,
+      `– login as the operator itself through ClusterSecretStore "${CSS_OP}" cannot be checked from the CLI, nor the reads through it`,
+      "✗ the operator reports the failure above for the links the CLI cannot check",
+      "  fix: the Ready message names the cause; the operator's own identity (its service account or cloud role) is what logs in",
+    ),
+  );
+  // this operator runs outside a cluster, with no token of its own: its condition says why
+  const ready = readyCondition(await esStatus(api, ns, "cluster-operator-id"));
+  assert.equal(
+    r.stdout.split("\n")[0],
+    `ExternalSecret ${ns}/cluster-operator-id: Ready=False SecretSyncedError: ${ready?.message ?? ""}`,
+  );
+  assert.equal(r.code, 1);
+});
+
 test("explain: a user who may not read the store's credentials is told so, not misled", async () => {
   // a viewer of ExternalSecrets and stores, without Secrets or service-account tokens
   await kubectl(
@@ -610,6 +657,7 @@ test("status: exit 0 once nothing fails", async () => {
     "externalsecret/wrong-property",
     "externalsecret/denied",
     "externalsecret/operator-id",
+    "externalsecret/cluster-operator-id",
     "secretstore/wrong-role",
     "secretstore/operator-id",
   ]);

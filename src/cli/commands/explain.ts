@@ -33,7 +33,7 @@ export function registerExplainCommand(program: Command): void {
         // loaded here, not at the top: `custos --help` and other commands never pay for them
         const { KubeApi, resourcePath } = await import("../../kube/api.ts");
         const { CustosError } = await import("../../util/errors.ts");
-        const { formatSteps, operatorStep, readyLine, untilFirstFailure } =
+        const { formatSteps, operatorStep, readyLine, uncheckedStep, untilFirstFailure } =
           await import("../explain/steps.ts");
         const { parseTarget } = await import("../explain/target.ts");
         const { walkChain } = await import("../live/chain.ts");
@@ -65,8 +65,12 @@ export function registerExplainCommand(program: Command): void {
         });
         const ready = es.status?.conditions?.find((c) => c.type === "Ready");
         const steps = untilFirstFailure(result.steps);
-        if (result.complete && !steps.some((s) => s.mark === "fail"))
-          steps.push(operatorStep(ready, namespace, name, opts.controllerClass));
+        if (!steps.some((s) => s.mark === "fail"))
+          steps.push(
+            result.complete
+              ? operatorStep(ready, namespace, name, opts.controllerClass)
+              : uncheckedStep(ready),
+          );
         process.stdout.write(formatSteps(readyLine("ExternalSecret", namespace, name, ready), steps));
         return steps.some((s) => s.mark === "fail") ? 1 : 0;
       });

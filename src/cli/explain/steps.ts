@@ -187,7 +187,7 @@ export function credentialsStep(s: StoreId, reads: CredentialRead[]): Step {
 export function operatorLoginStep(s: StoreId): Step {
   return {
     mark: "skip",
-    text: `login as the operator itself through ${s.kind} "${s.name}" cannot be checked from the CLI; the reads below are not checked`,
+    text: `login as the operator itself through ${s.kind} "${s.name}" cannot be checked from the CLI, nor the reads through it`,
   };
 }
 
@@ -349,6 +349,22 @@ export function operatorStep(
   return fail(
     "every check passes now, but the operator still reports the failure above",
     `it retries with backoff; to sync now: ${FORCE_SYNC(namespace, name)}`,
+  );
+}
+
+/**
+ * When a link could not be checked from the CLI (a login as the operator itself), the object's
+ * own Ready condition is the last word: a failure there is the ✗, with the message as the cause.
+ */
+export function uncheckedStep(ready: Condition | undefined): Step {
+  if (ready?.status === "True") return ok("the operator reports Ready");
+  return fail(
+    ready
+      ? "the operator reports the failure above for the links the CLI cannot check"
+      : "no operator has reported on this ExternalSecret",
+    ready
+      ? "the Ready message names the cause; the operator's own identity (its service account or cloud role) is what logs in"
+      : "check that an operator serves this namespace and the store's controller class",
   );
 }
 

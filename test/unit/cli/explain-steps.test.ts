@@ -24,6 +24,7 @@ import {
   readyLine,
   storeFoundStep,
   syncStep,
+  uncheckedStep,
   untilFirstFailure,
   type StoreId,
 } from "../../../src/cli/explain/steps.ts";
@@ -197,4 +198,12 @@ test("output: the Ready line, marks, the fix of the first ✗ and nothing after 
       "",
     ].join("\n"),
   );
+});
+
+test("links the CLI cannot check: the operator's Ready condition decides", () => {
+  assert.equal(uncheckedStep({ type: "Ready", status: "True" }).mark, "ok");
+  const failing = uncheckedStep({ type: "Ready", status: "False", message: "permission denied" });
+  assert.equal(failing.mark, "fail");
+  assert.match(failing.text, /cannot check/);
+  assert.equal(uncheckedStep(undefined).text, "no operator has reported on this ExternalSecret");
 });
