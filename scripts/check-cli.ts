@@ -6,13 +6,14 @@
  * with a module trace that no TypeScript source was loaded.
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { copyCheckout } from "./checkout-copy.ts";
 
 const root = join(import.meta.dirname, "..");
 const tracer = join(root, "test/unit/cli/fixtures/trace-modules.js");
-const dir = mkdtempSync(join(tmpdir(), "custos-clone-"));
+const copy = copyCheckout();
+const dir = copy.dir;
 let failed = false;
 
 function check(what: string, ok: boolean, detail = ""): void {
@@ -35,36 +36,15 @@ function cli(bin: string, args: string[], trace?: string): { status: number | nu
 }
 
 try {
-  for (const p of [
-    "package.json",
-    "tsconfig.json",
-    "tsconfig.build.json",
-    "bin",
-    "src",
-    "scripts/prepare.js",
-  ])
-    cpSync(join(root, p), join(dir, p), { recursive: true });
-  symlinkSync(join(root, "node_modules"), join(dir, "node_modules"), "dir");
-
   const before = cli("custos.js", ["--help"]);
   check(
     "custos --help without dist/ (TypeScript sources through tsx)",
     before.status === 0 && before.out.startsWith("Usage: custos"),
     before.out,
   );
-
-  // what `npm ci` runs after installing: the "prepare" script, with node_modules/.bin on PATH
-  const prepare = (
-    JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { scripts: Record<string, string> }
-  ).scripts.prepare;
-  const built = spawnSync("sh", ["-c", prepare ?? "false"], {
-    cwd: dir,
-    stdio: "inherit",
-    env: { ...process.env, PATH: `${join(dir, "node_modules/.bin")}${delimiter}${process.env.PATH ?? ""}` },
-  });
   check(
     "npm ci's prepare script builds dist/",
-    built.status === 0 && existsSync(join(dir, "dist/cli/main.js")),
+    copy.prepare() === 0 && existsSync(join(dir, "dist/cli/main.js")),
   );
 
   const trace = join(dir, "trace");
@@ -89,6 +69,6 @@ try {
     plugin.out,
   );
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  copy.remove();
 }
 process.exit(failed ? 1 : 0);

@@ -37,6 +37,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./commands/seal.ts")).registerSealCommand,
   },
   {
+    name: "render",
+    summary: "The Secret(s) ExternalSecrets would produce, from the live store or a values file",
+    load: async () => (await import("./commands/render.ts")).registerRenderCommand,
+  },
+  {
     name: "completion",
     summary: "Print a shell completion script (bash, zsh, fish)",
     load: async () => (await import("./commands/completion.ts")).registerCompletionCommand,

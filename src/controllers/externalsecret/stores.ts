@@ -3,6 +3,7 @@
  * ClusterSecretStore conditions, grouping of an ExternalSecret's reads by store, and the reads
  * of other ExternalSecrets sharing the session (what a batching provider fetches together).
  */
+import type { KubeObject } from "../../kube/api.ts";
 import type { ProviderDefinition, RemoteKey } from "../../providers/types.ts";
 import { SessionPool } from "../../sync/sessions.ts";
 import { CustosError } from "../../util/errors.ts";
@@ -16,8 +17,16 @@ export interface StoreRef {
   kind?: string | undefined;
 }
 
+/** What store resolution reads: the reconcile's informers, or (custos render) objects fetched once. */
+export interface StoreLookup {
+  controllerClass: string;
+  secretStores: { get(key: string): SecretStoreObject | undefined };
+  clusterSecretStores: { get(key: string): SecretStoreObject | undefined };
+  namespaces: { get(key: string): KubeObject | undefined };
+}
+
 export function resolveStore(
-  ctx: ReconcileContext,
+  ctx: StoreLookup,
   es: ExternalSecret,
   ref: StoreRef,
 ): { store: SecretStoreObject; kind: "SecretStore" | "ClusterSecretStore" } {
