@@ -421,6 +421,63 @@ test("the --dry-run commands, run by the real vault CLI, leave exactly the state
   assert.equal((await custos(["-f", dir, "-n", "vs-cli"])).stdout, "no change\n");
 });
 
+test("a referent ClusterSecretStore (JWT): the role admits the service account of each using namespace, and no other", async () => {
+  const id = suffix();
+  const kv = `kv-${id}`;
+  const jwtMount = `jwt-${id}`;
+  await vault.call("POST", `sys/mounts/${kv}`, { type: "kv", options: { version: "2" } });
+  await vault.call("POST", `${kv}/data/shared/db`, { data: { password: "p" } });
+  await vault.call("POST", `${kv}/data/other/secret`, { data: { x: "not-for-this-role" } });
+  const [a, b, c] = [
+    await createNamespace(api, "vs-a"),
+    await createNamespace(api, "vs-b"),
+    await createNamespace(api, "vs-c"),
+  ];
+  const es = (ns: string) => `---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: db, namespace: ${ns} }
+spec:
+  secretStoreRef: { name: shared-${id}, kind: ClusterSecretStore }
+  data: [{ secretKey: password, remoteRef: { key: shared/db, property: password } }]
+`;
+  const file = join(mkdtempSync(join(tmpdir(), "vs-css-")), "all.yaml");
+  writeFileSync(
+    file,
+    `apiVersion: external-secrets.io/v1
+kind: ClusterSecretStore
+metadata: { name: shared-${id} }
+spec:
+  provider:
+    vault:
+      server: ${env.vault.addr}
+      path: ${kv}
+      auth:
+        jwt:
+          path: ${jwtMount}
+          role: app
+          kubernetesServiceAccountToken: { serviceAccountRef: { name: app }, audiences: [vault] }
+${es(a)}${es(b)}`,
+  );
+  const first = await custos(["-f", file]);
+  assert.match(first.stdout, /\n4 change\(s\)\n$/);
+  const role = (await vault.call("GET", `auth/${jwtMount}/role/app`)).json.data as Record<string, unknown>;
+  assert.deepEqual(role.bound_claims, {
+    sub: [`system:serviceaccount:${a}:app`, `system:serviceaccount:${b}:app`],
+  });
+  for (const ns of [a, b, c])
+    await api.create(`/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name: "app" } });
+  await assertPolicy(jwtMount, "app", await saToken(a, "app"), kv, "shared/db");
+  await assertPolicy(jwtMount, "app", await saToken(b, "app"), kv, "shared/db");
+  // a namespace with no ExternalSecret on the store: its account of the same name is refused
+  const other = await vault
+    .call("POST", `auth/${jwtMount}/login`, { role: "app", jwt: await saToken(c, "app") }, "")
+    .catch((e: unknown) => e as Error);
+  assert.ok(other instanceof Error, "the login of another namespace's account is refused");
+  assert.match(other.message, /: 400 .*claim \\"sub\\" does not match any associated bound claim values/);
+  assert.equal((await custos(["-f", file])).stdout, "no change\n");
+});
+
 test("refusals name the problem: an AppRole store, a key with a policy wildcard", async () => {
   const dir = mkdtempSync(join(tmpdir(), "vs-bad-"));
   const store = (auth: string) => `apiVersion: external-secrets.io/v1
