@@ -6,12 +6,13 @@
  *   template [seconds]          renders per second of a typical 20-line template
  *   redact [values] [bytes]     redact() time per message with many registered values
  *   regex [millisPerCase]       user regexes on re2js vs V8 RegExp, and the catastrophic case
+ *   cli-startup [runs]          CLI start-up (help, seal, render) against node -e '' and kubeseal
  * Benchmarks print JSON; they never assert timings.
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 
-const all = ["sync", "rollout", "sealing", "template", "redact", "regex"];
+const all = ["sync", "rollout", "sealing", "template", "redact", "regex", "cli-startup"];
 const [name, ...args] = process.argv.slice(2);
 const chosen = name ? [name] : all;
 let failed = false;
