@@ -13,9 +13,7 @@ export function registerDiffCommand(program: Command): void {
   program
     .command("diff")
     .description(
-      "Show what applying ExternalSecret manifests would change in their Secrets: keys added,\n" +
-        "removed and changed (values hidden unless --show-values), labels, annotations, owner,\n" +
-        "and which workloads a rollout would restart. Exit code 1 when there are changes.",
+      "Show what applying ExternalSecret manifests would change in their Secrets: keys added, removed and changed (values hidden unless --show-values), labels, annotations, owner, and which workloads a rollout would restart. Exit code 1 when there are changes.",
     )
     .requiredOption("-f, --filename <file>", "manifest file with ExternalSecret(s) (- for stdin)")
     .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")

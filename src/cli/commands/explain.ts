@@ -12,8 +12,7 @@ export function registerExplainCommand(program: Command): void {
   program
     .command("explain")
     .description(
-      "Walk one ExternalSecret's chain (store, access, credentials, login, reads, properties,\n" +
-        "template, target Secret) and print each step with ✓/✗ and the fix for the first ✗.",
+      "Walk one ExternalSecret's chain (store, access, credentials, login, reads, properties, template, target Secret) and print each step with ✓/✗ and the fix for the first ✗.",
     )
     .argument("<kind/name>", "externalsecret/NAME (or es/NAME)")
     .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")

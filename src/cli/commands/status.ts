@@ -10,8 +10,7 @@ export function registerStatusCommand(program: Command): void {
   program
     .command("status")
     .description(
-      "Every ExternalSecret, ClusterExternalSecret, SecretStore, ClusterSecretStore and SealedSecret\n" +
-        "with its Ready condition, last sync and next refresh. Exit code 1 when any is not Ready.",
+      "Every ExternalSecret, ClusterExternalSecret, SecretStore, ClusterSecretStore and SealedSecret with its Ready condition, last sync and next refresh. Exit code 1 when any is not Ready.",
     )
     .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
     .option("-n, --namespace <ns>", "namespace (default: the kubeconfig context's)")
