@@ -54,6 +54,8 @@ const secret = (name = "db", namespace = "app") => ({
 
 async function kubesealRun(args: string[], input: string): Promise<string> {
   const p = run(kubeseal, args, { env: { ...process.env, KUBECONFIG: join(dir, "kubeconfig") } });
+  // kubeseal --raw never reads stdin and may exit before it is written: EPIPE is not a failure
+  p.child.stdin?.on("error", () => undefined);
   p.child.stdin?.end(input);
   return (await p).stdout;
 }
