@@ -7,7 +7,7 @@ import { VERSION } from "../version.ts";
 import type { CommandEntry } from "./table.ts";
 
 const DESCRIPTION =
-  "Secrets into Kubernetes safely: sync from Vault/OpenBao and AWS with the External Secrets API,\n" +
+  "Secrets into Kubernetes safely: sync from Vault/OpenBao and AWS with the External Secrets API, " +
   "seal Secrets for git in the Sealed Secrets format, and restart workloads when their Secrets change.";
 
 /**

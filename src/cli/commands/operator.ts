@@ -18,7 +18,7 @@ export function registerOperatorCommand(program: Command): void {
   program
     .command("operator")
     .description(
-      "Run the Custos operator: syncs ExternalSecrets, unseals SealedSecrets and restarts workloads\n" +
+      "Run the Custos operator: syncs ExternalSecrets, unseals SealedSecrets and restarts workloads " +
         "when their Secrets change. Uses $KUBECONFIG / ~/.kube/config, or the in-cluster service account.",
     )
     .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)")

@@ -9,15 +9,16 @@ export function registerRenderCommand(program: Command): void {
   program
     .command("render")
     .description(
-      "Show the Secret(s) ExternalSecrets would produce, through the same provider code and pipeline as the\n" +
-        "operator: keys, sizes, type, labels and annotations (values only with --show-values). Exits 1 with\n" +
-        "the message the Ready condition would carry when an ExternalSecret would fail.\n\n" +
-        "Live (default): stores, credentials and template sources are read with your kubeconfig; where the\n" +
-        "operator would use its own identity (a ClusterSecretStore without credentials), this process's is\n" +
-        "used (your AWS default credentials), under the operator's rule for which stores may do so.\n" +
-        "Offline (--values FILE): remote key -> value (string) or object, no cluster or store needed.\n" +
-        "Takes ExternalSecrets (and the ConfigMaps/Secrets their templates use); KES and VSO objects are\n" +
+      "Show the Secret(s) ExternalSecrets would produce, through the same provider code and pipeline as the " +
+        "operator: keys, sizes, type, labels and annotations; values only with --show-values. When an " +
+        "ExternalSecret would fail, exits 1 with the message its Ready condition would carry.\n\n" +
+        "Live (default): stores, credentials and template sources are read with your kubeconfig. Where the " +
+        "operator would act as itself (a ClusterSecretStore without credentials), this process's identity is " +
+        "used (your AWS default credentials), under the operator's rule for which stores may do so.\n\n" +
+        "Offline (--values FILE): a map of remote key to value (string) or object; no cluster or store needed.\n\n" +
+        "Takes ExternalSecrets, with the ConfigMaps and Secrets their templates use; KES and VSO objects are " +
         "not supported yet.\n\n" +
+        "Examples:\n" +
         "  custos render -f externalsecret.yaml\n" +
         "  custos render -f externalsecret.yaml --values values.yaml -o yaml\n" +
         "  custos render -f externalsecret.yaml --show-values",

@@ -10,9 +10,10 @@ export function registerSealCommand(program: Command): void {
   program
     .command("seal")
     .description(
-      "Encrypt a Secret into a SealedSecret that is safe to commit (kubeseal-compatible).\n\n" +
+      "Encrypt a Secret into a SealedSecret that is safe to commit (kubeseal-compatible).\n\nExamples:\n" +
         "  custos seal --cert cert.pem -f secret.yaml > sealed.yaml\n" +
-        "  kubectl create secret generic db --from-literal=password=x --dry-run=client -o yaml | custos seal > sealed.yaml\n" +
+        "  kubectl create secret generic db --from-literal=k=v --dry-run=client -o yaml \\\n" +
+        "    | custos seal > sealed.yaml\n" +
         "  echo -n x | custos seal --raw --namespace app --name db --from-file=/dev/stdin",
     )
     .option("-f, --file <file>", "input Secret (YAML or JSON); default: standard input")
