@@ -230,6 +230,8 @@ after(async () => {
     () => undefined,
   );
   await api.delete(`/api/v1/namespaces/${ns}`);
+  for (const path of [`sys/mounts/${MOUNT}`, `sys/auth/${JWT}`, `sys/policies/acl/${JWT}-read`])
+    await vault.call("DELETE", path).catch(() => undefined);
   rmSync(dir, { recursive: true, force: true });
 });
 
