@@ -8,6 +8,7 @@
  */
 import type { Command } from "@commander-js/extra-typings";
 import { Option } from "@commander-js/extra-typings";
+import type { StoreFlags } from "../vault/flags.ts";
 
 const HELP_EXAMPLES = `
 Examples:
@@ -17,12 +18,15 @@ Examples:
   # configure Vault (VAULT_ADDR/VAULT_TOKEN or --vault-addr/--vault-token); safe to run again
   custos vault setup -f manifests/ -n team-a
 
+  # without manifests: the store and the keys it reads as flags
+  custos vault setup --auth kubernetes --role app --service-account team-a/app --kv-path secret --key app/db
+
 Auth methods: jwt (auth.jwt.kubernetesServiceAccountToken) with the cluster's OIDC discovery when
 Vault can reach the issuer, else the API server's keys (/openid/v1/jwks) as jwt_validation_pubkeys;
 kubernetes (auth.kubernetes) with the kubeconfig's server and CA and a token reviewer. Other methods
 (appRole, userPass, token, ...) are refused: their credentials are not the cluster's to give.`;
 
-interface SetupOptions {
+interface SetupOptions extends StoreFlags {
   filename?: string[] | undefined;
   namespace?: string | undefined;
   kubeconfig?: string | undefined;
@@ -55,7 +59,7 @@ export function registerVaultCommand(program: Command): void {
         "role bound to the store's service account. Changes only what differs; --dry-run prints the " +
         "equivalent vault commands. No token or secret value is printed.",
     )
-    .requiredOption(
+    .option(
       "-f, --filename <path>",
       "manifests (stores and ExternalSecrets): a file, a directory, or - for stdin; repeatable",
       collect,
@@ -71,7 +75,7 @@ export function registerVaultCommand(program: Command): void {
     .option("--policy <name>", "name of the policy (default: custos-<auth mount>-<role>)")
     .option(
       "--service-account <ns/name>",
-      "the service account of a kubernetes store without serviceAccountRef",
+      "the store's service account: without -f, the one to bind; with -f, for a kubernetes store without serviceAccountRef",
     )
     .addOption(
       new Option(
@@ -87,6 +91,17 @@ export function registerVaultCommand(program: Command): void {
       "kube-system/custos-vault-reviewer",
     )
     .option("--dry-run", "print the vault commands instead of running them", false)
+    .option("--auth <jwt|kubernetes>", "without -f: the store's auth method")
+    .option("--auth-path <mount>", "without -f: the auth method's mount (default: jwt, kubernetes)")
+    .option("--role <name>", "without -f: the role to create")
+    .option("--audience <aud>", "without -f: an audience the store requests tokens for; repeatable", collect)
+    .option("--kv-path <mount>", "without -f: the KV mount (the store's spec.provider.vault.path)")
+    .option("--kv-version <v1|v2>", "without -f: the KV version (default: v2)")
+    .option(
+      "--key <key>",
+      "without -f: a remote key the ExternalSecrets read (as in remoteRef.key); repeatable",
+      collect,
+    )
     .addHelpText("after", HELP_EXAMPLES)
     .action(async (opts: SetupOptions) => {
       const { runVaultSetup } = await import("../vault/run.ts");

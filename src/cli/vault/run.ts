@@ -19,7 +19,8 @@ import {
   reviewerMissing,
   reviewerToken,
 } from "./cluster.ts";
-import { collectManifests } from "./manifests.ts";
+import { collectManifests, type Manifests } from "./manifests.ts";
+import { flagsManifests, hasStoreFlags } from "./flags.ts";
 import {
   bindingsOf,
   desiredState,
@@ -90,7 +91,7 @@ function vaultAddr(
 ): string {
   const addr = flag ?? process.env.VAULT_ADDR;
   if (addr) return addr;
-  const unique = [...new Set(servers)];
+  const unique = [...new Set(servers.filter(Boolean))];
   if (unique.length === 1 && bindings.length) return unique[0]!;
   throw invalid("no Vault address: pass --vault-addr or set VAULT_ADDR");
 }
@@ -193,16 +194,31 @@ export async function runVaultSetup(opts: SetupOptions, write: (text: string) =>
   const inputs = readInputs(opts.filename ?? []);
   let api: KubeApi | undefined;
   const kube = (): KubeApi => (api ??= KubeApi.fromDefault(opts.kubeconfig));
-  const namespace =
+  const namespace = (): string =>
     opts.namespace ??
     (() => {
       const kc = kube().kubeConfig;
       return kc.getContextObject(kc.getCurrentContext())?.namespace || "default";
     })();
-  const manifests = collectManifests(inputs, namespace);
+  let manifests: Manifests;
+  if (opts.filename?.length) {
+    if (hasStoreFlags(opts))
+      throw invalid(
+        "--auth, --auth-path, --role, --audience, --kv-path, --kv-version and --key describe a store without -f; use one or the other",
+      );
+    manifests = collectManifests(inputs, namespace());
+  } else if (hasStoreFlags(opts)) manifests = flagsManifests(opts);
+  else
+    throw invalid(
+      "pass the manifests with -f, or describe the store with --auth, --role, --service-account, --kv-path and --key",
+    );
   const bindings = bindingsOf(manifests, {
     policy: opts.policy,
-    serviceAccount: opts.serviceAccount ? subject(opts.serviceAccount, "--service-account") : undefined,
+    // without -f, the flag is the store's own account
+    serviceAccount:
+      opts.serviceAccount && opts.filename?.length
+        ? subject(opts.serviceAccount, "--service-account")
+        : undefined,
   });
 
   const facts: ClusterFacts = {};

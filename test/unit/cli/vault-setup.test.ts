@@ -518,3 +518,48 @@ test("Vault's multi-error messages on one line; a refused token says which right
   );
   assert.equal(e.retryable, false);
 });
+
+test("flags without manifests: the same binding as the equivalent store and ExternalSecret", async () => {
+  const { flagsManifests, FLAGS_STORE } = await import("../../../src/cli/vault/flags.ts");
+  const fromFlags = bindingsOf(
+    flagsManifests({
+      auth: "jwt",
+      authPath: "jwt-auth",
+      role: "secret-accessor",
+      serviceAccount: "default/eso-tokens",
+      audience: ["vault"],
+      kvPath: "kv-v2",
+      key: ["kv-v2/kubernetes/supersecret/test-secret"],
+    }),
+  );
+  const fromFiles = bindingsOf(manifests(seedStore, seedEs));
+  assert.deepEqual(fromFlags, [{ ...fromFiles[0]!, stores: [`SecretStore default/${FLAGS_STORE}`] }]);
+  const k8s = bindingsOf(
+    flagsManifests({
+      auth: "kubernetes",
+      role: "r",
+      serviceAccount: "ns/app",
+      kvPath: "kv",
+      kvVersion: "v1",
+      key: ["a/b"],
+    }),
+  );
+  assert.deepEqual(
+    [k8s[0]!.method, k8s[0]!.mount, k8s[0]!.subjects, k8s[0]!.audiences, k8s[0]!.rules],
+    [
+      "kubernetes",
+      "kubernetes",
+      [{ namespace: "ns", name: "app" }],
+      [],
+      [{ path: "kv/a/b", capabilities: ["read"] }],
+    ],
+  );
+  assert.throws(
+    () => flagsManifests({ auth: "jwt", role: "r" }),
+    /without -f, --service-account, --kv-path, --key are needed/,
+  );
+  assert.throws(
+    () => flagsManifests({ auth: "approle", role: "r", serviceAccount: "a/b", kvPath: "kv", key: ["x"] }),
+    /--auth "approle": custos vault setup configures jwt and kubernetes auth/,
+  );
+});
