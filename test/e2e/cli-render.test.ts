@@ -2,7 +2,8 @@
  * `custos render` as a process against the real API server and Vault, next to a real operator
  * (its own controller class and namespace): a healthy ExternalSecret renders to exactly the Secret
  * the operator writes; a wrong property, a ClusterSecretStore whose conditions deny the namespace
- * and a template error exit 1 with exactly the message the operator puts in the Ready condition.
+ * a namespaced store that would act as the operator and a template error exit 1 with exactly the
+ * message the operator puts in the Ready condition.
  * No value is printed without --show-values (canary), in any format, healthy or failing.
  */
 import { test, before, after } from "node:test";
@@ -30,6 +31,9 @@ import { ownerLabelValue } from "../../src/controllers/externalsecret/plan.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const CANARY = `canary-${suffix()}-value`;
+// not a word: the operator redacts every value it has read wherever it appears, so a username like
+// "admin" would be blanked in unrelated messages ("a platform admin may ...") and they would differ
+const USERNAME = `user-${suffix()}`;
 let env: SharedEnv;
 let api: KubeApi;
 let vault: VaultClient;
@@ -103,7 +107,7 @@ before(async () => {
   otherNs = await createNamespace(api, "render-other");
   const mount = `kv-render-${suffix()}`;
   await vault.call("POST", `sys/mounts/${mount}`, { type: "kv", options: { version: "2" } });
-  await vault.call("POST", `${mount}/data/app/db`, { data: { username: "admin", password: CANARY } });
+  await vault.call("POST", `${mount}/data/app/db`, { data: { username: USERNAME, password: CANARY } });
   await api.create(`/api/v1/namespaces/${ns}/secrets`, {
     metadata: { name: "vault-token" },
     stringData: { token: env.vault.token },
@@ -120,6 +124,28 @@ before(async () => {
           key: token
           namespace: ${ns}
 `;
+  // a namespaced store that would log in with the operator's own service-account token
+  await kubectl(
+    env,
+    ["apply", "-f", "-"],
+    `apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata:
+  name: as-operator
+  namespace: ${ns}
+spec:
+  controller: ${klass}
+  provider:
+    vault:
+      server: ${env.vault.addr}
+      path: ${mount}
+      version: v2
+      auth:
+        kubernetes:
+          mountPath: kubernetes
+          role: anything
+`,
+  );
   deniedStore = `denied-${suffix()}`;
   await kubectl(
     env,
@@ -181,7 +207,7 @@ test("a healthy ExternalSecret: keys and sizes, exactly; with --show-values the 
     reconcile.external-secrets.io/data-hash  <hidden: 56 bytes>
   data: 2 keys
     password  ${CANARY.length} bytes
-    username  5 bytes
+    username  ${USERNAME.length} bytes
 `,
   );
   for (const format of ["yaml", "json"]) {
@@ -257,6 +283,18 @@ test("a ClusterSecretStore whose conditions deny the namespace: exit 1 with the 
   );
 });
 
+test("a namespaced store that would act as the operator: refused by the same rule, with the same message", async () => {
+  await failsAsTheOperator(
+    "as-operator",
+    `  secretStoreRef: {name: as-operator, kind: SecretStore}
+  data:
+    - secretKey: password
+      remoteRef: {key: app/db, property: password}
+`,
+    "auth.kubernetes has no serviceAccountRef or secretRef, so it would use the operator's own service-account token, which a namespaced SecretStore may not use: set auth.kubernetes.serviceAccountRef or auth.kubernetes.secretRef, or a platform admin may start Custos with --allow-operator-identity-for-namespaced-stores",
+  );
+});
+
 test("a template error: exit 1 with the condition's message, no value in it", async () => {
   await failsAsTheOperator(
     "template-error",
@@ -278,7 +316,7 @@ test("a template error: exit 1 with the condition's message, no value in it", as
 test("--values renders offline, without cluster or store, to the same Secret", async () => {
   const file = manifest("offline", healthySpec);
   const values = join(dir, "values.yaml");
-  writeFileSync(values, `app/db:\n  username: admin\n  password: ${CANARY}\n`);
+  writeFileSync(values, `app/db:\n  username: ${USERNAME}\n  password: ${CANARY}\n`);
   const offline = await render(["-f", file, "--values", values, "--kubeconfig", join(dir, "missing")]);
   assert.equal(offline.code, 0, offline.stderr);
   assertNoValue(offline);
