@@ -210,12 +210,22 @@ auth/${jwtMount}/role/secret-accessor: written (bound_audiences, bound_subject, 
   // Vault refuses it and the error says what to do; the config stays as it was
   assert.equal(
     (await custos(["-f", dir, "-n", ns, "--dry-run", "--jwt-keys", "discovery"])).stdout,
-    `vault write auth/${jwtMount}/config - <<'EOF'
+    `# needs --replace: auth/${jwtMount}/config has other bound_issuer, jwt_validation_pubkeys
+vault write auth/${jwtMount}/config - <<'EOF'
 ${JSON.stringify({ oidc_discovery_ca_pem: env.caPem, oidc_discovery_url: env.serviceAccountIssuer }, null, 2)}
 EOF
 `,
   );
-  const refused = await custos(["-f", dir, "-n", ns, "--jwt-keys", "discovery"]).then(
+  const unasked = await custos(["-f", dir, "-n", ns, "--jwt-keys", "discovery"]).then(
+    () => undefined,
+    (e: unknown) => e as { code: number; stdout: string; stderr: string },
+  );
+  assert.equal(
+    unasked?.stderr,
+    `custos: auth/${jwtMount}/config has other bound_issuer, jwt_validation_pubkeys: they may serve other clients; see them with --dry-run and pass --replace to overwrite\n`,
+  );
+  assert.equal(unasked.code, 2);
+  const refused = await custos(["-f", dir, "-n", ns, "--jwt-keys", "discovery", "--replace"]).then(
     () => undefined,
     (e: unknown) => e as { code: number; stdout: string; stderr: string },
   );
@@ -478,7 +488,7 @@ ${es(a)}${es(b)}`,
   assert.equal((await custos(["-f", file])).stdout, "no change\n");
 });
 
-test("refusals name the problem: an AppRole store, a key with a policy wildcard", async () => {
+test("refusals name the problem: an AppRole store, a refused token, another cluster's auth mount, a key with a policy wildcard", async () => {
   const dir = mkdtempSync(join(tmpdir(), "vs-bad-"));
   const store = (auth: string) => `apiVersion: external-secrets.io/v1
 kind: SecretStore
@@ -533,6 +543,26 @@ spec:
     "custos: Vault GET sys/auth: HTTP 403: permission denied; invalid token (the Vault token needs read and sudo on sys/auth, and write on sys/auth/<mount>, sys/policies/acl/<policy>, auth/<mount>/config and auth/<mount>/role/<role>)\n",
   );
   assert.ok(!denied.stdout.includes(canary) && !denied.stderr.includes(canary));
+  // another cluster's Kubernetes auth on the mount the store names: not taken over unasked
+  const mount = `k8s-${suffix()}`;
+  await vault.call("POST", `sys/auth/${mount}`, { type: "kubernetes" });
+  await vault.call("POST", `auth/${mount}/config`, {
+    kubernetes_host: "https://other-cluster.example:6443",
+    kubernetes_ca_cert: env.caPem,
+  });
+  const config = JSON.stringify((await vault.call("GET", `auth/${mount}/config`)).json.data);
+  const flags = ["--auth", "kubernetes", "--auth-path", mount, "--role", "app", "--service-account", "a/app"];
+  const taken = await custos([...flags, "--kv-path", "kv", "--key", "app/db", "--reviewer", "self"]).then(
+    () => undefined,
+    (e: unknown) => e as { code: number; stdout: string; stderr: string },
+  );
+  assert.equal(
+    taken?.stderr,
+    `custos: auth/${mount}/config has other kubernetes_host: they may serve other clients; see them with --dry-run and pass --replace to overwrite\n`,
+  );
+  assert.equal(taken.stdout, "");
+  assert.equal(JSON.stringify((await vault.call("GET", `auth/${mount}/config`)).json.data), config);
+  assert.equal((await vault.call("GET", `auth/${mount}/role/app`)).status, 404);
   assert.deepEqual(await fail("glob.yaml"), {
     code: 2,
     stderr:

@@ -38,6 +38,7 @@ interface SetupOptions extends StoreFlags {
   jwtKeys: "auto" | "discovery" | "jwks";
   reviewer: string;
   dryRun: boolean;
+  replace: boolean;
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -91,6 +92,11 @@ export function registerVaultCommand(program: Command): void {
       "kube-system/custos-vault-reviewer",
     )
     .option("--dry-run", "print the vault commands instead of running them", false)
+    .option(
+      "--replace",
+      "overwrite an auth config, role or policy that someone else set (refused otherwise: it may serve other clients)",
+      false,
+    )
     .option("--auth <jwt|kubernetes>", "without -f: the store's auth method")
     .option("--auth-path <mount>", "without -f: the auth method's mount (default: jwt, kubernetes)")
     .option("--role <name>", "without -f: the role to create")

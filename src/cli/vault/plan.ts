@@ -300,7 +300,7 @@ export function desiredState(bindings: readonly Binding[], facts: ClusterFacts):
       auths.set(b.mount, { mount: b.mount, type: b.method, ...authConfig(b.method, facts) });
     else if (auths.get(b.mount)!.type !== b.method)
       throw invalid(`auth/${b.mount} is used as ${auths.get(b.mount)!.type} and as ${b.method}`);
-    const text = policyHcl(b.rules, `custos vault setup: what ${b.stores.join(", ")} read`);
+    const text = policyHcl(b.rules, `${POLICY_HEADER.slice(2)} what ${b.stores.join(", ")} read`);
     if (policies.has(b.policy) && policies.get(b.policy) !== text)
       throw invalid(`policy ${b.policy} would be written twice with different paths`);
     policies.set(b.policy, text);
@@ -342,7 +342,16 @@ export interface Plan {
   ops: Op[];
   /** Objects already as desired, for the report. */
   unchanged: string[];
+  /**
+   * Writes that would replace what someone else set (another cluster's host or keys on the same
+   * mount, a role granting other policies, a policy custos did not write): they may serve other
+   * clients, so the command runs them only when asked (--replace).
+   */
+  conflicts: string[];
 }
+
+/** The header every policy custos writes starts with (so a later run knows it as its own). */
+export const POLICY_HEADER = "# custos vault setup:";
 
 const isEmpty = (v: unknown): boolean =>
   v === undefined ||
@@ -387,6 +396,7 @@ function compare(
 export function diff(desired: Desired, current: Current, opts: { reviewerRenewed?: boolean } = {}): Plan {
   const ops: Op[] = [];
   const unchanged: string[] = [];
+  const conflicts: string[] = [];
   for (const a of desired.auths) {
     const type = current.authTypes.get(a.mount);
     if (type === undefined) ops.push({ kind: "enable-auth", mount: a.mount, type: a.type });
@@ -404,6 +414,8 @@ export function diff(desired: Desired, current: Current, opts: { reviewerRenewed
     });
     // a config write replaces the whole config: the reviewer token goes with every write
     if (changed.length && a.reviewer) body[REVIEWER_FIELD] = reviewerPlaceholder(a.reviewer);
+    const replaced = changed.filter((f) => f !== REVIEWER_FIELD && !isEmpty(cur?.[f]));
+    if (replaced.length) conflicts.push(`auth/${a.mount}/config has other ${replaced.join(", ")}`);
     if (changed.length)
       ops.push({
         kind: "write-config",
@@ -415,16 +427,24 @@ export function diff(desired: Desired, current: Current, opts: { reviewerRenewed
     else unchanged.push(`auth/${a.mount}/config`);
   }
   for (const p of desired.policies) {
-    if (current.policies.get(p.name) === p.text) unchanged.push(`policy ${p.name}`);
-    else ops.push({ kind: "write-policy", name: p.name, text: p.text });
+    const cur = current.policies.get(p.name);
+    if (cur === p.text) unchanged.push(`policy ${p.name}`);
+    else {
+      if (cur !== undefined && !cur.startsWith(POLICY_HEADER))
+        conflicts.push(`policy ${p.name} exists and was not written by custos vault setup`);
+      ops.push({ kind: "write-policy", name: p.name, text: p.text });
+    }
   }
   for (const r of desired.roles) {
     const cur = current.roles.get(roleKey(r.mount, r.role));
     const { changed, body } = compare(r.fields, cur);
+    // a role that grants only this binding's policy is this binding's: it follows the manifests
+    if (changed.length && cur && canonical(cur.token_policies) !== canonical(r.fields.token_policies))
+      conflicts.push(`auth/${r.mount}/role/${r.role} exists with other token_policies`);
     if (changed.length) ops.push({ kind: "write-role", mount: r.mount, role: r.role, body, changed });
     else unchanged.push(`auth/${r.mount}/role/${r.role}`);
   }
-  return { ops, unchanged };
+  return { ops, unchanged, conflicts };
 }
 
 // ---- output ----

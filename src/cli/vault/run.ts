@@ -255,10 +255,18 @@ export async function runVaultSetup(opts: SetupOptions, write: (text: string) =>
 
   if (opts.dryRun) {
     const kubectl = reviewerSa && missing ? reviewerCommands(reviewerSa, missing) : [];
+    const notes = opts.replace ? [] : plan.conflicts.map((c) => `# needs --replace: ${c}`);
     const vault = vaultCommands(plan.ops);
-    write(`${kubectl.map((l) => `${l}\n`).join("")}${vault}` || "no change\n");
+    write(`${[...notes, ...kubectl].map((l) => `${l}\n`).join("")}${vault}` || "no change\n");
     return;
   }
+  if (plan.conflicts.length && !opts.replace)
+    throw new CustosError(
+      "CUSTOS_OWNERSHIP_CONFLICT",
+      `${plan.conflicts.join("; ")}: they may serve other clients; see them with --dry-run and pass --replace to overwrite`,
+      { retryable: false },
+    );
+
   // each line as soon as it is done: a failure part-way leaves a true account of what changed
   const created = reviewerSa && missing ? await ensureReviewer(kube(), reviewerSa, missing) : [];
   for (const l of created) write(`${l}\n`);

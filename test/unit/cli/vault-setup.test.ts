@@ -359,6 +359,11 @@ test("diff: only what differs is written; a field set by hand elsewhere is clear
       ],
     ],
   );
+  // someone else's discovery URL and a role granting other policies: not overwritten unasked
+  assert.deepEqual(plan.conflicts, [
+    "auth/jwt-auth/config has other oidc_discovery_url",
+    "auth/jwt-auth/role/secret-accessor exists with other token_policies",
+  ]);
   // an auth mount of another type is never taken over
   assert.throws(
     () => diff(d, { ...cur, authTypes: new Map([["jwt-auth", "kubernetes"]]) }),
@@ -561,5 +566,43 @@ test("flags without manifests: the same binding as the equivalent store and Exte
   assert.throws(
     () => flagsManifests({ auth: "approle", role: "r", serviceAccount: "a/b", kvPath: "kv", key: ["x"] }),
     /--auth "approle": custos vault setup configures jwt and kubernetes auth/,
+  );
+});
+
+test("conflicts: another cluster on the same kubernetes mount, a policy custos did not write; its own objects follow the manifests", () => {
+  const store = seedStore.replace(
+    /jwt:[\s\S]*?(?=---)/,
+    "kubernetes: { role: r, serviceAccountRef: { name: eso } }\n",
+  );
+  const facts: ClusterFacts = {
+    kubernetes: { host: "https://api", caPem: "CA" },
+    reviewer: { mode: "self" },
+  };
+  const d = desiredState(bindingsOf(manifests(store, seedEs)), facts);
+  const mine = stateAfter(d);
+  const configs = new Map([
+    ["kubernetes", { kubernetes_host: "https://other-cluster", kubernetes_ca_cert: "CA" }],
+  ]);
+  const policies = new Map([["custos-kubernetes-r", 'path "x" { capabilities = ["read"] }\n']]);
+  assert.deepEqual(diff(d, { ...mine, configs, policies }).conflicts, [
+    "auth/kubernetes/config has other kubernetes_host",
+    "policy custos-kubernetes-r exists and was not written by custos vault setup",
+  ]);
+  // a new ExternalSecret and a new namespace: the policy and role custos wrote change freely
+  const more = desiredState(
+    bindingsOf(
+      manifests(
+        store,
+        seedEs,
+        seedEs.replace("external-secret-example", "b").replace("test-secret", "other"),
+      ),
+    ),
+    facts,
+  );
+  const plan = diff(more, mine);
+  assert.deepEqual(plan.conflicts, []);
+  assert.deepEqual(
+    plan.ops.map((o) => o.kind),
+    ["write-policy"],
   );
 });
