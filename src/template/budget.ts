@@ -68,6 +68,11 @@ export class Meter {
     this.checkTime();
   }
 
+  /** Time spent in work already charged by cost (costly()) does not count against the clock. */
+  extendDeadline(ms: number): void {
+    this.#deadline += ms;
+  }
+
   checkTime(): void {
     if (performance.now() > this.#deadline)
       throw new BudgetExceeded(`template exceeded its time budget of ${this.budget.maxMillis} ms`);
@@ -145,6 +150,22 @@ export function chargeBytes(n: number): void {
 
 export function chargeCost(ms: number, what: string): void {
   active?.costUsed(ms, what);
+}
+
+/**
+ * Charges `ms` of cost, then runs fn outside the wall-clock backstop: its price is the cost budget
+ * (estimated on an idle machine), so a busy node makes it slower but never fails a render that the
+ * budget allows (a 4096-bit RSA key takes 0.4 s idle and several seconds on a loaded 2-core node).
+ */
+export function costly<T>(ms: number, what: string, fn: () => T): T {
+  chargeCost(ms, what);
+  const m = active;
+  const t0 = performance.now();
+  try {
+    return fn();
+  } finally {
+    m?.extendDeadline(performance.now() - t0);
+  }
 }
 
 /**

@@ -8,7 +8,7 @@
 import { constants, createPrivateKey, generateKeyPairSync, privateDecrypt } from "node:crypto";
 import bcrypt from "bcryptjs";
 import forge from "node-forge";
-import { chargeCost, meter } from "./budget.ts";
+import { chargeCost, costly, meter } from "./budget.ts";
 import { FuncError } from "./maps.ts";
 
 export const COST = {
@@ -29,17 +29,17 @@ export const COST = {
 const BCRYPT_COST = 10;
 
 export function bcryptHash(s: string): string {
-  chargeCost(COST.bcrypt, "bcrypt");
-  return bcrypt.hashSync(s, BCRYPT_COST);
+  return costly(COST.bcrypt, "bcrypt", () => bcrypt.hashSync(s, BCRYPT_COST));
 }
 
 /** Sprig's genPrivateKey: 4096-bit RSA (as Sprig and ESO), P-256 ECDSA, Ed25519; fixed sizes. */
 export function genPrivateKey(t: string): string {
   if (t === "rsa") {
-    chargeCost(COST.rsaKey, "genPrivateKey rsa");
-    return generateKeyPairSync("rsa", { modulusLength: 4096 })
-      .privateKey.export({ type: "pkcs1", format: "pem" })
-      .toString();
+    return costly(COST.rsaKey, "genPrivateKey rsa", () =>
+      generateKeyPairSync("rsa", { modulusLength: 4096 })
+        .privateKey.export({ type: "pkcs1", format: "pem" })
+        .toString(),
+    );
   }
   if (t === "ecdsa") {
     chargeCost(COST.ecKey, "genPrivateKey");
@@ -95,7 +95,9 @@ function guardKdf(fn: Kdf, iterArg: number): Kdf {
     if (meter()) {
       const iter = Number(args[iterArg]);
       if (!Number.isFinite(iter) || iter > 1e9) throw new FuncError("PKCS#12 iteration count out of range");
-      chargeCost(Math.max(1, iter) * COST.kdfIteration, "PKCS#12 key derivation");
+      return costly(Math.max(1, iter) * COST.kdfIteration, "PKCS#12 key derivation", () =>
+        fn.apply(this, args),
+      );
     }
     return fn.apply(this, args);
   };

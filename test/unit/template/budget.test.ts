@@ -196,6 +196,23 @@ test("a wall-clock backstop stops a render whose estimates prove wrong", () => {
   );
 });
 
+test("time spent in cost-charged functions does not count against the wall clock (a slow node never fails a budgeted render)", () => {
+  // bcrypt takes far longer than 5 ms; its price is the cost budget, not the clock
+  const out = renderTemplate("t", '{{ bcrypt "pw" | len }}', {}, { limits: { maxMillis: 5 } });
+  assert.equal(out, "60");
+  // work that is not cost-charged still meets the clock
+  assert.throws(
+    () =>
+      renderTemplate(
+        "t",
+        '{{ $h := bcrypt "pw" }}{{ range 100000000 }}{{ $x := add 1 2 }}{{ end }}',
+        {},
+        { limits: { maxMillis: 5 } },
+      ),
+    budget(/time budget of 5 ms/),
+  );
+});
+
 test("deep nesting in sources and values fails cleanly", () => {
   assert.throws(() => renderTemplate("t", "x".repeat(600 * 1024), {}), budget(/template source larger than/));
   assert.throws(
