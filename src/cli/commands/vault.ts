@@ -39,6 +39,7 @@ interface SetupOptions extends StoreFlags {
   reviewer: string;
   dryRun: boolean;
   replace: boolean;
+  kubernetesHost?: string | undefined;
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -92,6 +93,10 @@ export function registerVaultCommand(program: Command): void {
       "kube-system/custos-vault-reviewer",
     )
     .option("--dry-run", "print the vault commands instead of running them", false)
+    .option(
+      "--kubernetes-host <url>",
+      "the API server address Vault's kubernetes auth calls (default: the kubeconfig's server)",
+    )
     .option(
       "--replace",
       "overwrite an auth config, role or policy that someone else set (refused otherwise: it may serve other clients)",

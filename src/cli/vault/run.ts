@@ -225,7 +225,7 @@ export async function runVaultSetup(opts: SetupOptions, write: (text: string) =>
   if (bindings.some((b) => b.method === "jwt")) facts.jwt = await jwtKeys(kube(), opts.jwtKeys);
   let reviewerSa: Subject | undefined;
   if (bindings.some((b) => b.method === "kubernetes")) {
-    facts.kubernetes = { host: kube().server, caPem: clusterCa(kube()) };
+    facts.kubernetes = { host: opts.kubernetesHost ?? kube().server, caPem: clusterCa(kube()) };
     if (opts.reviewer === "self") facts.reviewer = { mode: "self" };
     else {
       reviewerSa = subject(opts.reviewer, "--reviewer");
