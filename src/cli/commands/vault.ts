@@ -50,7 +50,7 @@ export function registerVaultCommand(program: Command): void {
     .description("Configure Vault for the cluster's stores")
     .addHelpText(
       "after",
-      "\nExample:\n  custos vault setup -f secretstore.yaml -f externalsecret.yaml --dry-run",
+      "\nExamples:\n  custos vault setup -f secretstore.yaml -f externalsecret.yaml --dry-run",
     );
   vault
     .command("setup")
