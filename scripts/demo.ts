@@ -68,25 +68,34 @@ const kubectl = async (...args: string[]): Promise<string> =>
   (await run(env.bin.kubectl, ["--kubeconfig", env.kubeconfig, ...args])).stdout;
 
 try {
-  step(2, "Vault: a KV v2 secret, a read policy, and JWT auth that trusts the cluster's service-account key");
+  step(2, "Vault: a KV v2 secret, then `custos vault setup` for JWT auth, the policy and the role");
   await vault(env, "POST", "sys/mounts/kv-v2", { type: "kv", options: { version: "2" } });
   await vault(env, "POST", "kv-v2/data/kubernetes/supersecret/test-secret", {
     data: { username_on_vault: "alice", password: "s3cr3t" },
   });
-  await vault(env, "PUT", "sys/policies/acl/k8s-policy", {
-    policy: readFileSync(join(examples, "k8s-jwt-policy.hcl"), "utf8"),
-  });
-  await vault(env, "POST", "sys/auth/jwt-auth", { type: "jwt" });
-  await vault(env, "POST", "auth/jwt-auth/config", {
-    jwt_validation_pubkeys: [env.serviceAccountPublicKeyPem],
-  });
-  await vault(env, "POST", "auth/jwt-auth/role/secret-accessor", {
-    role_type: "jwt",
-    user_claim: "sub",
-    bound_audiences: ["vault"],
-    token_policies: ["k8s-policy"],
-  });
   say("vault kv put kv-v2/kubernetes/supersecret/test-secret username_on_vault=alice password=…");
+  // document 000's manifests, as files: vault setup reads the auth, role and paths from them
+  for (const f of ["serviceaccount.yaml", "secretstore.yaml", "externalsecret.yaml"])
+    writeFileSync(join(work, f), manifest(f, env));
+  const setup = await run(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      join(root, "src/cli/main.ts"),
+      "vault",
+      "setup",
+      "--kubeconfig",
+      env.kubeconfig,
+      "-f",
+      work,
+      "-n",
+      "default",
+    ],
+    { env: { ...process.env, VAULT_ADDR: env.vault.addr, VAULT_TOKEN: env.vault.token } },
+  );
+  say("custos vault setup -f <document 000's manifests> -n default");
+  for (const line of setup.stdout.trim().split("\n")) say(`  ${line}`);
 
   step(3, "Kubernetes: install the CRDs (external-secrets.io v1 + v1beta1) and start `custos operator`");
   for (const f of readdirSync(join(root, "deploy", "crds")).filter((f) => f.endsWith(".yaml"))) {
@@ -124,9 +133,7 @@ try {
     "Apply document 000's manifests unchanged (ServiceAccount, SecretStore with JWT auth, ExternalSecret v1beta1)",
   );
   for (const f of ["serviceaccount.yaml", "secretstore.yaml", "externalsecret.yaml"]) {
-    const path = join(work, f);
-    writeFileSync(path, manifest(f, env));
-    say((await kubectl("apply", "-n", "default", "-f", path)).trim());
+    say((await kubectl("apply", "-n", "default", "-f", join(work, f))).trim());
   }
 
   step(5, "Custos logs in once with a TokenRequest token and writes the Secret");
