@@ -114,11 +114,12 @@ export function planSecret(input: PlanInput): Plan {
           : "secret synced; a dataFrom entry was not found at the provider and left out",
       }
     : SYNCED;
+  // ESO marks this done (Ready=True) and waits for the next refresh rather than retrying.
   if (creation === "Merge" && !existing) {
     return {
       action: "none",
       condition: {
-        ok: false,
+        ok: true,
         reason: "SecretMissing",
         message: "secret will not be created due to CreationPolicy=Merge",
       },
@@ -138,12 +139,14 @@ export function planSecret(input: PlanInput): Plan {
   const rendered = renderTarget(input);
   const desiredData = creation === "Merge" ? { ...decodeData(existing), ...rendered.data } : rendered.data;
   // deletionPolicy Merge: keys whose remote secret is gone are dropped.
-  for (const k of data.missingKeys) delete desiredData[k];
+  // A key another entry still provides (a duplicate secretKey, a dataFrom key) keeps that value, as in ESO.
+  for (const k of data.missingKeys) if (!(k in data.data)) delete desiredData[k];
   const hash = esoDataHash(desiredData);
 
   const labels: Record<string, string> = { ...rendered.labels };
   const annotations: Record<string, string> = { ...rendered.annotations, [DATA_HASH_ANNOTATION]: hash };
-  if (creation !== "Merge") labels[MANAGED_LABEL] = "true";
+  // ESO labels every Secret it writes, the one it merges into included.
+  labels[MANAGED_LABEL] = "true";
   if (creation === "Owner") labels[OWNER_LABEL] = ownerLabelValue(es);
   const type = es.spec?.target?.template?.type ?? existing?.type ?? "Opaque";
   const immutable = es.spec?.target?.immutable === true ? true : undefined;

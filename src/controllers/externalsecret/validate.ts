@@ -40,7 +40,9 @@ export function validateExternalSecret(es: ExternalSecret): string[] {
   for (const [i, d] of (spec.data ?? []).entries()) {
     if (!d.secretKey || !SECRET_KEY.test(d.secretKey))
       problems.push(`data[${i}].secretKey "${d.secretKey ?? ""}" must match ${SECRET_KEY.source}`);
-    if (seen.has(d.secretKey)) problems.push(`duplicate secretKey "${d.secretKey}"`);
+    // As ESO's webhook: duplicates only matter under Retain; otherwise the last entry wins.
+    if (deletion === "Retain" && seen.has(d.secretKey))
+      problems.push(`duplicate secretKey found: ${d.secretKey}`);
     seen.add(d.secretKey);
     if (!d.remoteRef?.key) problems.push(`data[${i}].remoteRef.key is required`);
   }

@@ -92,9 +92,18 @@ test("Orphan sets no owner; Merge keeps keys and needs an existing Secret; None 
   const merge = planSecret(input(es({ target: { creationPolicy: "Merge" } }), { a: "1" }, existing));
   assert.equal(merge.action, "update");
   assert.deepEqual(Object.keys(merge.secret!.data!).sort(), ["a", "keep"]);
+  // ESO's mutation adds its managed label to the Secret it merges into (no owner label, no ref)
+  assert.equal(merge.secret!.metadata.labels?.[MANAGED_LABEL], "true");
+  assert.equal(merge.secret!.metadata.labels?.["reconcile.external-secrets.io/created-by"], undefined);
+  assert.equal(merge.secret!.metadata.ownerReferences, undefined);
   const missing = planSecret(input(es({ target: { creationPolicy: "Merge" } }), { a: "1" }));
   assert.equal(missing.action, "none");
-  assert.equal(missing.condition.reason, "SecretMissing");
+  // ESO's markAsDone: Ready=True, reason SecretMissing, its exact message
+  assert.deepEqual(missing.condition, {
+    ok: true,
+    reason: "SecretMissing",
+    message: "secret will not be created due to CreationPolicy=Merge",
+  });
   assert.equal(planSecret(input(es({ target: { creationPolicy: "None" } }), { a: "1" })).action, "none");
 });
 
@@ -344,4 +353,30 @@ test("remote keys named __proto__ or constructor are ordinary Secret keys (as in
   const sent = JSON.parse(JSON.stringify(p.secret)) as { data: Record<string, string> };
   assert.equal(sent.data.constructor, Buffer.from("c").toString("base64"));
   assert.equal(Object.getPrototypeOf({}), Object.prototype);
+});
+
+test("duplicate secretKeys (deletionPolicy Delete or Merge): the last entry found wins, as in ESO", () => {
+  const e = es({
+    target: { deletionPolicy: "Merge" },
+    data: [
+      { secretKey: "a", remoteRef: { key: "one" } },
+      { secretKey: "a", remoteRef: { key: "two" } },
+      { secretKey: "b", remoteRef: { key: "one" } },
+      { secretKey: "b", remoteRef: { key: "gone" } },
+    ],
+  });
+  const built = buildSecretData(e, results(e, { one: bytes("1"), two: bytes("2") }), noRender);
+  const plan = planSecret({
+    es: e,
+    data: built,
+    existing: undefined,
+    templateSources: { configMaps: new Map(), secrets: new Map() },
+    render: noRender,
+    now: new Date(0),
+  });
+  const s = (k: string): string => Buffer.from(plan.secret!.data![k]!, "base64").toString();
+  assert.equal(plan.action, "create");
+  assert.equal(s("a"), "2", "the later entry overrides the earlier one");
+  // a later entry whose remote secret is gone is skipped: the earlier value stays (ESO's `continue`)
+  assert.equal(s("b"), "1");
 });

@@ -111,17 +111,24 @@ test("validation mirrors ESO's webhook", () => {
     validateExternalSecret(base({ target: { creationPolicy: "None", deletionPolicy: "Merge" } })).join(),
     /deletionPolicy=Merge/,
   );
-  assert.match(
-    validateExternalSecret(
-      base({
-        data: [
-          { secretKey: "a", remoteRef: { key: "x" } },
-          { secretKey: "a", remoteRef: { key: "y" } },
-        ],
-      }),
-    ).join(),
-    /duplicate/,
-  );
+  const dup = [
+    { secretKey: "a", remoteRef: { key: "x" } },
+    { secretKey: "a", remoteRef: { key: "y" } },
+    { secretKey: "b", remoteRef: { key: "y" } },
+    { secretKey: "a", remoteRef: { key: "z" } },
+  ];
+  // ESO's webhook refuses duplicates only under deletionPolicy Retain (the default), with its message
+  assert.deepEqual(validateExternalSecret(base({ data: dup })), [
+    "duplicate secretKey found: a",
+    "duplicate secretKey found: a",
+  ]);
+  assert.deepEqual(validateExternalSecret(base({ data: dup, target: { deletionPolicy: "Retain" } })), [
+    "duplicate secretKey found: a",
+    "duplicate secretKey found: a",
+  ]);
+  // with Delete or Merge the object is accepted (the last entry wins, see plan.test.ts)
+  assert.deepEqual(validateExternalSecret(base({ data: dup, target: { deletionPolicy: "Delete" } })), []);
+  assert.deepEqual(validateExternalSecret(base({ data: dup, target: { deletionPolicy: "Merge" } })), []);
   assert.match(validateExternalSecret(base({ data: [], dataFrom: [{}] })).join(), /exactly one/);
   assert.match(validateExternalSecret(base({ refreshInterval: "soon" })).join(), /invalid duration/);
   assert.match(
