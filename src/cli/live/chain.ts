@@ -8,7 +8,6 @@
 import "../../providers/all.ts";
 import { createKubeAccess } from "../../kube/access.ts";
 import {
-  CONFIGMAPS,
   KubeApiError,
   NAMESPACES,
   SECRETS,
@@ -17,6 +16,7 @@ import {
   type KubeObject,
 } from "../../kube/api.ts";
 import { providerFor } from "../../providers/registry.ts";
+import { fetchTemplateSources } from "../../controllers/externalsecret/sources.ts";
 import type { KubeAccess, RemoteSecret, Session, StoreContext } from "../../providers/types.ts";
 import {
   buildSecretData,
@@ -49,7 +49,7 @@ import {
 import { validateExternalSecret } from "../../controllers/externalsecret/validate.ts";
 import type { StoreCondition } from "../../controllers/secretstore/access.ts";
 import { withTemplateBudget } from "../../template/index.ts";
-import { CustosError, isCustosError } from "../../util/errors.ts";
+import { isCustosError } from "../../util/errors.ts";
 import { redactor } from "../../util/redact.ts";
 import {
   buildStep,
@@ -362,39 +362,8 @@ function recording(inner: KubeAccess, log: CredentialRead[]): KubeAccess {
 }
 
 /** templateFrom ConfigMaps and Secrets, as the operator reads them. */
-async function templateSources(api: KubeApi, es: ExternalSecret): Promise<TemplateSources> {
-  const namespace = es.metadata.namespace ?? "";
-  const out: TemplateSources = { configMaps: new Map(), secrets: new Map() };
-  for (const from of es.spec?.target?.template?.templateFrom ?? []) {
-    if (from.configMap?.name && !out.configMaps.has(from.configMap.name)) {
-      const cm = await api.getOrUndefined<{ data?: Record<string, string> }>(
-        resourcePath({ ...CONFIGMAPS, namespace, name: from.configMap.name }),
-      );
-      if (!cm)
-        throw new CustosError(
-          "CUSTOS_INVALID_SPEC",
-          `template ConfigMap "${from.configMap.name}" not found`,
-          {
-            retryable: false,
-          },
-        );
-      out.configMaps.set(from.configMap.name, cm.data ?? {});
-    }
-    if (from.secret?.name && !out.secrets.has(from.secret.name)) {
-      const sec = await api.getOrUndefined<{ data?: Record<string, string> }>(
-        resourcePath({ ...SECRETS, namespace, name: from.secret.name }),
-      );
-      if (!sec)
-        throw new CustosError("CUSTOS_INVALID_SPEC", `template Secret "${from.secret.name}" not found`, {
-          retryable: false,
-        });
-      const decoded: Record<string, string> = {};
-      for (const [k, v] of Object.entries(sec.data ?? {})) {
-        decoded[k] = Buffer.from(v, "base64").toString("utf8");
-        redactor.add(decoded[k], OWNER);
-      }
-      out.secrets.set(from.secret.name, decoded);
-    }
-  }
-  return out;
+function templateSources(api: KubeApi, es: ExternalSecret): Promise<TemplateSources> {
+  return fetchTemplateSources(api, es, (v) => {
+    redactor.add(v, OWNER);
+  });
 }

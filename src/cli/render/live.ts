@@ -25,14 +25,18 @@ import {
 import type { KubeObject } from "../../kube/api.ts";
 import { createKubeAccess } from "../../kube/access.ts";
 import "../../providers/all.ts";
-import { providerFor } from "../../providers/registry.ts";
-import type { RemoteSecret, StoreContext } from "../../providers/types.ts";
+import type { RemoteSecret } from "../../providers/types.ts";
 import { SessionPool } from "../../sync/sessions.ts";
 import { ReadCache } from "../../sync/reads.ts";
 import { CustosError } from "../../util/errors.ts";
 import { redactor } from "../../util/redact.ts";
 import { findId, refId, remoteRefsOf, type FetchResults } from "../../controllers/externalsecret/data.ts";
-import { groupByStore, resolveStore, type StoreLookup } from "../../controllers/externalsecret/stores.ts";
+import {
+  bindStore,
+  groupByStore,
+  resolveStore,
+  type StoreLookup,
+} from "../../controllers/externalsecret/stores.ts";
 import {
   GROUP,
   VERSION_STORAGE,
@@ -147,26 +151,8 @@ export class LiveStores {
     const results: FetchResults = { reads: new Map(), finds: new Map() };
     for (const group of groupByStore(es, reads, finds)) {
       const { store, kind } = resolveStore(lookup, es, group.storeRef);
-      const found = providerFor(store.spec?.provider);
-      if ("error" in found)
-        throw new CustosError(
-          "CUSTOS_INVALID_SPEC",
-          `${kind} "${store.metadata.name ?? ""}": ${found.error}`,
-        );
-      const problems = found.def.validate(found.spec);
-      if (problems.length)
-        throw new CustosError(
-          "CUSTOS_INVALID_SPEC",
-          `${kind} "${store.metadata.name ?? ""}" is invalid: ${problems.join("; ")}`,
-        );
-      const storeCtx: StoreContext = {
-        storeKind: kind,
-        storeName: store.metadata.name ?? "",
-        storeUid: store.metadata.uid ?? "",
-        namespace: kind === "SecretStore" ? (store.metadata.namespace ?? namespace) : namespace,
-        kube: this.#kube,
-      };
-      const { key, session } = await this.#sessions.get(found.def, found.spec, storeCtx);
+      const found = bindStore(store, kind, namespace, this.#kube);
+      const { key, session } = await this.#sessions.get(found.def, found.spec, found.ctx);
       const got = await this.#reads.readAll(key, session, group.reads, 0);
       for (const ref of group.reads) {
         const r = got.get(ReadCache.refKey(key, ref));

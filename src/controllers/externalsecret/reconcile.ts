@@ -9,14 +9,13 @@
  *   write the Secret only if it differs; write status only if it changes
  */
 import type { KubeApi, KubeObject } from "../../kube/api.ts";
-import { isConflict, isNotFound, resourcePath, SECRETS, CONFIGMAPS } from "../../kube/api.ts";
+import { isConflict, isNotFound, resourcePath, SECRETS } from "../../kube/api.ts";
 import type { Informer } from "../../kube/informer.ts";
 import type { EventRecorder } from "../../kube/events.ts";
 import type { HandlerResult } from "../../kube/workqueue.ts";
 import type { Logger } from "../../util/log.ts";
 import type { Metrics } from "../../manager/metrics.ts";
-import type { KubeAccess, RemoteSecret, StoreContext } from "../../providers/types.ts";
-import { providerFor } from "../../providers/registry.ts";
+import type { KubeAccess, RemoteSecret } from "../../providers/types.ts";
 import { SessionPool } from "../../sync/sessions.ts";
 import type { ReadCache } from "../../sync/reads.ts";
 import { ReadCache as RC } from "../../sync/reads.ts";
@@ -42,7 +41,8 @@ import {
 } from "./status.ts";
 import { validateExternalSecret } from "./validate.ts";
 import { nextCycleIn, readWindow, spread } from "./schedule.ts";
-import { groupByStore, resolveStore, siblingReads } from "./stores.ts";
+import { bindStore, groupByStore, resolveStore, siblingReads } from "./stores.ts";
+import { fetchTemplateSources } from "./sources.ts";
 import { withTemplateBudget } from "../../template/index.ts";
 
 export interface ReconcileContext {
@@ -149,23 +149,8 @@ async function sync(
   const results: FetchResults = { reads: new Map(), finds: new Map() };
   for (const group of groupByStore(es, reads, finds)) {
     const { store, kind } = resolveStore(ctx, es, group.storeRef);
-    const found = providerFor(store.spec?.provider);
-    if ("error" in found)
-      throw new CustosError("CUSTOS_INVALID_SPEC", `${kind} "${store.metadata.name ?? ""}": ${found.error}`);
-    const problems = found.def.validate(found.spec);
-    if (problems.length)
-      throw new CustosError(
-        "CUSTOS_INVALID_SPEC",
-        `${kind} "${store.metadata.name ?? ""}" is invalid: ${problems.join("; ")}`,
-      );
-    const storeCtx: StoreContext = {
-      storeKind: kind,
-      storeName: store.metadata.name ?? "",
-      storeUid: store.metadata.uid ?? "",
-      namespace: kind === "SecretStore" ? (store.metadata.namespace ?? namespace) : namespace,
-      kube: ctx.kube,
-    };
-    const { key: sessionKey, session } = await ctx.sessions.get(found.def, found.spec, storeCtx);
+    const found = bindStore(store, kind, namespace, ctx.kube);
+    const { key: sessionKey, session } = await ctx.sessions.get(found.def, found.spec, found.ctx);
     const got = await ctx.reads.readAll(sessionKey, session, group.reads, maxAge, () =>
       siblingReads(ctx, es, group.storeRef, sessionKey, found.def, found.spec, kind, store),
     );
@@ -316,39 +301,10 @@ async function currentSecret(
   return ctx.api.getOrUndefined<SecretObject>(resourcePath({ ...SECRETS, namespace, name }));
 }
 
-async function templateSources(ctx: ReconcileContext, es: ExternalSecret): Promise<TemplateSources> {
-  const namespace = es.metadata.namespace ?? "";
-  const out: TemplateSources = { configMaps: new Map(), secrets: new Map() };
-  for (const from of es.spec?.target?.template?.templateFrom ?? []) {
-    if (from.configMap?.name && !out.configMaps.has(from.configMap.name)) {
-      const cm = await ctx.api.getOrUndefined<{ data?: Record<string, string> }>(
-        resourcePath({ ...CONFIGMAPS, namespace, name: from.configMap.name }),
-      );
-      if (!cm)
-        throw new CustosError(
-          "CUSTOS_INVALID_SPEC",
-          `template ConfigMap "${from.configMap.name}" not found`,
-          { retryable: false },
-        );
-      out.configMaps.set(from.configMap.name, cm.data ?? {});
-    }
-    if (from.secret?.name && !out.secrets.has(from.secret.name)) {
-      const s = await ctx.api.getOrUndefined<{ data?: Record<string, string> }>(
-        resourcePath({ ...SECRETS, namespace, name: from.secret.name }),
-      );
-      if (!s)
-        throw new CustosError("CUSTOS_INVALID_SPEC", `template Secret "${from.secret.name}" not found`, {
-          retryable: false,
-        });
-      const decoded: Record<string, string> = {};
-      for (const [k, v] of Object.entries(s.data ?? {})) {
-        decoded[k] = Buffer.from(v, "base64").toString("utf8");
-        redactor.add(decoded[k]);
-      }
-      out.secrets.set(from.secret.name, decoded);
-    }
-  }
-  return out;
+function templateSources(ctx: ReconcileContext, es: ExternalSecret): Promise<TemplateSources> {
+  return fetchTemplateSources(ctx.api, es, (v) => {
+    redactor.add(v);
+  });
 }
 
 function withKind(es: ExternalSecret): ExternalSecret & { apiVersion: string; kind: string } {

@@ -4,7 +4,8 @@
  * of other ExternalSecrets sharing the session (what a batching provider fetches together).
  */
 import type { KubeObject } from "../../kube/api.ts";
-import type { ProviderDefinition, RemoteKey } from "../../providers/types.ts";
+import type { KubeAccess, ProviderDefinition, RemoteKey, StoreContext } from "../../providers/types.ts";
+import { providerFor } from "../../providers/registry.ts";
 import { SessionPool } from "../../sync/sessions.ts";
 import { CustosError } from "../../util/errors.ts";
 import { clusterStoreDenial, isOurStore, type StoreCondition } from "../secretstore/access.ts";
@@ -138,4 +139,45 @@ export function siblingReads(
     }
   }
   return out;
+}
+
+export interface StoreBinding {
+  def: ProviderDefinition;
+  spec: unknown;
+  /** The context the provider connects in (credentials read from `namespace`). */
+  ctx: StoreContext;
+}
+
+/**
+ * The provider of a resolved store, its checked spec, and the context an ExternalSecret in
+ * `namespace` uses it in: a SecretStore's credentials come from its own namespace, a
+ * ClusterSecretStore's referents from the ExternalSecret's. The operator and the CLI both bind
+ * stores here, so both fail with the same message on a bad store.
+ */
+export function bindStore(
+  store: SecretStoreObject,
+  kind: "SecretStore" | "ClusterSecretStore",
+  namespace: string,
+  kube: KubeAccess,
+): StoreBinding {
+  const found = providerFor(store.spec?.provider);
+  if ("error" in found)
+    throw new CustosError("CUSTOS_INVALID_SPEC", `${kind} "${store.metadata.name ?? ""}": ${found.error}`);
+  const problems = found.def.validate(found.spec);
+  if (problems.length)
+    throw new CustosError(
+      "CUSTOS_INVALID_SPEC",
+      `${kind} "${store.metadata.name ?? ""}" is invalid: ${problems.join("; ")}`,
+    );
+  return {
+    def: found.def,
+    spec: found.spec,
+    ctx: {
+      storeKind: kind,
+      storeName: store.metadata.name ?? "",
+      storeUid: store.metadata.uid ?? "",
+      namespace: kind === "SecretStore" ? (store.metadata.namespace ?? namespace) : namespace,
+      kube,
+    },
+  };
 }
