@@ -9,6 +9,7 @@
 import type { FindQuery, RemoteKey, RemoteSecret } from "../../providers/types.ts";
 import { CustosError, isCustosError } from "../../util/errors.ts";
 import { getPath, toGjsonString } from "../../util/gjson.ts";
+import { goFormatFloatF, goJsonMarshal, goJsonNumber } from "../../util/gojson.ts";
 import { redactor } from "../../util/redact.ts";
 import { dict } from "../../util/dict.ts";
 import { compileSpecRegex, RegexBudget, specError } from "../../util/regex.ts";
@@ -102,9 +103,9 @@ export function remoteRefsOf(es: ExternalSecret): { reads: RefRead[]; finds: Ref
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** A remote secret as one value: bytes as they are, a map as JSON. */
+/** A remote secret as one value: bytes as they are, a map as Go's json.Marshal writes it (as ESO). */
 function wholeValue(s: RemoteSecret): Uint8Array {
-  return s.kind === "bytes" ? s.value : enc.encode(JSON.stringify(s.value));
+  return s.kind === "bytes" ? s.value : enc.encode(goJsonMarshal(s.value));
 }
 
 /** A remote secret as a map of top-level keys (for extract); bytes must hold a JSON object. */
@@ -128,6 +129,26 @@ function valueBytes(v: unknown): Uint8Array {
   return enc.encode(JSON.stringify(v));
 }
 
+/**
+ * A value of a decoded map as ESO's GetByteValue writes it: objects and arrays through json.Marshal,
+ * null as no bytes. `float64`: numbers as strconv 'f' (ESO's GetSecretMap re-decodes into float64);
+ * otherwise as encoding/json writes the number (a property read straight from Vault's answer).
+ */
+function mapValueBytes(v: unknown, float64: boolean): Uint8Array {
+  if (typeof v === "string") return enc.encode(v);
+  if (v === null || v === undefined) return new Uint8Array(0);
+  if (typeof v === "number") return enc.encode(float64 ? goFormatFloatF(v) : goJsonNumber(v));
+  if (typeof v === "boolean") return enc.encode(v ? "true" : "false");
+  return enc.encode(goJsonMarshal(v));
+}
+
+/** gjson's Result.String() on json.Marshal output: objects raw (sorted, escaped), null empty. */
+function gjsonBytes(v: unknown): Uint8Array {
+  if (typeof v === "number") return enc.encode(goFormatFloatF(v));
+  if (v === null) return new Uint8Array(0);
+  return mapValueBytes(v, true);
+}
+
 /** `property`: an exact top-level key first, then a gjson path. */
 export function extractProperty(s: RemoteSecret, ref: RemoteRef): Uint8Array {
   if (!ref.property) return wholeValue(s);
@@ -145,7 +166,8 @@ export function extractProperty(s: RemoteSecret, ref: RemoteRef): Uint8Array {
     }
   }
   if (obj !== null && typeof obj === "object" && !Array.isArray(obj) && Object.hasOwn(obj, ref.property)) {
-    return valueBytes((obj as Record<string, unknown>)[ref.property]);
+    const v = (obj as Record<string, unknown>)[ref.property];
+    return s.kind === "map" ? mapValueBytes(v, false) : valueBytes(v);
   }
   const found = getPath(obj, ref.property);
   if (found === undefined) {
@@ -155,7 +177,7 @@ export function extractProperty(s: RemoteSecret, ref: RemoteRef): Uint8Array {
       { retryable: false },
     );
   }
-  return enc.encode(toGjsonString(found));
+  return s.kind === "map" ? gjsonBytes(found) : enc.encode(toGjsonString(found));
 }
 
 export function decode(value: Uint8Array, strategy: string | undefined, what: string): Uint8Array {
@@ -260,9 +282,11 @@ function dataFromEntry(
           `property "${d.extract.property}" of "${d.extract.key}"`,
         )
       : asMap(r, `secret "${d.extract.key}"`);
+    // a provider's map (Vault) goes through ESO's GetSecretMap: JSON bytes decoded to float64 values
+    const fromMap = r.kind === "map";
     for (const [k, v] of Object.entries(m)) {
       out[k] = decode(
-        valueBytes(v),
+        fromMap ? mapValueBytes(v, true) : valueBytes(v),
         d.extract.decodingStrategy,
         `dataFrom.extract "${d.extract.key}" key "${k}"`,
       );
