@@ -67,16 +67,18 @@ export function hybridEncrypt(publicKey: KeyObject, plaintext: Uint8Array, label
   return Buffer.concat([len, wrapped, body]);
 }
 
+/** Sealed Secrets' layout: a 2-byte length, the RSA-OAEP-wrapped session key, the AES-GCM body. */
+function splitCiphertext(ciphertext: Uint8Array): { wrapped: Buffer; body: Buffer } {
+  const ct = Buffer.from(ciphertext);
+  const rsaLen = ct.length < 2 ? 0 : ct.readUInt16BE(0);
+  if (ct.length < 2 || ct.length < 2 + rsaLen + TAG_BYTES)
+    throw new CustosError("CUSTOS_UNSEAL_FAILED", "SealedSecret data is too short", { retryable: false });
+  return { wrapped: ct.subarray(2, 2 + rsaLen), body: ct.subarray(2 + rsaLen) };
+}
+
 /** Tries every key (the ciphertext does not say which one sealed it). */
 export function hybridDecrypt(privateKeys: KeyObject[], ciphertext: Uint8Array, label: Uint8Array): Buffer {
-  const ct = Buffer.from(ciphertext);
-  if (ct.length < 2)
-    throw new CustosError("CUSTOS_UNSEAL_FAILED", "SealedSecret data is too short", { retryable: false });
-  const rsaLen = ct.readUInt16BE(0);
-  if (ct.length < 2 + rsaLen + TAG_BYTES)
-    throw new CustosError("CUSTOS_UNSEAL_FAILED", "SealedSecret data is too short", { retryable: false });
-  const wrapped = ct.subarray(2, 2 + rsaLen);
-  const body = ct.subarray(2 + rsaLen);
+  const { wrapped, body } = splitCiphertext(ciphertext);
   for (const key of privateKeys) {
     let sessionKey: Buffer;
     try {
@@ -121,14 +123,7 @@ export async function hybridDecryptAsync(
   ciphertext: Uint8Array,
   label: Uint8Array,
 ): Promise<Buffer> {
-  const ct = Buffer.from(ciphertext);
-  if (ct.length < 2)
-    throw new CustosError("CUSTOS_UNSEAL_FAILED", "SealedSecret data is too short", { retryable: false });
-  const rsaLen = ct.readUInt16BE(0);
-  if (ct.length < 2 + rsaLen + TAG_BYTES)
-    throw new CustosError("CUSTOS_UNSEAL_FAILED", "SealedSecret data is too short", { retryable: false });
-  const wrapped = ct.subarray(2, 2 + rsaLen);
-  const body = ct.subarray(2 + rsaLen);
+  const { wrapped, body } = splitCiphertext(ciphertext);
   for (const key of privateKeys) {
     let sessionKey: ArrayBuffer;
     try {
