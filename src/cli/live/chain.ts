@@ -19,26 +19,16 @@ import { providerFor } from "../../providers/registry.ts";
 import { fetchTemplateSources } from "../../controllers/externalsecret/sources.ts";
 import type { KubeAccess, RemoteSecret, Session, StoreContext } from "../../providers/types.ts";
 import {
-  buildSecretData,
   decode,
   extractProperty,
   findId,
   refId,
   remoteRefsOf,
   storeRefOf,
-  type BuiltData,
   type FetchResults,
 } from "../../controllers/externalsecret/data.ts";
-import {
-  planSecret,
-  targetNameOf,
-  type Plan,
-  type TemplateSources,
-} from "../../controllers/externalsecret/plan.ts";
-import {
-  renderBytesForExternalSecret,
-  renderForExternalSecret,
-} from "../../controllers/externalsecret/render.ts";
+import { targetNameOf, type Plan, type TemplateSources } from "../../controllers/externalsecret/plan.ts";
+import { planFromResults } from "../../controllers/externalsecret/outcome.ts";
 import { groupByStore } from "../../controllers/externalsecret/stores.ts";
 import {
   GROUP,
@@ -48,7 +38,6 @@ import {
 } from "../../controllers/externalsecret/types.ts";
 import { validateExternalSecret } from "../../controllers/externalsecret/validate.ts";
 import type { StoreCondition } from "../../controllers/secretstore/access.ts";
-import { withTemplateBudget } from "../../template/index.ts";
 import { isCustosError } from "../../util/errors.ts";
 import { redactor } from "../../util/redact.ts";
 import {
@@ -253,23 +242,16 @@ export async function walkChain(es: ExternalSecret, opts: ChainOptions): Promise
   if (existing)
     for (const v of Object.values(existing.data ?? {})) redactor.add(Buffer.from(v, "base64"), OWNER);
   const hasTemplate = es.spec?.target?.template !== undefined;
-  let built: BuiltData;
   let plan: Plan;
   try {
-    const render = renderForExternalSecret(es);
-    built = withTemplateBudget(() => buildSecretData(es, results, render));
     const sources = await templateSources(opts.api, es);
-    plan = withTemplateBudget(() =>
-      planSecret({
-        es,
-        data: built,
-        existing,
-        templateSources: sources,
-        render,
-        renderBytes: renderBytesForExternalSecret(es),
-        now: new Date(opts.now),
-      }),
-    );
+    ({ plan } = planFromResults({
+      es,
+      results,
+      templateSources: sources,
+      existing,
+      now: new Date(opts.now),
+    }));
   } catch (e) {
     const f = failureOf(e);
     if (

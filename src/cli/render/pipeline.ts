@@ -6,13 +6,9 @@
  */
 import { errorMessage } from "../../util/errors.ts";
 import { redactor } from "../../util/redact.ts";
-import { withTemplateBudget } from "../../template/index.ts";
-import { buildSecretData, type FetchResults } from "../../controllers/externalsecret/data.ts";
-import { planSecret, type TemplateSources } from "../../controllers/externalsecret/plan.ts";
-import {
-  renderBytesForExternalSecret,
-  renderForExternalSecret,
-} from "../../controllers/externalsecret/render.ts";
+import type { FetchResults } from "../../controllers/externalsecret/data.ts";
+import type { TemplateSources } from "../../controllers/externalsecret/plan.ts";
+import { planFromResults } from "../../controllers/externalsecret/outcome.ts";
 import { validateExternalSecret } from "../../controllers/externalsecret/validate.ts";
 import type { ExternalSecret, SecretObject } from "../../controllers/externalsecret/types.ts";
 
@@ -40,19 +36,13 @@ export function renderExternalSecret(input: {
   const invalid = specProblem(es);
   if (invalid) return { ok: false, message: invalid };
   try {
-    const render = renderForExternalSecret(es);
-    const built = withTemplateBudget(() => buildSecretData(es, input.results, render));
-    const plan = withTemplateBudget(() =>
-      planSecret({
-        es,
-        data: built,
-        existing: input.existing,
-        templateSources: input.templateSources,
-        render,
-        renderBytes: renderBytesForExternalSecret(es),
-        now: input.now,
-      }),
-    );
+    const { plan } = planFromResults({
+      es,
+      results: input.results,
+      templateSources: input.templateSources,
+      existing: input.existing,
+      now: input.now,
+    });
     if (!plan.condition.ok) return { ok: false, message: plan.condition.message };
     return plan.secret
       ? { ok: true, secret: plan.secret, message: plan.condition.message }

@@ -28,9 +28,8 @@ import {
   type SecretStoreObject,
   type SecretObject,
 } from "./types.ts";
-import { remoteRefsOf, buildSecretData, refId, findId, type FetchResults } from "./data.ts";
-import { OWNER_LABEL, ownerLabelValue, planSecret, type TemplateSources } from "./plan.ts";
-import { renderBytesForExternalSecret, renderForExternalSecret } from "./render.ts";
+import { remoteRefsOf, refId, findId, type FetchResults } from "./data.ts";
+import { OWNER_LABEL, ownerLabelValue, type TemplateSources } from "./plan.ts";
 import {
   buildStatus,
   intervalOf,
@@ -43,7 +42,7 @@ import { validateExternalSecret } from "./validate.ts";
 import { nextCycleIn, readWindow, spread } from "./schedule.ts";
 import { bindStore, groupByStore, resolveStore, siblingReads } from "./stores.ts";
 import { fetchTemplateSources } from "./sources.ts";
-import { withTemplateBudget } from "../../template/index.ts";
+import { planFromResults } from "./outcome.ts";
 
 export interface ReconcileContext {
   api: KubeApi;
@@ -169,22 +168,14 @@ async function sync(
     }
   }
 
-  const render = renderForExternalSecret(es);
-  // all rewrite templates of this ExternalSecret share one template budget (and its data templates
-  // another, below): many keys do not multiply it
-  const built = withTemplateBudget(() => buildSecretData(es, results, render));
   const sources = await templateSources(ctx, es);
-  const plan = withTemplateBudget(() =>
-    planSecret({
-      es,
-      data: built,
-      existing,
-      templateSources: sources,
-      render,
-      renderBytes: renderBytesForExternalSecret(es),
-      now: new Date(now),
-    }),
-  );
+  const { plan } = planFromResults({
+    es,
+    results,
+    templateSources: sources,
+    existing,
+    now: new Date(now),
+  });
 
   ctx.log.debug(
     { namespace: es.metadata.namespace, name: es.metadata.name, action: plan.action },
