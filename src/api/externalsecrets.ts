@@ -77,40 +77,94 @@ const Condition = Type.Object({
   lastTransitionTime: Opt(Type.String({ format: "date-time" })),
 });
 
-export const ExternalSecretSpec = Type.Object({
-  secretStoreRef: Opt(StoreRef),
-  target: Opt(
-    Type.Object({
-      name: Opt(Type.String({ maxLength: 253 })),
-      creationPolicy: Opt(Enum(["Owner", "Orphan", "Merge", "None"])),
-      deletionPolicy: Opt(Enum(["Delete", "Merge", "Retain"])),
-      template: Opt(Template),
-      immutable: Opt(Type.Boolean()),
-      manifest: Opt(Type.Object({}, { "x-kubernetes-preserve-unknown-fields": true })),
-    }),
+/**
+ * What ESO's validating webhook refuses, refused by the API server itself (CRD validation rules,
+ * CEL) with ESO's messages: nothing extra has to run, and an apply never fails because an
+ * operator is down. validate.ts keeps the same checks for objects stored before these rules.
+ * No server-side defaults: an absent deletionPolicy is ESO's default, Retain.
+ */
+const rule = (r: string, message: string) => ({ rule: r, message });
+const TARGET_RULES = [
+  rule(
+    "!(has(self.deletionPolicy) && self.deletionPolicy == 'Delete' && has(self.creationPolicy) && (self.creationPolicy == 'Merge' || self.creationPolicy == 'None'))",
+    "deletionPolicy=Delete must not be used when the controller doesn't own the secret. Please set creationPolicy=Owner",
   ),
-  refreshInterval: Opt(Str),
-  refreshPolicy: Opt(Enum(["CreatedOnce", "Periodic", "OnChange"])),
-  data: Opt(
-    Type.Array(
-      Type.Object({
-        secretKey: Type.String({ pattern: "^[-._a-zA-Z0-9]+$", maxLength: 253 }),
-        remoteRef: RemoteRef,
-        sourceRef: Opt(SourceRef),
-      }),
+  rule(
+    "!(has(self.deletionPolicy) && self.deletionPolicy == 'Merge' && has(self.creationPolicy) && self.creationPolicy == 'None')",
+    "deletionPolicy=Merge must not be used with creationPolicy=None. There is no Secret to merge with",
+  ),
+];
+const DATA_FROM_RULES = [
+  rule(
+    "(has(self.extract) ? 1 : 0) + (has(self.find) ? 1 : 0) + (has(self.sourceRef) && has(self.sourceRef.generatorRef) ? 1 : 0) <= 1",
+    "extract, find, or generatorRef cannot be set at the same time",
+  ),
+  rule(
+    "has(self.extract) || has(self.find) || has(self.sourceRef)",
+    "either extract, find, or sourceRef must be set to dataFrom",
+  ),
+  rule(
+    "!has(self.sourceRef) || has(self.sourceRef.generatorRef) || has(self.sourceRef.storeRef)",
+    "generatorRef or storeRef must be set when using sourceRef in dataFrom",
+  ),
+];
+const SPEC_RULES = [
+  rule(
+    "(has(self.data) && size(self.data) > 0) || (has(self.dataFrom) && size(self.dataFrom) > 0)",
+    "either data or dataFrom should be specified",
+  ),
+  // Duplicates only under Retain (ESO's webhook). Linear in data's length, so no maxItems is
+  // needed: transformMapEntry fails on a repeated key, and the API server refuses the object with
+  // "insert failed: key <k> already exists evaluating rule: duplicate secretKey found".
+  rule(
+    "!has(self.data) || (has(self.target) && has(self.target.deletionPolicy) && self.target.deletionPolicy != 'Retain') || size(self.data.transformMapEntry(i, d, {d.secretKey: true})) == size(self.data)",
+    "duplicate secretKey found",
+  ),
+];
+
+export const ExternalSecretSpec = Type.Object(
+  {
+    secretStoreRef: Opt(StoreRef),
+    target: Opt(
+      Type.Object(
+        {
+          name: Opt(Type.String({ maxLength: 253 })),
+          creationPolicy: Opt(Enum(["Owner", "Orphan", "Merge", "None"])),
+          deletionPolicy: Opt(Enum(["Delete", "Merge", "Retain"])),
+          template: Opt(Template),
+          immutable: Opt(Type.Boolean()),
+          manifest: Opt(Type.Object({}, { "x-kubernetes-preserve-unknown-fields": true })),
+        },
+        { "x-kubernetes-validations": TARGET_RULES },
+      ),
     ),
-  ),
-  dataFrom: Opt(
-    Type.Array(
-      Type.Object({
-        extract: Opt(RemoteRef),
-        find: Opt(Find),
-        rewrite: Opt(Type.Array(Rewrite)),
-        sourceRef: Opt(SourceRef),
-      }),
+    refreshInterval: Opt(Str),
+    refreshPolicy: Opt(Enum(["CreatedOnce", "Periodic", "OnChange"])),
+    data: Opt(
+      Type.Array(
+        Type.Object({
+          secretKey: Type.String({ pattern: "^[-._a-zA-Z0-9]+$", maxLength: 253 }),
+          remoteRef: RemoteRef,
+          sourceRef: Opt(SourceRef),
+        }),
+      ),
     ),
-  ),
-});
+    dataFrom: Opt(
+      Type.Array(
+        Type.Object(
+          {
+            extract: Opt(RemoteRef),
+            find: Opt(Find),
+            rewrite: Opt(Type.Array(Rewrite)),
+            sourceRef: Opt(SourceRef),
+          },
+          { "x-kubernetes-validations": DATA_FROM_RULES },
+        ),
+      ),
+    ),
+  },
+  { "x-kubernetes-validations": SPEC_RULES },
+);
 
 export const ExternalSecretStatus = Type.Object({
   refreshTime: Opt(Type.Union([Type.String({ format: "date-time" }), Type.Null()])),

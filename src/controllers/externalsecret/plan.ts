@@ -79,6 +79,17 @@ export function planSecret(input: PlanInput): Plan {
   }
   const hasSources = (es.spec?.data ?? []).length > 0 || (es.spec?.dataFrom ?? []).length > 0;
   if (hasSources && Object.keys(data.data).length === 0) {
+    if (deletion === "Delete" && creation !== "Owner") {
+      // ESO deletes only Secrets it owns; Orphan with Delete passes admission and fails here
+      return {
+        action: "none",
+        condition: {
+          ok: false,
+          reason: "SecretSyncedError",
+          message: `could not delete secret: unable to delete secret ${name}: creationPolicy=${creation} is not Owner`,
+        },
+      };
+    }
     if (deletion === "Delete") {
       // only a Secret this ExternalSecret manages is ever deleted
       const ours = existing && existing.metadata.labels?.[MANAGED_LABEL] === "true";

@@ -28,10 +28,16 @@ export function validateExternalSecret(es: ExternalSecret): string[] {
   if ((spec.data ?? []).length === 0 && (spec.dataFrom ?? []).length === 0 && !target.template) {
     problems.push("either data or dataFrom should be specified");
   }
-  if (deletion === "Delete" && creation !== "Owner")
-    problems.push(`deletionPolicy=Delete must not be used when creationPolicy is ${creation}`);
+  // ESO's webhook (and the CRD's rules, src/api/externalsecrets.ts) refuse these, with these
+  // words; Orphan with Delete is accepted and fails only when a deletion is due (plan.ts).
+  if (deletion === "Delete" && (creation === "Merge" || creation === "None"))
+    problems.push(
+      "deletionPolicy=Delete must not be used when the controller doesn't own the secret. Please set creationPolicy=Owner",
+    );
   if (deletion === "Merge" && creation === "None")
-    problems.push("deletionPolicy=Merge must not be used with creationPolicy=None");
+    problems.push(
+      "deletionPolicy=Merge must not be used with creationPolicy=None. There is no Secret to merge with",
+    );
   if (target.name !== undefined && target.name !== "") {
     const problem = secretNameProblem(target.name);
     if (problem) problems.push(problem);

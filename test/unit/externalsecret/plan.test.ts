@@ -123,6 +123,18 @@ test("deletionPolicy when the remote secret is gone (ESO's semantics)", () => {
     reason: "SecretDeleted",
     message: "secret deleted due to DeletionPolicy=Delete",
   });
+  // Orphan with Delete (accepted at admission, as by ESO): the Secret it does not own is kept, with ESO's error
+  const orphan = planSecret(
+    input(es({ target: { creationPolicy: "Orphan", deletionPolicy: "Delete" }, data: gone }), {}, existing, [
+      "a",
+    ]),
+  );
+  assert.equal(orphan.action, "none");
+  assert.deepEqual(orphan.condition, {
+    ok: false,
+    reason: "SecretSyncedError",
+    message: "could not delete secret: unable to delete secret app: creationPolicy=Orphan is not Owner",
+  });
   // ...but never a Secret it does not manage
   const foreign: SecretObject = { metadata: { name: "app", namespace: "ns" }, data: {} };
   assert.equal(

@@ -103,13 +103,19 @@ test("status: lastTransitionTime kept while the status holds; change detection",
 });
 test("validation mirrors ESO's webhook", () => {
   assert.deepEqual(validateExternalSecret(base()), []);
-  assert.match(
-    validateExternalSecret(base({ target: { creationPolicy: "Orphan", deletionPolicy: "Delete" } })).join(),
-    /deletionPolicy=Delete/,
+  // ESO's webhook messages, as the CRD's rules give them at apply time
+  for (const creationPolicy of ["Merge", "None"] as const)
+    assert.deepEqual(validateExternalSecret(base({ target: { creationPolicy, deletionPolicy: "Delete" } })), [
+      "deletionPolicy=Delete must not be used when the controller doesn't own the secret. Please set creationPolicy=Owner",
+    ]);
+  // Orphan with Delete passes ESO's webhook (it fails only when a deletion is due: plan.test.ts)
+  assert.deepEqual(
+    validateExternalSecret(base({ target: { creationPolicy: "Orphan", deletionPolicy: "Delete" } })),
+    [],
   );
-  assert.match(
-    validateExternalSecret(base({ target: { creationPolicy: "None", deletionPolicy: "Merge" } })).join(),
-    /deletionPolicy=Merge/,
+  assert.deepEqual(
+    validateExternalSecret(base({ target: { creationPolicy: "None", deletionPolicy: "Merge" } })),
+    ["deletionPolicy=Merge must not be used with creationPolicy=None. There is no Secret to merge with"],
   );
   const dup = [
     { secretKey: "a", remoteRef: { key: "x" } },
