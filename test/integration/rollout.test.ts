@@ -13,7 +13,7 @@ import { silentLogger } from "../../src/util/log.ts";
 
 let api: KubeApi;
 before(async () => {
-  api = KubeApi.fromDefault((await sharedEnv()).kubeconfig);
+  api = KubeApi.fromDefault((await sharedEnv(["kube"])).kubeconfig);
 });
 
 interface Dep {
@@ -137,5 +137,45 @@ test("a burst of changes to several Secrets of one workload gives one restart; a
   };
   assert.equal(marker.type, "SECRET");
   assert.equal(marker.namespace, ns);
+  await ctl.stop();
+});
+
+test("a Deployment applied a moment before its Secret changes is restarted (listed from the API server, not a cache)", async () => {
+  const ns = `lag-${randomBytes(3).toString("hex")}`;
+  await api.create("/api/v1/namespaces", { metadata: { name: ns } });
+  await api.create(`/api/v1/namespaces/${ns}/secrets`, { metadata: { name: "s" }, data: { k: b64("0") } });
+  const ctl = new RolloutController({
+    api,
+    log: silentLogger,
+    namespace: ns,
+    strategy: "annotations",
+    coalesceMs: 300,
+  });
+  await ctl.start();
+  const deployment = (name: string) => ({
+    metadata: { name, annotations: { [ANN.secretReload]: "s" } },
+    spec: {
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: "c", image: "busybox" }] },
+      },
+    },
+  });
+  // applied, then the Secret changes at once: no watch event for the Deployment can have arrived
+  await api.create(`/apis/apps/v1/namespaces/${ns}/deployments`, deployment("fresh"));
+  await api.mergePatch(`/api/v1/namespaces/${ns}/secrets/s`, { data: { k: b64("1") } });
+  const path = `/apis/apps/v1/namespaces/${ns}/deployments/fresh`;
+  const d = await until("the restart of the fresh Deployment", async () => {
+    const x = await api.get<Dep>(path);
+    return x.spec.template.metadata?.annotations?.[ANN.lastReloadedFrom] ? x : undefined;
+  });
+  assert.equal(d.metadata.generation, 2, "restarted once");
+  // a Deployment created well after the change is not restarted by it
+  await sleep(1500);
+  await api.create(`/apis/apps/v1/namespaces/${ns}/deployments`, deployment("later"));
+  await sleep(1500);
+  const later = await api.get<Dep>(`/apis/apps/v1/namespaces/${ns}/deployments/later`);
+  assert.equal(later.metadata.generation, 1);
   await ctl.stop();
 });

@@ -4,23 +4,19 @@
  *
  * Only real data changes act: a watch update whose data hash differs from the previous object's.
  * The initial list (operator start, relists) only fills the cache, so restarts of the operator
- * restart nothing. Changes to several Secrets of one workload within `coalesceMs` give one patch.
+ * restart nothing. Changes to Secrets of one namespace within `coalesceMs` are one batch: the
+ * namespace's workloads are listed from the API server then (restarts.ts), one LIST per kind, and
+ * each workload gets one patch for all the changes it follows.
  */
 import type { KubeApi, KubeObject } from "../../kube/api.ts";
-import { Informer, objectKey } from "../../kube/informer.ts";
+import { Informer } from "../../kube/informer.ts";
 import { WorkQueue } from "../../kube/workqueue.ts";
 import type { EventRecorder } from "../../kube/events.ts";
 import type { Logger } from "../../util/log.ts";
 import type { Metrics } from "../../manager/metrics.ts";
 import { errorMessage } from "../../util/errors.ts";
-import {
-  reloaderHash,
-  restartPatch,
-  shouldRestart,
-  type Change,
-  type Strategy,
-  type Workload,
-} from "./match.ts";
+import { reloaderHash, restartPatch, type Change, type Strategy, type Workload } from "./match.ts";
+import { restartsFor, WORKLOAD_KINDS, type SecretChange } from "./restarts.ts";
 
 /** A watched Secret as the cache keeps it: identity, annotations and Reloader's hash of its data. */
 interface SecretObj extends KubeObject {
@@ -40,12 +36,6 @@ export function secretForRollout(s: SecretObj): SecretObj {
   };
 }
 
-const KINDS = [
-  { kind: "Deployment", plural: "deployments" },
-  { kind: "StatefulSet", plural: "statefulsets" },
-  { kind: "DaemonSet", plural: "daemonsets" },
-] as const;
-
 export interface RolloutControllerDeps {
   api: KubeApi;
   log: Logger;
@@ -56,14 +46,18 @@ export interface RolloutControllerDeps {
   coalesceMs?: number;
 }
 
+/** Queue keys of namespace batches (workload keys are `Kind|ns/name`, never with this prefix). */
+const NS_KEY = "namespace|";
+
 export class RolloutController {
   readonly name = "rollout";
   readonly secrets: Informer<SecretObj>;
-  readonly workloads: Map<string, Informer<Workload & KubeObject>>;
   readonly #queue: WorkQueue;
-  /** Secrets changed since a workload was last patched: workload key -> secret keys. */
-  readonly #pending = new Map<string, Set<string>>();
-  /** Synced workloads are known; a Secret changed before a workload exists restarts nothing. */
+  /** Secret changes not yet batched: namespace -> secret name -> the change. */
+  readonly #changed = new Map<string, Map<string, SecretChange>>();
+  /** Restarts not yet applied: workload key -> the workload as listed, and the changes to record. */
+  readonly #pending = new Map<string, { kind: Workload["kind"]; workload: Workload; changes: Change[] }>();
+  /** The Secret cache is synced: changes seen from now on are real changes. */
   #started = false;
 
   constructor(readonly deps: RolloutControllerDeps) {
@@ -72,16 +66,11 @@ export class RolloutController {
       deps.log.warn({ err: errorMessage(e) }, "watch error; relisting");
     };
     this.secrets = new Informer(deps.api, `/api/v1${ns}/secrets`, { onError, transform: secretForRollout });
-    this.workloads = new Map(
-      KINDS.map((k) => [
-        k.kind,
-        new Informer<Workload & KubeObject>(deps.api, `/apis/apps/v1${ns}/${k.plural}`, { onError }),
-      ]),
-    );
     this.#queue = new WorkQueue({
       concurrency: 4,
       handler: async (key) => {
-        await this.#process(key);
+        if (key.startsWith(NS_KEY)) await this.#batch(key.slice(NS_KEY.length));
+        else await this.#process(key);
         return undefined;
       },
       metrics: deps.metrics?.queue("rollout"),
@@ -97,47 +86,58 @@ export class RolloutController {
   }
 
   #secretChanged(secret: SecretObj): void {
-    const ref = {
-      name: secret.metadata.name ?? "",
-      namespace: secret.metadata.namespace ?? "",
-      annotations: secret.metadata.annotations,
-    };
-    for (const [kind, inf] of this.workloads) {
-      for (const w of inf.list()) {
-        const wl = { ...w, kind: kind as Workload["kind"] };
-        if (!shouldRestart(wl, ref)) continue;
-        const key = `${kind}|${objectKey(w)}`;
-        const set = this.#pending.get(key) ?? new Set<string>();
-        set.add(objectKey(secret));
-        this.#pending.set(key, set);
-        this.#queue.addAfter(key, this.deps.coalesceMs ?? 1000, "urgent");
+    const namespace = secret.metadata.namespace ?? "";
+    const name = secret.metadata.name ?? "";
+    const changes = this.#changed.get(namespace) ?? new Map<string, SecretChange>();
+    changes.set(name, {
+      ref: { name, namespace, annotations: secret.metadata.annotations },
+      changedAt: Date.now(),
+    });
+    this.#changed.set(namespace, changes);
+    this.#queue.addAfter(NS_KEY + namespace, this.deps.coalesceMs ?? 1000, "urgent");
+  }
+
+  /** One batch of a namespace's changes: list its workloads, queue one patch per workload. */
+  async #batch(namespace: string): Promise<void> {
+    const changes = this.#changed.get(namespace);
+    this.#changed.delete(namespace);
+    if (!changes?.size) return;
+    let restarts;
+    try {
+      restarts = await restartsFor(this.deps.api, namespace, [...changes.values()]);
+    } catch (e) {
+      // keep the batch for the retry, without losing changes that arrived meanwhile
+      const now = this.#changed.get(namespace) ?? new Map<string, SecretChange>();
+      for (const [k, c] of changes) if (!now.has(k)) now.set(k, c);
+      this.#changed.set(namespace, now);
+      throw e;
+    }
+    for (const r of restarts) {
+      const key = `${r.kind}|${namespace}/${r.workload.metadata.name ?? ""}`;
+      const prev = this.#pending.get(key)?.changes ?? [];
+      const fresh: Change[] = [];
+      for (const ref of r.secrets) {
+        const s = this.secrets.get(`${namespace}/${ref.name}`);
+        if (s) fresh.push({ secret: ref, hash: s.dataHash ?? reloaderHash(s.data) });
       }
+      const names = new Set(fresh.map((c) => c.secret.name));
+      this.#pending.set(key, {
+        kind: r.kind,
+        workload: r.workload,
+        changes: [...prev.filter((c) => !names.has(c.secret.name)), ...fresh],
+      });
+      this.#queue.add(key, "urgent");
     }
   }
 
   async #process(key: string): Promise<void> {
-    const [kind, wkey] = key.split("|", 2) as [Workload["kind"], string];
-    const secretKeys = this.#pending.get(key);
+    const pending = this.#pending.get(key);
     this.#pending.delete(key);
-    const w = this.workloads.get(kind)?.get(wkey);
-    if (!w || !secretKeys?.size) return;
-    const changes: Change[] = [];
-    for (const sk of secretKeys) {
-      const s = this.secrets.get(sk);
-      if (!s) continue;
-      changes.push({
-        secret: {
-          name: s.metadata.name ?? "",
-          namespace: s.metadata.namespace ?? "",
-          annotations: s.metadata.annotations,
-        },
-        hash: s.dataHash ?? reloaderHash(s.data),
-      });
-    }
-    const workload = { ...w, kind };
-    const patch = restartPatch(workload, changes, this.deps.strategy, new Date());
+    if (!pending?.changes.length) return;
+    const { kind, workload: w, changes } = pending;
+    const patch = restartPatch(w, changes, this.deps.strategy, new Date());
     if (!patch) return;
-    const plural = KINDS.find((k) => k.kind === kind)!.plural;
+    const plural = WORKLOAD_KINDS.find((k) => k.kind === kind)!.plural;
     const path = `/apis/apps/v1/namespaces/${w.metadata.namespace ?? ""}/${plural}/${w.metadata.name ?? ""}`;
     try {
       await this.deps.api.request("PATCH", path, {
@@ -145,8 +145,8 @@ export class RolloutController {
         contentType: "application/strategic-merge-patch+json",
       });
     } catch (e) {
-      // keep what still has to be applied for the retry
-      this.#pending.set(key, new Set([...(this.#pending.get(key) ?? []), ...secretKeys]));
+      // keep what still has to be applied for the retry (a newer batch supersedes it)
+      if (!this.#pending.has(key)) this.#pending.set(key, pending);
       throw e;
     }
     const names = changes.map((c) => c.secret.name).join(", ");
@@ -158,19 +158,23 @@ export class RolloutController {
       `Restarted because Secret ${names} changed`,
     );
     this.deps.log.info(
-      { workload: `${kind}/${wkey}`, secrets: names, strategy: this.deps.strategy },
+      {
+        workload: `${kind}/${w.metadata.namespace ?? ""}/${w.metadata.name ?? ""}`,
+        secrets: names,
+        strategy: this.deps.strategy,
+      },
       "workload restarted",
     );
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.secrets.start(), ...[...this.workloads.values()].map((i) => i.start())]);
+    await this.secrets.start();
     this.#started = true;
     this.#queue.start();
   }
 
   async stop(): Promise<void> {
     await this.#queue.shutdown();
-    await Promise.all([this.secrets.stop(), ...[...this.workloads.values()].map((i) => i.stop())]);
+    await this.secrets.stop();
   }
 }

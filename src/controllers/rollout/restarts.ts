@@ -1,0 +1,58 @@
+/**
+ * Which workloads a batch of Secret changes in one namespace restarts, read from the API server
+ * (as Reloader does) rather than a watch cache: a workload applied a moment before its Secret
+ * changed is in the list even when no watch event has reached the operator yet. One LIST per
+ * kind per namespace per batch keeps the cost bounded however many Secrets and workloads there are.
+ */
+import type { KubeApi } from "../../kube/api.ts";
+import { shouldRestart, type SecretRef, type Workload } from "./match.ts";
+
+export const WORKLOAD_KINDS = [
+  { kind: "Deployment", plural: "deployments" },
+  { kind: "StatefulSet", plural: "statefulsets" },
+  { kind: "DaemonSet", plural: "daemonsets" },
+] as const;
+
+/** A Secret whose data changed, and when the operator saw the change (ms since the epoch). */
+export interface SecretChange {
+  ref: SecretRef;
+  changedAt: number;
+}
+
+export interface Restart {
+  kind: Workload["kind"];
+  workload: Workload;
+  /** The changed Secrets this workload follows. */
+  secrets: SecretRef[];
+}
+
+interface Listed {
+  metadata: Workload["metadata"] & { creationTimestamp?: string };
+  spec?: Workload["spec"];
+}
+
+/**
+ * The workloads of `namespace` that existed when one of `changes` happened and follow it. A
+ * workload created later already starts with the new data (creationTimestamp has one-second
+ * resolution: one created in the second of the change counts as existing).
+ */
+export async function restartsFor(
+  api: Pick<KubeApi, "list">,
+  namespace: string,
+  changes: SecretChange[],
+): Promise<Restart[]> {
+  if (!changes.length) return [];
+  const out: Restart[] = [];
+  for (const { kind, plural } of WORKLOAD_KINDS) {
+    const list = await api.list<Listed>(`/apis/apps/v1/namespaces/${namespace}/${plural}`);
+    for (const item of list.items) {
+      const created = item.metadata.creationTimestamp ? Date.parse(item.metadata.creationTimestamp) : 0;
+      const workload: Workload = { ...item, kind };
+      const secrets = changes
+        .filter((c) => !(created > Math.floor(c.changedAt / 1000) * 1000) && shouldRestart(workload, c.ref))
+        .map((c) => c.ref);
+      if (secrets.length) out.push({ kind, workload, secrets });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,85 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { restartsFor, type SecretChange } from "../../../src/controllers/rollout/restarts.ts";
+import { ANN } from "../../../src/controllers/rollout/match.ts";
+import type { KubeList } from "../../../src/kube/api.ts";
+
+/** A fake API server: what each LIST returns, and every path asked for. */
+function fakeApi(items: Record<string, unknown[]>) {
+  const calls: string[] = [];
+  return {
+    calls,
+    list: <T>(path: string): Promise<KubeList<T>> => {
+      calls.push(path);
+      return Promise.resolve({ metadata: {}, items: (items[path] ?? []) as T[] });
+    },
+  };
+}
+
+const at = "2026-12-01T10:00:05Z";
+const t = Date.parse(at);
+const wl = (name: string, annotations: Record<string, string>, created = "2026-12-01T09:00:00Z") => ({
+  metadata: { name, namespace: "team", creationTimestamp: created, annotations },
+  spec: { template: { spec: { containers: [{ name: "c", envFrom: [{ secretRef: { name: "db" } }] }] } } },
+});
+const change = (name: string, changedAt = t + 400): SecretChange => ({
+  ref: { name, namespace: "team" },
+  changedAt,
+});
+
+test("one LIST per workload kind of the namespace, however many Secrets changed", async () => {
+  const api = fakeApi({});
+  await restartsFor(api, "team", [change("db"), change("cache"), change("other")]);
+  assert.deepEqual(api.calls, [
+    "/apis/apps/v1/namespaces/team/deployments",
+    "/apis/apps/v1/namespaces/team/statefulsets",
+    "/apis/apps/v1/namespaces/team/daemonsets",
+  ]);
+  // nothing changed: no call at all
+  const idle = fakeApi({});
+  assert.deepEqual(await restartsFor(idle, "team", []), []);
+  assert.equal(idle.calls.length, 0);
+});
+
+test("a workload the API server lists is restarted (no watch cache involved), with every change it follows", async () => {
+  const api = fakeApi({
+    "/apis/apps/v1/namespaces/team/deployments": [
+      wl("app", { [ANN.secretReload]: "db,cache" }),
+      wl("auto", { [ANN.auto]: "true" }),
+      wl("unrelated", { [ANN.secretReload]: "other-name" }),
+    ],
+    "/apis/apps/v1/namespaces/team/statefulsets": [wl("store", { [ANN.secretAuto]: "true" })],
+  });
+  const out = await restartsFor(api, "team", [change("db"), change("cache")]);
+  assert.deepEqual(
+    out.map((r) => [r.kind, r.workload.metadata.name, r.secrets.map((s) => s.name)]),
+    [
+      ["Deployment", "app", ["db", "cache"]],
+      ["Deployment", "auto", ["db"]], // auto: only the Secret it references
+      ["StatefulSet", "store", ["db"]],
+    ],
+  );
+  assert.equal(out[0]!.workload.kind, "Deployment");
+});
+
+test("a workload created after the change is left alone; one created in the same second counts", async () => {
+  const api = fakeApi({
+    "/apis/apps/v1/namespaces/team/deployments": [
+      wl("same-second", { [ANN.secretReload]: "db" }, at),
+      wl("later", { [ANN.secretReload]: "db" }, "2026-12-01T10:00:06Z"),
+      wl("no-timestamp", { [ANN.secretReload]: "db" }, ""),
+    ],
+  });
+  const out = await restartsFor(api, "team", [change("db")]);
+  assert.deepEqual(
+    out.map((r) => r.workload.metadata.name),
+    ["same-second", "no-timestamp"],
+  );
+});
+
+test("a LIST that fails fails the batch (the controller keeps it for the retry)", async () => {
+  const api = {
+    list: (): Promise<never> => Promise.reject(new Error("503 from the API server")),
+  };
+  await assert.rejects(restartsFor(api, "team", [change("db")]), /503/);
+});
