@@ -89,10 +89,7 @@ export class RolloutController {
     const namespace = secret.metadata.namespace ?? "";
     const name = secret.metadata.name ?? "";
     const changes = this.#changed.get(namespace) ?? new Map<string, SecretChange>();
-    changes.set(name, {
-      ref: { name, namespace, annotations: secret.metadata.annotations },
-      changedAt: Date.now(),
-    });
+    changes.set(name, { ref: { name, namespace, annotations: secret.metadata.annotations } });
     this.#changed.set(namespace, changes);
     this.#queue.addAfter(NS_KEY + namespace, this.deps.coalesceMs ?? 1000, "urgent");
   }

@@ -13,10 +13,9 @@ export const WORKLOAD_KINDS = [
   { kind: "DaemonSet", plural: "daemonsets" },
 ] as const;
 
-/** A Secret whose data changed, and when the operator saw the change (ms since the epoch). */
+/** A Secret whose data changed. */
 export interface SecretChange {
   ref: SecretRef;
-  changedAt: number;
 }
 
 export interface Restart {
@@ -26,15 +25,13 @@ export interface Restart {
   secrets: SecretRef[];
 }
 
-interface Listed {
-  metadata: Workload["metadata"] & { creationTimestamp?: string };
-  spec?: Workload["spec"];
-}
+type Listed = Omit<Workload, "kind">;
 
 /**
- * The workloads of `namespace` that existed when one of `changes` happened and follow it. A
- * workload created later already starts with the new data (creationTimestamp has one-second
- * resolution: one created in the second of the change counts as existing).
+ * The workloads of `namespace` that follow one of `changes`. As with Reloader, one created
+ * between the change and the list (within the coalescing window) is restarted too: harmless, and
+ * no comparison of the operator's clock with the API server's creationTimestamp can skip one
+ * that did exist.
  */
 export async function restartsFor(
   api: Pick<KubeApi, "list">,
@@ -46,11 +43,8 @@ export async function restartsFor(
   for (const { kind, plural } of WORKLOAD_KINDS) {
     const list = await api.list<Listed>(`/apis/apps/v1/namespaces/${namespace}/${plural}`);
     for (const item of list.items) {
-      const created = item.metadata.creationTimestamp ? Date.parse(item.metadata.creationTimestamp) : 0;
       const workload: Workload = { ...item, kind };
-      const secrets = changes
-        .filter((c) => !(created > Math.floor(c.changedAt / 1000) * 1000) && shouldRestart(workload, c.ref))
-        .map((c) => c.ref);
+      const secrets = changes.filter((c) => shouldRestart(workload, c.ref)).map((c) => c.ref);
       if (secrets.length) out.push({ kind, workload, secrets });
     }
   }
