@@ -11,7 +11,9 @@ import {
   createPublicKey,
   X509Certificate,
 } from "node:crypto";
-import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { parse as parseYaml, type Tags } from "yaml";
+import { goJsonMarshal } from "../util/gojson.ts";
+import { goYamlMarshal } from "./yaml.ts";
 import { GoFloat, NO_VALUE, goType, type Func } from "./exec.ts";
 import { sprintf, goQuote } from "./printf.ts";
 import { formatValue, isTrue, toInt, toNumber, toStr, utf8OrBytes } from "./values.ts";
@@ -91,11 +93,20 @@ function lengthOf(v: unknown): number {
   throw new FuncError(`len of type ${goType(v)}`);
 }
 
-/** Go's json.Marshal: keys sorted, HTML-escaped. */
+/**
+ * Sprig's toJson family: Go's json.Marshal (keys sorted by bytes, `<>&` escaped unless raw,
+ * U+2028/U+2029 always); a value Go cannot encode (a NaN) gives "", as Sprig swallows the error.
+ */
 function goJson(v: unknown, indent?: string, escapeHtml = true): string {
-  let s = JSON.stringify(plain(v, true), null, indent) ?? "null";
+  const data = plain(v, true);
+  let s: string;
+  try {
+    s = goJsonMarshal(data, escapeHtml, indent ?? "");
+  } catch (e) {
+    if (isCustosError(e, "CUSTOS_DECODE")) return "";
+    throw e;
+  }
   chargeBytes(s.length);
-  if (escapeHtml) s = s.replace(/</g, "\\u003c").replace(/>/g, "\\u003e").replace(/&/g, "\\u0026");
   return s;
 }
 
@@ -124,6 +135,22 @@ function plain(x: unknown, sortKeys: boolean, depth = 0): unknown {
   }
   return typeof x === "object" ? null : x;
 }
+
+/**
+ * go-yaml v2's reading (sigs.k8s.io/yaml.Unmarshal): YAML 1.1 scalars (`yes`, `on`, `0755`), but
+ * timestamps and base-60 numbers stay strings. Silent: the library's warnings quote the document.
+ */
+const YAML11 = {
+  version: "1.1",
+  logLevel: "silent",
+  maxAliasCount: 100,
+  customTags: (tags: Tags) =>
+    tags.filter(
+      (t) =>
+        typeof t !== "object" ||
+        !(t.tag === "tag:yaml.org,2002:timestamp" || ("format" in t && t.format === "TIME")),
+    ),
+} as const;
 
 function randomString(n: number, chars: string): string {
   reserve(n, "random string");
@@ -553,8 +580,9 @@ export function builtinFuncs(): Map<string, Func> {
     // Sprig accepts a string or an int64 (results of math functions); a plain int literal is 0
     duration: (s) => goDuration(typeof s === "string" ? toInt(s) : 0),
     // ESO
+    // sigs.k8s.io/yaml: through Go's JSON, then go-yaml v2 (keys sorted its way; yaml.ts)
     toYaml: (v) => {
-      const out = stringifyYaml(plain(v, false)).replace(/\n$/, "");
+      const out = goYamlMarshal(plain(v, false));
       chargeBytes(out.length);
       return out;
     },
@@ -563,8 +591,7 @@ export function builtinFuncs(): Map<string, Func> {
       // the YAML parser is slow per byte: charged three times (the call charged once)
       chargeBytes(2 * toStr(s).length);
       try {
-        // silent: the library's warnings quote the document (a secret value) on stderr
-        parsed = parseYaml(toStr(s), { logLevel: "silent", maxAliasCount: 100 }) as unknown;
+        parsed = parseYaml(toStr(s), YAML11) as unknown;
       } catch {
         throw new FuncError("the value is not valid YAML");
       }

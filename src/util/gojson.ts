@@ -56,9 +56,15 @@ export function goFormatFloatF(n: number): string {
   return `${sign}0.${"0".repeat(-exp - 1)}${digits}`;
 }
 
-/** json.Marshal of a decoded JSON value (objects, arrays, strings, numbers, booleans, null). */
-export function goJsonMarshal(value: unknown, escapeHtml = true): string {
+/**
+ * json.Marshal of a decoded JSON value (objects, arrays, strings, numbers, booleans, null);
+ * with `indent`, json.MarshalIndent(v, "", indent) (empty objects and arrays stay `{}`, `[]`).
+ */
+export function goJsonMarshal(value: unknown, escapeHtml = true, indent = ""): string {
   const parts: string[] = [];
+  const nl = (depth: number): void => {
+    if (indent) parts.push("\n", indent.repeat(depth));
+  };
   const walk = (v: unknown, depth: number): void => {
     if (depth > MAX_DEPTH)
       throw new CustosError("CUSTOS_DECODE", "value nested too deeply to encode as JSON", {
@@ -72,17 +78,21 @@ export function goJsonMarshal(value: unknown, escapeHtml = true): string {
       parts.push("[");
       v.forEach((e, i) => {
         if (i) parts.push(",");
+        nl(depth + 1);
         walk(e, depth + 1);
       });
+      if (v.length) nl(depth);
       parts.push("]");
     } else if (typeof v === "object") {
       const keys = Object.keys(v).sort(byUtf8);
       parts.push("{");
       keys.forEach((k, i) => {
         if (i) parts.push(",");
-        parts.push(goJsonString(k, escapeHtml), ":");
+        nl(depth + 1);
+        parts.push(goJsonString(k, escapeHtml), indent ? ": " : ":");
         walk((v as Record<string, unknown>)[k], depth + 1);
       });
+      if (keys.length) nl(depth);
       parts.push("}");
     } else parts.push("null");
   };

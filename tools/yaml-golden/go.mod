@@ -1,0 +1,5 @@
+module custos.local/yaml-golden
+
+go 1.24
+
+require sigs.k8s.io/yaml v1.6.0
