@@ -7,6 +7,7 @@ import type { FindQuery, ProviderDeps, RemoteKey, RemoteSecret, Session, StoreCo
 import { CustosError, isCustosError } from "../../util/errors.ts";
 import { specMatcher } from "../../util/regex.ts";
 import { login } from "./auth.ts";
+import { metadataProperties } from "./metadata.ts";
 import type { AuthInfo, VaultClient } from "./client.ts";
 import {
   findPathSegments,
@@ -155,16 +156,12 @@ export class VaultSession implements Session {
     return p;
   }
 
+  /** KV v2 metadata as ESO exposes it: system fields and custom_metadata (metadata.ts). */
   async #readMetadata(path: VaultPath): Promise<RemoteSecret> {
     const res = await this.#authed((token) =>
-      this.client.call<{ data?: { custom_metadata?: Record<string, string> | null } }>(
-        "ReadMetadata",
-        "GET",
-        path,
-        { token },
-      ),
+      this.client.call<{ data?: unknown }>("ReadMetadata", "GET", path, { token }),
     );
-    const meta = res.body.data?.custom_metadata ?? {};
+    const meta = metadataProperties(res.body.data);
     this.deps.redact(JSON.stringify(meta));
     return { kind: "map", value: meta };
   }
