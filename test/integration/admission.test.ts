@@ -75,18 +75,6 @@ const refused: [string, Spec, string][] = [
     { dataFrom: [{ sourceRef: {} }] },
     "generatorRef or storeRef must be set when using sourceRef in dataFrom",
   ],
-  // a key-by-key check would exceed CEL's cost budget on long lists: the API server's own
-  // message names the key, then ESO's words
-  [
-    "duplicate secretKeys (default deletionPolicy: Retain)",
-    { data: [entry("a"), entry("b"), entry("a")] },
-    "key a already exists evaluating rule: duplicate secretKey found",
-  ],
-  [
-    "duplicate secretKeys with deletionPolicy Retain",
-    { target: { deletionPolicy: "Retain" }, data: [entry("x"), entry("x")] },
-    "key x already exists evaluating rule: duplicate secretKey found",
-  ],
 ];
 
 for (const [name, spec, message] of refused) {
@@ -112,9 +100,11 @@ test("accepted: what ESO's webhook accepts", async () => {
   for (const spec of ok) assert.equal(await apply(spec), undefined, JSON.stringify(spec));
 });
 
-test("a 2,000-entry data list applies; a duplicate in it is still found", async () => {
+test("a 2,000-entry data list applies (the rules' cost stays within the budget)", async () => {
   const many = Array.from({ length: 2000 }, (_, i) => entry(`key-${i}`));
   assert.equal(await apply({ data: many }), undefined);
-  const err = await apply({ data: [...many, entry("key-1234")] });
-  assert.ok(err?.includes("key key-1234 already exists evaluating rule: duplicate secretKey found"), err);
+});
+
+test("duplicate secretKeys under Retain are left to the status check (CRDs must load before Kubernetes 1.33)", async () => {
+  assert.equal(await apply({ data: [entry("a"), entry("b"), entry("a")] }), undefined);
 });
