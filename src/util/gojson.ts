@@ -13,8 +13,13 @@ import { CustosError } from "./errors.ts";
 const MAX_DEPTH = 1000;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
+const SURROGATE = /[\ud800-\udfff]/;
+
+/** Go's string order (UTF-8 bytes = code points); UTF-16 order differs only around surrogates. */
 function byUtf8(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+  if (SURROGATE.test(a) || SURROGATE.test(b))
+    return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** A JSON string literal as Go writes it (HTML-escaped unless `escapeHtml` is false). */
