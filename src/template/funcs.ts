@@ -35,6 +35,7 @@ import {
   type GoMap,
 } from "./maps.ts";
 import { bcryptHash, COST, genPrivateKey, pemToPkcs12, pkcs12Cert, pkcs12Key, rsaDecrypt } from "./crypto.ts";
+import { parseJson as parseJsonText } from "../util/json.ts";
 
 /** Widest indent/nindent (Helm charts use a few dozen columns). */
 const MAX_INDENT = 10_000;
@@ -677,10 +678,10 @@ function splitString(s: string, sep: string): string[] {
   return sep === "" ? Array.from(s) : s.split(sep);
 }
 
-/** JSON.parse, undefined when the text is not JSON (its error message would quote the text). */
+/** JSON, undefined when the text is not JSON (its error message would quote the text). */
 function parseJson(s: string): unknown {
   try {
-    return JSON.parse(s) as unknown;
+    return parseJsonText(s);
   } catch {
     return undefined;
   }

@@ -5,6 +5,7 @@
  * secret value (a property step names the remote secret's keys, never their values).
  */
 import { KubeApiError } from "../../kube/api.ts";
+import { parseJson } from "../../util/json.ts";
 import { clusterStoreDenial, isOurStore, type StoreCondition } from "../../controllers/secretstore/access.ts";
 import type { Condition } from "../../controllers/externalsecret/types.ts";
 import type { RemoteSecret } from "../../providers/types.ts";
@@ -236,7 +237,7 @@ export function propertyNames(s: RemoteSecret): string[] {
   let v: unknown = s.kind === "map" ? s.value : undefined;
   if (s.kind === "bytes") {
     try {
-      v = JSON.parse(new TextDecoder().decode(s.value)) as unknown;
+      v = parseJson(new TextDecoder().decode(s.value));
     } catch {
       return [];
     }

@@ -12,6 +12,7 @@ import { getPath, toGjsonString } from "../../util/gjson.ts";
 import { goFormatFloatF, goJsonMarshal, goJsonNumber } from "../../util/gojson.ts";
 import { redactor } from "../../util/redact.ts";
 import { dict } from "../../util/dict.ts";
+import { parseJson } from "../../util/json.ts";
 import { compileSpecRegex, RegexBudget, specError } from "../../util/regex.ts";
 import type { DataFromEntry, ExternalSecret, FindSpec, RemoteRef, Rewrite, StoreRef } from "./types.ts";
 
@@ -112,7 +113,7 @@ function wholeValue(s: RemoteSecret): Uint8Array {
 function asMap(s: RemoteSecret, what: string): Record<string, unknown> {
   if (s.kind === "map") return s.value;
   try {
-    const parsed = JSON.parse(dec.decode(s.value)) as unknown;
+    const parsed = parseJson(dec.decode(s.value));
     if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed))
       return parsed as Record<string, unknown>;
   } catch {
@@ -156,7 +157,7 @@ export function extractProperty(s: RemoteSecret, ref: RemoteRef): Uint8Array {
   if (s.kind === "map") obj = s.value;
   else {
     try {
-      obj = JSON.parse(dec.decode(s.value));
+      obj = parseJson(dec.decode(s.value));
     } catch {
       throw new CustosError(
         "CUSTOS_PROPERTY_NOT_FOUND",

@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { Agent, request, type Dispatcher } from "undici";
 import { CustosError, type CustosErrorCode } from "../../util/errors.ts";
+import { parseJson } from "../../util/json.ts";
 import type { VaultPath } from "./path.ts";
 
 export interface VaultClientOptions {
@@ -123,7 +124,7 @@ export class VaultClient {
     let body: unknown = undefined;
     if (text) {
       try {
-        body = JSON.parse(text);
+        body = parseJson(text);
       } catch {
         body = undefined;
       }
