@@ -152,6 +152,7 @@ test("RBAC: the operator's ServiceAccount can do its job, and nothing else", asy
     ["create", "secrets", "", "x"],
     ["create", "serviceaccounts/token", "", "x"],
     ["patch", "deployments", "apps", "x"],
+    ["list", "deployments", "apps", "x"],
     ["watch", "sealedsecrets", "bitnami.com", undefined],
     ["update", "leases", "coordination.k8s.io", "custos-system"],
   ] as const)
@@ -164,6 +165,7 @@ test("RBAC: the operator's ServiceAccount can do its job, and nothing else", asy
     ["update", "leases", "coordination.k8s.io", "kube-system"],
     ["create", "clusterrolebindings", "rbac.authorization.k8s.io", undefined],
     ["patch", "secrets", "", "x"],
+    ["watch", "deployments", "apps", "x"],
     ["update", "externalsecrets/status", "external-secrets.io", "x"],
   ] as const)
     assert.equal(await canI(verb, resource, ns, group), false, `${verb} ${resource} must be denied`);
