@@ -23,6 +23,7 @@ import {
   extractProperty,
   findId,
   refId,
+  registerRemoteSecret,
   remoteRefsOf,
   storeRefOf,
   type FetchResults,
@@ -167,7 +168,7 @@ export async function walkChain(es: ExternalSecret, opts: ChainOptions): Promise
         let got: RemoteSecret | Error;
         try {
           got = await session.read(ref);
-          registerValue(got);
+          registerRemoteSecret(got, OWNER);
           available.set(refId(group.storeRef, ref), propertyNames(got));
         } catch (e) {
           got = e instanceof Error ? e : new Error(String(e));
@@ -189,7 +190,7 @@ export async function walkChain(es: ExternalSecret, opts: ChainOptions): Promise
         const what = `dataFrom.find ${JSON.stringify(q)}`;
         try {
           const m = await session.find(q);
-          for (const v of m.values()) registerValue(v);
+          for (const v of m.values()) registerRemoteSecret(v, OWNER);
           results.finds.set(findId(group.storeRef, q), m);
           w.push(findStep(what, m.size));
         } catch (e) {
@@ -283,10 +284,6 @@ function forbiddenRead(e: unknown, what: string): Failure {
   return e instanceof KubeApiError && e.status === 403
     ? { ...f, message: `cannot read ${what}: the Kubernetes API refused this kubeconfig's user` }
     : f;
-}
-
-function registerValue(v: RemoteSecret): void {
-  redactor.add(v.kind === "bytes" ? v.value : JSON.stringify(v.value), OWNER);
 }
 
 async function getStore(

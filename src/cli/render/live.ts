@@ -25,16 +25,16 @@ import {
 import type { KubeObject } from "../../kube/api.ts";
 import { createKubeAccess } from "../../kube/access.ts";
 import "../../providers/all.ts";
-import type { RemoteSecret } from "../../providers/types.ts";
 import { SessionPool } from "../../sync/sessions.ts";
 import { ReadCache } from "../../sync/reads.ts";
 import { CustosError } from "../../util/errors.ts";
 import { redactor } from "../../util/redact.ts";
-import { findId, refId, remoteRefsOf, type FetchResults } from "../../controllers/externalsecret/data.ts";
+import { refId, remoteRefsOf, type FetchResults } from "../../controllers/externalsecret/data.ts";
 import {
   bindStore,
   groupByStore,
   resolveStore,
+  runFinds,
   type StoreLookup,
 } from "../../controllers/externalsecret/stores.ts";
 import {
@@ -158,15 +158,7 @@ export class LiveStores {
         const r = got.get(ReadCache.refKey(key, ref));
         if (r !== undefined) results.reads.set(refId(group.storeRef, ref), r);
       }
-      for (const q of group.finds) {
-        try {
-          const m = await session.find(q);
-          for (const v of m.values()) register(v);
-          results.finds.set(findId(group.storeRef, q), m);
-        } catch (e) {
-          results.finds.set(findId(group.storeRef, q), e instanceof Error ? e : new Error(String(e)));
-        }
-      }
+      await runFinds(session, group, results);
     }
     return results;
   }
@@ -213,9 +205,4 @@ export class LiveStores {
   async close(): Promise<void> {
     await this.#sessions.close();
   }
-}
-
-function register(v: RemoteSecret): void {
-  if (v.kind === "bytes") redactor.add(v.value);
-  else redactor.add(JSON.stringify(v.value));
 }

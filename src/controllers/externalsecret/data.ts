@@ -45,6 +45,11 @@ export interface BuiltData {
   missingRemote?: string[];
 }
 
+/** Registers a remote secret's values with the redactor (a map as its JSON: leaves included). */
+export function registerRemoteSecret(v: RemoteSecret, owner?: object): void {
+  redactor.add(v.kind === "bytes" ? v.value : JSON.stringify(v.value), owner);
+}
+
 export function storeRefOf(es: ExternalSecret, sourceStore: StoreRef | undefined): StoreRef {
   const ref = sourceStore?.name ? sourceStore : es.spec?.secretStoreRef;
   return { name: ref?.name ?? "", kind: ref?.kind ?? "SecretStore" };

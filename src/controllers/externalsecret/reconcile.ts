@@ -15,7 +15,7 @@ import type { EventRecorder } from "../../kube/events.ts";
 import type { HandlerResult } from "../../kube/workqueue.ts";
 import type { Logger } from "../../util/log.ts";
 import type { Metrics } from "../../manager/metrics.ts";
-import type { KubeAccess, RemoteSecret } from "../../providers/types.ts";
+import type { KubeAccess } from "../../providers/types.ts";
 import { SessionPool } from "../../sync/sessions.ts";
 import type { ReadCache } from "../../sync/reads.ts";
 import { ReadCache as RC } from "../../sync/reads.ts";
@@ -28,7 +28,7 @@ import {
   type SecretStoreObject,
   type SecretObject,
 } from "./types.ts";
-import { remoteRefsOf, refId, findId, type FetchResults } from "./data.ts";
+import { remoteRefsOf, refId, type FetchResults } from "./data.ts";
 import { OWNER_LABEL, ownerLabelValue, type TemplateSources } from "./plan.ts";
 import {
   buildStatus,
@@ -40,7 +40,7 @@ import {
 } from "./status.ts";
 import { validateExternalSecret } from "./validate.ts";
 import { nextCycleIn, readWindow, spread } from "./schedule.ts";
-import { bindStore, groupByStore, resolveStore, siblingReads } from "./stores.ts";
+import { bindStore, groupByStore, resolveStore, runFinds, siblingReads } from "./stores.ts";
 import { fetchTemplateSources } from "./sources.ts";
 import { planFromResults } from "./outcome.ts";
 
@@ -157,15 +157,7 @@ async function sync(
       const r = got.get(RC.refKey(sessionKey, ref));
       if (r !== undefined) results.reads.set(refId(group.storeRef, ref), r);
     }
-    for (const q of group.finds) {
-      try {
-        const m = await session.find(q);
-        for (const v of m.values()) registerValue(v);
-        results.finds.set(findId(group.storeRef, q), m);
-      } catch (e) {
-        results.finds.set(findId(group.storeRef, q), e instanceof Error ? e : new Error(String(e)));
-      }
-    }
+    await runFinds(session, group, results);
   }
 
   const sources = await templateSources(ctx, es);
@@ -270,11 +262,6 @@ async function deleteOrphans(ctx: ReconcileContext, es: ExternalSecret): Promise
       `Deleted Secret ${s.metadata.name ?? ""}: the target was renamed to ${target.name}`,
     );
   }
-}
-
-function registerValue(v: RemoteSecret): void {
-  if (v.kind === "bytes") redactor.add(v.value);
-  else redactor.add(JSON.stringify(v.value));
 }
 
 export function targetName(es: ExternalSecret): string {

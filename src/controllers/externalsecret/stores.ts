@@ -4,12 +4,25 @@
  * of other ExternalSecrets sharing the session (what a batching provider fetches together).
  */
 import type { KubeObject } from "../../kube/api.ts";
-import type { KubeAccess, ProviderDefinition, RemoteKey, StoreContext } from "../../providers/types.ts";
+import type {
+  KubeAccess,
+  ProviderDefinition,
+  RemoteKey,
+  Session,
+  StoreContext,
+} from "../../providers/types.ts";
 import { providerFor } from "../../providers/registry.ts";
 import { SessionPool } from "../../sync/sessions.ts";
 import { CustosError } from "../../util/errors.ts";
 import { clusterStoreDenial, isOurStore, type StoreCondition } from "../secretstore/access.ts";
-import { remoteRefsOf, type RefFind, type RefRead } from "./data.ts";
+import {
+  findId,
+  registerRemoteSecret,
+  remoteRefsOf,
+  type FetchResults,
+  type RefFind,
+  type RefRead,
+} from "./data.ts";
 import type { ReconcileContext } from "./reconcile.ts";
 import type { ExternalSecret, SecretStoreObject } from "./types.ts";
 
@@ -180,4 +193,17 @@ export function bindStore(
       kube,
     },
   };
+}
+
+/** Runs a group's finds on its session into `results`; a failed find is kept as its result. */
+export async function runFinds(session: Session, group: StoreGroup, results: FetchResults): Promise<void> {
+  for (const q of group.finds) {
+    try {
+      const m = await session.find(q);
+      for (const v of m.values()) registerRemoteSecret(v);
+      results.finds.set(findId(group.storeRef, q), m);
+    } catch (e) {
+      results.finds.set(findId(group.storeRef, q), e instanceof Error ? e : new Error(String(e)));
+    }
+  }
 }
