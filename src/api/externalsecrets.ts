@@ -5,7 +5,6 @@
  */
 import { Type, type TSchema } from "@sinclair/typebox";
 import { allProviders } from "../providers/registry.ts";
-import "../providers/all.ts";
 
 const Str = Type.String();
 const Opt = <T extends TSchema>(t: T) => Type.Optional(t);

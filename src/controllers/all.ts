@@ -1,3 +1,12 @@
-/** Registers the controllers that run beside sync. */
-import "./rollout/index.ts";
-import "./sealedsecret/index.ts";
+/**
+ * The controllers that run beside sync, by explicit list: name (as given to --controllers) and
+ * factory. A new controller adds its folder and one entry here; nothing registers itself on import.
+ */
+import type { ControllerFactory } from "../manager/registry.ts";
+import { rolloutController } from "./rollout/index.ts";
+import { sealedSecretController } from "./sealedsecret/index.ts";
+
+export const CONTROLLERS: ReadonlyArray<readonly [string, ControllerFactory]> = [
+  ["rollout", rolloutController],
+  ["sealedsecret", sealedSecretController],
+];

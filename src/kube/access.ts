@@ -1,6 +1,6 @@
 /**
  * The `KubeAccess` providers use: reads of credentials and ServiceAccount tokens named by a store.
- * The operator's own token is not here (see src/sync/operator-identity.ts).
+ * The operator's own token is not here (see src/engine/operator-identity.ts).
  */
 import type { KubeAccess } from "../providers/types.ts";
 import { CustosError } from "../util/errors.ts";

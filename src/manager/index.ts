@@ -10,16 +10,15 @@ import { EventRecorder } from "../kube/events.ts";
 import { LeaderElector } from "../kube/leader.ts";
 import { createLogger, type Logger, type LogFormat } from "../util/log.ts";
 import { redactor } from "../util/redact.ts";
-import { SessionPool } from "../sync/sessions.ts";
-import { ReadCache } from "../sync/reads.ts";
+import { SessionPool } from "../engine/sessions.ts";
+import { ReadCache } from "../engine/reads.ts";
 import { Metrics } from "./metrics.ts";
 import { HttpEndpoints } from "./http.ts";
 import { ExternalSecretController } from "../controllers/externalsecret/controller.ts";
 import { SecretStoreController } from "../controllers/secretstore/controller.ts";
 import { ClusterExternalSecretController } from "../controllers/clusterexternalsecret/controller.ts";
-import "../providers/all.ts";
-import "../controllers/all.ts";
-import { extraControllers, type Controller } from "./registry.ts";
+import { CONTROLLERS } from "../controllers/all.ts";
+import type { Controller } from "./registry.ts";
 
 export type { Controller } from "./registry.ts";
 
@@ -124,7 +123,7 @@ export async function runOperator(options: OperatorOptions): Promise<RunningOper
         }),
       );
   }
-  for (const [name, factory] of extraControllers) {
+  for (const [name, factory] of CONTROLLERS) {
     if (options.controllers.has(name))
       controllers.push(
         await factory({ api, log: log.child({ controller: name }), metrics, events, http, options }),

@@ -1,6 +1,6 @@
 /**
- * Controllers beyond sync register here from their own folders (src/controllers/all.ts imports
- * them), so the manager names none of them.
+ * The shape of a controller beyond sync. The list of them is src/controllers/all.ts, so the
+ * manager names none of them.
  */
 import type { KubeApi } from "../kube/api.ts";
 import type { EventRecorder } from "../kube/events.ts";
@@ -25,9 +25,3 @@ export interface ControllerDeps {
 }
 
 export type ControllerFactory = (deps: ControllerDeps) => Controller | Promise<Controller>;
-
-export const extraControllers = new Map<string, ControllerFactory>();
-
-export function registerController(name: string, factory: ControllerFactory): void {
-  extraControllers.set(name, factory);
-}

@@ -1,4 +1,10 @@
-/** Registers every built-in provider. Adding a provider adds one import here and nothing else. */
-import "./fake/index.ts";
-import "./vault/index.ts";
-import "./aws/index.ts";
+/**
+ * Every built-in provider, by explicit list: adding a provider adds its folder and one entry here.
+ * The registry (registry.ts) reads this list; nothing registers itself on import.
+ */
+import type { ProviderDefinition } from "./types.ts";
+import { fakeProvider } from "./fake/index.ts";
+import { vaultProvider } from "./vault/index.ts";
+import { awsProvider } from "./aws/index.ts";
+
+export const PROVIDERS: readonly ProviderDefinition<never>[] = [fakeProvider, vaultProvider, awsProvider];

@@ -2,7 +2,7 @@
  * Uses of the operator's own identity by a store. A provider declares, from the spec alone, where
  * it would act as the operator (`OperatorIdentityUse`); these are refused at validation and again
  * at connect, before any request, unless the context grants the identity. The grant itself is
- * made in one place (src/sync/operator-identity.ts): a provider cannot produce it.
+ * made in one place (src/engine/operator-identity.ts): a provider cannot produce it.
  */
 import type { OperatorIdentity, StoreContext } from "./types.ts";
 import { CustosError } from "../util/errors.ts";

@@ -1,14 +1,11 @@
 /**
- * Providers by their `spec.provider.<name>` key. Each provider folder registers itself in the list
- * below; nothing else in the code base names a provider.
+ * Providers by their `spec.provider.<name>` key, built from the explicit list in all.ts; nothing
+ * else in the code base names a provider.
  */
 import type { ProviderDefinition } from "./types.ts";
+import { PROVIDERS } from "./all.ts";
 
-const providers = new Map<string, ProviderDefinition<never>>();
-
-export function registerProvider<Spec>(def: ProviderDefinition<Spec>): void {
-  providers.set(def.name, def);
-}
+const providers = new Map<string, ProviderDefinition<never>>(PROVIDERS.map((p) => [p.name, p]));
 
 export function allProviders(): ProviderDefinition<never>[] {
   return [...providers.values()];

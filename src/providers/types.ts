@@ -27,7 +27,7 @@ export interface KubeAccess {
  * The operator's own identity: its Kubernetes service-account token and its cloud default
  * credential chains (environment, IMDS, the pod's IRSA). It can read every Secret in the cluster,
  * so it is reachable only through `StoreContext.operator`, which only the session pool sets (see
- * src/sync/operator-identity.ts), and only for stores allowed to act as the operator.
+ * src/engine/operator-identity.ts), and only for stores allowed to act as the operator.
  */
 export interface OperatorIdentity {
   /** The operator's own service-account token (in-cluster), if it has one. */

@@ -127,7 +127,7 @@ export function providerStep(s: StoreId, provider: string | undefined, problems:
 }
 
 /**
- * The operator-identity rule (src/sync/operator-identity.ts): `problems` are what validation says
+ * The operator-identity rule (src/engine/operator-identity.ts): `problems` are what validation says
  * when the store may not act as the operator. A ClusterSecretStore may; a SecretStore only when the
  * operator runs with the flag. Returns the step, and whether the login would be the operator's own
  * (which the CLI cannot perform).

@@ -5,7 +5,6 @@
  * turned into a step by src/cli/explain/steps.ts. The CLI user's kubeconfig reads the objects and
  * the credentials; the operator's own identity is never used (the CLI has none to use).
  */
-import "../../providers/all.ts";
 import { createKubeAccess } from "../../kube/access.ts";
 import {
   KubeApiError,

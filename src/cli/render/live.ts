@@ -24,9 +24,8 @@ import {
 } from "../../kube/api.ts";
 import type { KubeObject } from "../../kube/api.ts";
 import { createKubeAccess } from "../../kube/access.ts";
-import "../../providers/all.ts";
-import { SessionPool } from "../../sync/sessions.ts";
-import { ReadCache } from "../../sync/reads.ts";
+import { SessionPool } from "../../engine/sessions.ts";
+import { ReadCache } from "../../engine/reads.ts";
 import { CustosError } from "../../util/errors.ts";
 import { redactor } from "../../util/redact.ts";
 import { refId, remoteRefsOf, type FetchResults } from "../../controllers/externalsecret/data.ts";

@@ -16,9 +16,10 @@ import type { EventRecorder } from "../../kube/events.ts";
 import type { Logger } from "../../util/log.ts";
 import type { Metrics } from "../../manager/metrics.ts";
 import type { KubeAccess } from "../../providers/types.ts";
-import { SessionPool } from "../../sync/sessions.ts";
-import type { ReadCache } from "../../sync/reads.ts";
+import { SessionPool } from "../../engine/sessions.ts";
+import type { ReadCache } from "../../engine/reads.ts";
 import { errorMessage } from "../../util/errors.ts";
+import { ApiSecretWriter } from "../../engine/writer.ts";
 import { redactor } from "../../util/redact.ts";
 import { GROUP, VERSION_STORAGE, type ExternalSecret, type SecretStoreObject } from "./types.ts";
 import { reconcileExternalSecret, type ReconcileContext } from "./reconcile.ts";
@@ -72,6 +73,7 @@ export class ExternalSecretController {
     this.#ctx = {
       ...deps,
       now: deps.now ?? Date.now,
+      writer: new ApiSecretWriter(deps.api, deps.metrics, deps.events),
       externalSecrets: this.externalSecrets,
       secretStores: this.secretStores,
       clusterSecretStores: this.clusterSecretStores,

@@ -14,6 +14,7 @@ import { utf8OrBytes } from "../../template/values.ts";
 import type { BuiltData, RenderFn } from "./data.ts";
 import { DATA_HASH_ANNOTATION, type ReadyInput } from "./status.ts";
 import { dict } from "../../util/dict.ts";
+import { decodeSecretData, planTarget, type TargetPlan } from "../../engine/target.ts";
 import {
   GROUP,
   VERSION_STORAGE,
@@ -49,9 +50,7 @@ export interface PlanInput {
   now: Date;
 }
 
-export type Plan =
-  | { action: "create" | "update"; secret: SecretObject; condition: ReadyInput }
-  | { action: "delete" | "none"; secret?: undefined; condition: ReadyInput };
+export type Plan = (TargetPlan | { action: "delete"; secret?: undefined }) & { condition: ReadyInput };
 
 const SYNCED: ReadyInput = { ok: true, reason: "SecretSynced", message: "secret synced" };
 
@@ -137,18 +136,9 @@ export function planSecret(input: PlanInput): Plan {
     };
   }
 
-  // ownership
-  const controllerRef = existing?.metadata.ownerReferences?.find((r) => r.controller);
-  if (creation === "Owner" && controllerRef && controllerRef.uid !== es.metadata.uid) {
-    throw new CustosError(
-      "CUSTOS_OWNERSHIP_CONFLICT",
-      `target Secret "${name}" is already controlled by ${controllerRef.kind} "${controllerRef.name}"`,
-      { retryable: false },
-    );
-  }
-
   const rendered = renderTarget(input);
-  const desiredData = creation === "Merge" ? { ...decodeData(existing), ...rendered.data } : rendered.data;
+  const desiredData =
+    creation === "Merge" ? { ...decodeSecretData(existing), ...rendered.data } : rendered.data;
   // deletionPolicy Merge: keys whose remote secret is gone are dropped.
   // A key another entry still provides (a duplicate secretKey, a dataFrom key) keeps that value, as in ESO.
   for (const k of data.missingKeys) if (!(k in data.data)) delete desiredData[k];
@@ -159,9 +149,7 @@ export function planSecret(input: PlanInput): Plan {
   // ESO labels every Secret it writes, the one it merges into included.
   labels[MANAGED_LABEL] = "true";
   if (creation === "Owner") labels[OWNER_LABEL] = ownerLabelValue(es);
-  const type = es.spec?.target?.template?.type ?? existing?.type ?? "Opaque";
-  const immutable = es.spec?.target?.immutable === true ? true : undefined;
-  const ownerRef =
+  const owner =
     creation === "Owner"
       ? {
           apiVersion: `${GROUP}/${VERSION_STORAGE}`,
@@ -172,71 +160,20 @@ export function planSecret(input: PlanInput): Plan {
           blockOwnerDeletion: true,
         }
       : undefined;
-
-  const encoded = encodeData(desiredData);
-  if (!existing) {
-    return {
-      action: "create",
-      secret: {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: {
-          name,
-          namespace: es.metadata.namespace ?? "",
-          labels,
-          annotations,
-          ...(ownerRef ? { ownerReferences: [ownerRef] } : {}),
-        },
-        type,
-        data: encoded,
-        ...(immutable ? { immutable } : {}),
-      },
-      condition: synced,
-    };
-  }
-
-  const sameData = sameMap(existing.data ?? {}, encoded);
-  const metaOk =
-    Object.entries(labels).every(([k, v]) => existing.metadata.labels?.[k] === v) &&
-    Object.entries(annotations).every(([k, v]) => existing.metadata.annotations?.[k] === v);
-  const ownerOk =
-    !ownerRef || existing.metadata.ownerReferences?.some((r) => r.uid === ownerRef.uid && r.controller);
-  const typeOk = (existing.type ?? "Opaque") === type;
-  const immutableOk = (existing.immutable ?? false) === (immutable ?? false) || existing.immutable === true;
-  if (sameData && metaOk && ownerOk && typeOk && immutableOk) return { action: "none", condition: synced };
-  if (existing.immutable) {
-    throw new CustosError(
-      "CUSTOS_INVALID_SPEC",
-      `target Secret "${name}" is immutable and its data differs; delete it to let it be re-created`,
-      { retryable: false },
-    );
-  }
-  if (!typeOk && existing.type) {
-    // the type of a Secret cannot be changed in place
-    throw new CustosError(
-      "CUSTOS_INVALID_SPEC",
-      `target Secret "${name}" has type "${existing.type}", the template asks for "${type}"; delete it to let it be re-created`,
-      { retryable: false },
-    );
-  }
-  const owners = (existing.metadata.ownerReferences ?? []).filter((r) => !ownerRef || r.uid !== ownerRef.uid);
-  return {
-    action: "update",
-    secret: {
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: {
-        ...existing.metadata,
-        labels: { ...existing.metadata.labels, ...labels },
-        annotations: { ...existing.metadata.annotations, ...annotations },
-        ...(ownerRef || owners.length ? { ownerReferences: ownerRef ? [...owners, ownerRef] : owners } : {}),
-      },
-      type,
-      data: encoded,
-      ...(immutable ? { immutable } : {}),
+  const target = planTarget(
+    {
+      namespace: es.metadata.namespace ?? "",
+      name,
+      type: es.spec?.target?.template?.type,
+      data: desiredData,
+      labels,
+      annotations,
+      owner,
+      immutable: es.spec?.target?.immutable,
     },
-    condition: synced,
-  };
+    existing,
+  );
+  return { ...target, condition: synced };
 }
 
 interface Rendered {
@@ -352,21 +289,4 @@ function copyMeta(m: Record<string, string> | undefined): Record<string, string>
   const out = { ...(m ?? {}) };
   delete out[LAST_APPLIED];
   return out;
-}
-
-function decodeData(s: SecretObject | undefined): Record<string, Uint8Array> {
-  const out = dict<Uint8Array>();
-  for (const [k, v] of Object.entries(s?.data ?? {})) out[k] = Buffer.from(v, "base64");
-  return out;
-}
-
-function encodeData(d: Record<string, Uint8Array>): Record<string, string> {
-  const out = dict<string>();
-  for (const k of Object.keys(d).sort()) out[k] = Buffer.from(d[k]!).toString("base64");
-  return out;
-}
-
-function sameMap(a: Record<string, string>, b: Record<string, string>): boolean {
-  const ka = Object.keys(a);
-  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }

@@ -3,23 +3,24 @@
  *
  *   decide whether a sync is due                 (status.ts, pure)
  *   resolve the store, check class and access    (secretstore/access.ts, pure)
- *   session for the store identity               (sync/sessions.ts: one login per identity)
- *   read every unique remote secret              (sync/reads.ts: shared, one read per window)
+ *   session for the store identity               (engine/sessions.ts: one login per identity)
+ *   read every unique remote secret              (engine/reads.ts: shared, one read per window)
  *   compute the data and the desired Secret      (data.ts, plan.ts, pure)
  *   write the Secret only if it differs; write status only if it changes
  */
 import type { KubeApi, KubeObject } from "../../kube/api.ts";
-import { isConflict, isNotFound, resourcePath, SECRETS } from "../../kube/api.ts";
+import { isNotFound, resourcePath, SECRETS } from "../../kube/api.ts";
 import type { Informer } from "../../kube/informer.ts";
 import type { EventRecorder } from "../../kube/events.ts";
 import type { HandlerResult } from "../../kube/workqueue.ts";
 import type { Logger } from "../../util/log.ts";
 import type { Metrics } from "../../manager/metrics.ts";
 import type { KubeAccess } from "../../providers/types.ts";
-import { SessionPool } from "../../sync/sessions.ts";
-import type { ReadCache } from "../../sync/reads.ts";
-import { ReadCache as RC } from "../../sync/reads.ts";
-import { CustosError, errorMessage, isCustosError, type CustosErrorCode } from "../../util/errors.ts";
+import { SessionPool } from "../../engine/sessions.ts";
+import type { SecretWriter } from "../../engine/writer.ts";
+import type { ReadCache } from "../../engine/reads.ts";
+import { ReadCache as RC } from "../../engine/reads.ts";
+import { errorMessage, isCustosError, type CustosErrorCode } from "../../util/errors.ts";
 import { redactor } from "../../util/redact.ts";
 import {
   GROUP,
@@ -51,6 +52,8 @@ export interface ReconcileContext {
   events: EventRecorder;
   sessions: SessionPool;
   reads: ReadCache;
+  /** The engine's one Secret writer (engine/writer.ts). */
+  writer: SecretWriter;
   kube: KubeAccess;
   controllerClass: string;
   now: () => number;
@@ -173,53 +176,12 @@ async function sync(
     { namespace: es.metadata.namespace, name: es.metadata.name, action: plan.action },
     "secret plan",
   );
-  let written: SecretObject | undefined = existing;
-  const secretPath = resourcePath({ ...SECRETS, namespace, name: targetName(es) });
-  switch (plan.action) {
-    case "create":
-      try {
-        written = await ctx.api.create<SecretObject>(resourcePath({ ...SECRETS, namespace }), plan.secret);
-      } catch (e) {
-        // created by another writer since we looked: the retry reads it and plans again
-        if (isConflict(e))
-          throw new CustosError(
-            "CUSTOS_WRITE_CONFLICT",
-            `Secret ${targetName(es)} appeared while creating it; retrying`,
-            { cause: e },
-          );
-        throw e;
-      }
-      ctx.metrics.secretWrites.inc({ controller: "externalsecret", operation: "create" });
-      ctx.events.record(withKind(es), "Normal", "Created", `Created Secret ${targetName(es)}`);
-      break;
-    case "update":
-      try {
-        written = await ctx.api.replace<SecretObject>(secretPath, plan.secret);
-      } catch (e) {
-        if (isConflict(e))
-          throw new CustosError(
-            "CUSTOS_WRITE_CONFLICT",
-            `Secret ${targetName(es)} changed while updating; retrying`,
-            { cause: e },
-          );
-        throw e;
-      }
-      ctx.metrics.secretWrites.inc({ controller: "externalsecret", operation: "update" });
-      ctx.events.record(withKind(es), "Normal", "Updated", `Updated Secret ${targetName(es)}`);
-      break;
-    case "delete":
-      await ctx.api.delete(secretPath);
-      written = undefined;
-      ctx.metrics.secretWrites.inc({ controller: "externalsecret", operation: "delete" });
-      ctx.events.record(
-        withKind(es),
-        "Normal",
-        "Deleted",
-        `Deleted Secret ${targetName(es)}: the remote secret no longer exists`,
-      );
-      break;
-    case "none":
-      break;
+  const origin = { controller: "externalsecret", object: withKind(es) };
+  let written: SecretObject | undefined;
+  if (plan.action === "delete") {
+    await ctx.writer.delete(namespace, targetName(es), origin, "the remote secret no longer exists");
+  } else {
+    written = await ctx.writer.apply(plan, existing, origin);
   }
   // a rename is a spec change: periodic refreshes need not scan for orphans
   if (reason !== "refresh") await deleteOrphans(ctx, es);
@@ -249,17 +211,11 @@ async function deleteOrphans(ctx: ReconcileContext, es: ExternalSecret): Promise
   for (const s of ctx.managedSecrets.list()) {
     if (s.metadata.namespace !== namespace || s.metadata.name === target.name) continue;
     if (s.metadata.labels?.[OWNER_LABEL] !== owner) continue;
-    await ctx.api
-      .delete(resourcePath({ ...SECRETS, namespace, name: s.metadata.name ?? "" }))
-      .catch((e: unknown) => {
-        if (!isNotFound(e)) throw e;
-      });
-    ctx.metrics.secretWrites.inc({ controller: "externalsecret", operation: "delete" });
-    ctx.events.record(
-      withKind(es),
-      "Normal",
-      "Deleted",
-      `Deleted Secret ${s.metadata.name ?? ""}: the target was renamed to ${target.name}`,
+    await ctx.writer.delete(
+      namespace,
+      s.metadata.name ?? "",
+      { controller: "externalsecret", object: withKind(es) },
+      `the target was renamed to ${target.name}`,
     );
   }
 }

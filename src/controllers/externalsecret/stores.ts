@@ -12,7 +12,7 @@ import type {
   StoreContext,
 } from "../../providers/types.ts";
 import { providerFor } from "../../providers/registry.ts";
-import { SessionPool } from "../../sync/sessions.ts";
+import { SessionPool } from "../../engine/sessions.ts";
 import { CustosError } from "../../util/errors.ts";
 import { clusterStoreDenial, isOurStore, type StoreCondition } from "../secretstore/access.ts";
 import {

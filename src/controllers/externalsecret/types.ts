@@ -118,8 +118,4 @@ export interface SecretStoreObject extends KubeObject {
   status?: { conditions?: Condition[] };
 }
 
-export interface SecretObject extends KubeObject {
-  type?: string;
-  data?: Record<string, string>;
-  immutable?: boolean;
-}
+export type { SecretObject } from "../../engine/target.ts";

@@ -1,16 +1,13 @@
-/** Registers the rollout controller with the operator (`--controllers rollout`). */
-import { registerController } from "../../manager/registry.ts";
+/** The rollout controller's factory (`--controllers rollout`). */
+import type { ControllerFactory } from "../../manager/registry.ts";
 import { RolloutController } from "./controller.ts";
 
-registerController(
-  "rollout",
-  ({ api, log, metrics, events, options }) =>
-    new RolloutController({
-      api,
-      log,
-      metrics,
-      events,
-      namespace: options.namespace,
-      strategy: options.reloadStrategy,
-    }),
-);
+export const rolloutController: ControllerFactory = ({ api, log, metrics, events, options }) =>
+  new RolloutController({
+    api,
+    log,
+    metrics,
+    events,
+    namespace: options.namespace,
+    strategy: options.reloadStrategy,
+  });

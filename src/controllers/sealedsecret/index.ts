@@ -1,9 +1,9 @@
-/** Registers the SealedSecret controller with the operator (`--controllers sealedsecret`). */
-import { registerController } from "../../manager/registry.ts";
+/** The SealedSecret controller's factory (`--controllers sealedsecret`). */
+import type { ControllerFactory } from "../../manager/registry.ts";
 import { SealedSecretController } from "./controller.ts";
 import { renderEsoTemplate } from "../../template/index.ts";
 
-registerController("sealedsecret", ({ api, log, metrics, events, options }) => {
+export const sealedSecretController: ControllerFactory = ({ api, log, metrics, events, options }) => {
   const c = new SealedSecretController({
     api,
     log,
@@ -18,4 +18,4 @@ registerController("sealedsecret", ({ api, log, metrics, events, options }) => {
     render: renderEsoTemplate,
   });
   return c;
-});
+};

@@ -10,7 +10,7 @@ import type { Logger } from "../../util/log.ts";
 import type { Metrics } from "../../manager/metrics.ts";
 import type { KubeAccess } from "../../providers/types.ts";
 import { providerFor } from "../../providers/registry.ts";
-import type { SessionPool } from "../../sync/sessions.ts";
+import type { SessionPool } from "../../engine/sessions.ts";
 import { errorMessage } from "../../util/errors.ts";
 import { redactor } from "../../util/redact.ts";
 import { conditionProblems, isOurStore, type StoreCondition as AccessCondition } from "./access.ts";

@@ -4,7 +4,6 @@
  * (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL_SSM, AWS_ENDPOINT_URL_STS)
  * set on the operator: emulators and private endpoints need no change to the manifests.
  */
-import { registerProvider } from "../registry.ts";
 import type { ProviderDefinition, StoreContext } from "../types.ts";
 import { CustosError } from "../../util/errors.ts";
 import { chainUse, credentialsFor, refNamespace } from "./credentials.ts";
@@ -77,5 +76,3 @@ export const awsProvider: ProviderDefinition<AwsProviderSpec> = {
     return new AwsSession(spec, region, credentials, deps);
   },
 };
-
-registerProvider(awsProvider);

@@ -3,7 +3,6 @@
  * A `value` is returned as bytes (a JSON value may be read with `property`); a `valueMap` as a map.
  */
 import { createHash } from "node:crypto";
-import { registerProvider } from "../registry.ts";
 import type { ProviderDefinition, RemoteSecret, Session } from "../types.ts";
 import { CustosError } from "../../util/errors.ts";
 import { specMatcher } from "../../util/regex.ts";
@@ -54,5 +53,3 @@ export const fakeProvider: ProviderDefinition<FakeProviderSpec> = {
     };
   },
 };
-
-registerProvider(fakeProvider);

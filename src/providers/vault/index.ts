@@ -2,7 +2,6 @@
  * The Vault / OpenBao provider (`spec.provider.vault`): KV v1 and v2, and the auth methods ESO
  * users rely on, with one long-lived session per credential identity.
  */
-import { registerProvider } from "../registry.ts";
 import type { ProviderDefinition, StoreContext } from "../types.ts";
 import { CustosError } from "../../util/errors.ts";
 import { authMethod, clientTls, identityOf, operatorUses, refNamespace } from "./auth.ts";
@@ -96,5 +95,3 @@ export const vaultProvider: ProviderDefinition<VaultProviderSpec> = {
     return session;
   },
 };
-
-registerProvider(vaultProvider);

@@ -19,7 +19,6 @@ import {
 } from "../../../src/api/externalsecrets.ts";
 import { SEALED_SECRET_SPEC } from "../../../src/api/sealedsecrets.ts";
 import { allProviders } from "../../../src/providers/registry.ts";
-import "../../../src/providers/all.ts";
 import { validateExternalSecret } from "../../../src/controllers/externalsecret/validate.ts";
 import { syncDecision } from "../../../src/controllers/externalsecret/status.ts";
 import {

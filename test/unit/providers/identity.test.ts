@@ -5,8 +5,8 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { vaultProvider } from "../../../src/providers/vault/index.ts";
 import { awsProvider } from "../../../src/providers/aws/index.ts";
-import { SessionPool } from "../../../src/sync/sessions.ts";
-import { grantOperatorIdentity } from "../../../src/sync/operator-identity.ts";
+import { SessionPool } from "../../../src/engine/sessions.ts";
+import { grantOperatorIdentity } from "../../../src/engine/operator-identity.ts";
 import { OPERATOR_IDENTITY_FLAG } from "../../../src/providers/operator.ts";
 import { isCustosError } from "../../../src/util/errors.ts";
 import type {
@@ -261,7 +261,7 @@ test("a context cannot smuggle the operator identity in: the pool strips it for 
   );
 });
 
-test("by construction: only src/sync/operator-identity.ts reaches the operator's own credentials", () => {
+test("by construction: only src/engine/operator-identity.ts reaches the operator's own credentials", () => {
   const root = join(import.meta.dirname, "..", "..", "..", "src");
   const files: string[] = [];
   const walk = (d: string): void => {
@@ -275,5 +275,5 @@ test("by construction: only src/sync/operator-identity.ts reaches the operator's
   const sources =
     /fromNodeProviderChain|fromEnv\b|fromIni\b|fromInstanceMetadata|fromContainerMetadata|fromProcess\b|fromSSO\b|fromTokenFile|defaultProvider\b|serviceaccount\/token|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|AWS_WEB_IDENTITY_TOKEN_FILE|AWS_ROLE_ARN/;
   const hits = files.filter((f) => sources.test(readFileSync(f, "utf8"))).map((f) => relative(root, f));
-  assert.deepEqual(hits, ["sync/operator-identity.ts"]);
+  assert.deepEqual(hits, ["engine/operator-identity.ts"]);
 });

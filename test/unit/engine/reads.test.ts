@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ReadCache } from "../../../src/sync/reads.ts";
-import { SessionPool } from "../../../src/sync/sessions.ts";
+import { ReadCache } from "../../../src/engine/reads.ts";
+import { SessionPool } from "../../../src/engine/sessions.ts";
 import type { ProviderDefinition, RemoteKey, RemoteSecret, Session } from "../../../src/providers/types.ts";
 import { Type } from "@sinclair/typebox";
 
