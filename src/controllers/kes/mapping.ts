@@ -189,7 +189,8 @@ function versionOf(
 export function fetchPlan(spec: KesSpec): Fetch[] {
   const backend = backendTypeOf(spec);
   const out: Fetch[] = [];
-  for (const key of spec.dataFrom ?? []) out.push({ kind: "dataFrom", ref: { key }, isBinary: false });
+  const keyOf = (key: string): RemoteKey => (backend === "systemManager" ? ssmKey(key) : { key });
+  for (const key of spec.dataFrom ?? []) out.push({ kind: "dataFrom", ref: keyOf(key), isBinary: false });
   for (const d of spec.dataFromWithOptions ?? []) {
     const version = versionOf(backend, d);
     out.push({
@@ -202,6 +203,15 @@ export function fetchPlan(spec: KesSpec): Fetch[] {
   return out;
 }
 
+/**
+ * SSM's `name:3` (KES passed it to GetParameter as is): the key and a version, so the read is
+ * one of that version and never batched with, or mistaken for, a read of the current one.
+ */
+function ssmKey(key: string): RemoteKey {
+  const m = /^(.+):(\d+)$/.exec(key);
+  return m ? { key: m[1]!, version: m[2]! } : { key };
+}
+
 function dataFetch(backend: string, d: KesDataItem): Fetch {
   if (d.path !== undefined)
     return { kind: "path", path: d.path, recursive: d.recursive === true, isBinary: d.isBinary === true };
@@ -209,7 +219,10 @@ function dataFetch(backend: string, d: KesDataItem): Fetch {
   return {
     kind: "data",
     name: d.name ?? "",
-    ref: { key: d.key ?? "", ...(version ? { version } : {}) },
+    ref:
+      backend === "systemManager"
+        ? ssmKey(d.key ?? "")
+        : { key: d.key ?? "", ...(version ? { version } : {}) },
     property: d.property,
     isBinary: d.isBinary === true,
   };

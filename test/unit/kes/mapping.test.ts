@@ -210,7 +210,7 @@ test("isBinary decodes base64 once; non-JSON with a property or in dataFrom is s
   assert.throws(() => secretData(plan, [new Error("boom"), bytes(""), bytes("")]), /boom/);
 });
 
-test("SSM path: basenames, recursive only when asked; versions: key:N kept, versionId as uuid/", () => {
+test("SSM path: basenames, recursive only when asked; versions: key:N as a versioned read, versionId as uuid/", () => {
   const plan = fetchPlan({
     backendType: "systemManager",
     data: [{ path: "/app" }, { path: "/app/", recursive: true }, { key: "/p:3", name: "v" }],
@@ -218,7 +218,7 @@ test("SSM path: basenames, recursive only when asked; versions: key:N kept, vers
   assert.deepEqual(plan[2], {
     kind: "data",
     name: "v",
-    ref: { key: "/p:3" },
+    ref: { key: "/p", version: "3" },
     property: undefined,
     isBinary: false,
   });
