@@ -67,4 +67,10 @@ export const COMMANDS: readonly CommandEntry[] = [
       "Configure Vault for the cluster's stores: auth method, least-privilege policy, role (vault setup)",
     load: async () => (await import("./commands/vault.ts")).registerVaultCommand,
   },
+  {
+    name: "migrate",
+    summary:
+      "Convert kubernetes-external-secrets (KES) manifests to ESO ExternalSecrets and stores (migrate kes)",
+    load: async () => (await import("./commands/migrate.ts")).registerMigrateCommand,
+  },
 ];
