@@ -14,6 +14,9 @@ import assert from "node:assert/strict";
 import { readFileSync, mkdtempSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { parseAllDocuments } from "yaml";
 import { sharedEnv, type SharedEnv } from "../env/shared.ts";
 import {
   applyCrds,
@@ -41,6 +44,8 @@ let env: SharedEnv;
 let api: KubeApi;
 let vault: VaultClient;
 const operators: OperatorProcess[] = [];
+/** The namespace where seed 002 ran under the KES controller (for the migration's comparison). */
+let seedNamespace = "";
 const namespaces: string[] = [];
 
 interface KesStatus {
@@ -156,6 +161,7 @@ function auditRequests(file: string): { path: string; op: string }[] {
 test("seed 002 unchanged: Vault Kubernetes auth at mount kubernetes, cool-secret with the template's annotations; polling disabled, a change to the object brings the new value; one login, no lookup-self", async () => {
   const manifest = readFileSync(join(seedDir, "externalsecret-kes.yaml"), "utf8");
   const n = await ns("kes-seed");
+  seedNamespace = n;
   const auditDir = mkdtempSync(join(tmpdir(), "custos-kes-audit-"));
   const device = `kes-${suffix()}`;
   const auditFile = join(auditDir, "audit.log");
@@ -412,4 +418,44 @@ spec:
   for (const n of [tenant, guarded])
     assert.doesNotMatch(JSON.stringify(await kesStatus(n, "steal")), new RegExp(password));
   assert.doesNotMatch(op.output(), new RegExp(password));
+});
+
+test("custos migrate kes on seed 002: the ESO manifests, served by Custos, produce the Secret the KES object did", async () => {
+  assert.ok(seedNamespace, "runs after the seed test");
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      join(root, "src/cli/main.ts"),
+      "migrate",
+      "kes",
+      join(seedDir, "externalsecret-kes.yaml"),
+      "--vault-addr",
+      env.vault.addr,
+      "--service-account",
+      `${KES_NS}/${KES_SA}`,
+    ],
+    { cwd: root },
+  );
+  const kinds = parseAllDocuments(stdout).map((d) => (d.toJS() as { kind: string }).kind);
+  assert.deepEqual(kinds, ["ClusterSecretStore", "ExternalSecret"]);
+  const n = await ns("kes-migrated");
+  await operator(["--controllers", "externalsecret", "--namespace", n]);
+  await kubectl(env, ["apply", "-n", n, "-f", "-"], stdout);
+  const storeName = /name: (kes-vault-[0-9a-f]+)/.exec(stdout)?.[1];
+  try {
+    const kesSecret = await secret(seedNamespace, "cool-secret");
+    const migrated = await eventually("the migrated Secret", async () => {
+      const got = await secret(n, "cool-secret");
+      return got?.data?.test ? got : undefined;
+    });
+    assert.deepEqual(migrated.data, kesSecret?.data, "same data as the KES object's Secret");
+    assert.equal(migrated.type, kesSecret?.type);
+    assert.equal(migrated.metadata.annotations?.ts, "2021-09-25T16:13:32.00Z");
+    assert.equal(migrated.metadata.annotations?.["commit-hash"], "d4f0a2db0dde69771e65d66cad3d77227832bd76");
+  } finally {
+    if (storeName)
+      await tolerate(api.delete(`/apis/external-secrets.io/v1/clustersecretstores/${storeName}`));
+  }
 });
