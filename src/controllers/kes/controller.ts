@@ -14,7 +14,7 @@
  */
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { KubeObject } from "../../kube/api.ts";
-import { isNotFound, resourcePath, SECRETS } from "../../kube/api.ts";
+import { isNotFound, KubeApiError, resourcePath, SECRETS } from "../../kube/api.ts";
 import { Informer, objectKey } from "../../kube/informer.ts";
 import { WorkQueue, type HandlerResult } from "../../kube/workqueue.ts";
 import type { Controller, ControllerDeps } from "../../manager/registry.ts";
@@ -81,6 +81,7 @@ export class KesController implements Controller {
   #crdTimer: NodeJS.Timeout | undefined;
   #running = false;
   #stopped = false;
+  #lastState: string | undefined;
 
   constructor(
     readonly deps: ControllerDeps,
@@ -130,36 +131,52 @@ export class KesController implements Controller {
     });
   }
 
-  /** Whether the API server serves kubernetes-client.io/v1 externalsecrets. */
-  async crdServed(): Promise<boolean> {
+  /**
+   * Whether the API server serves kubernetes-client.io/v1 externalsecrets, and this operator may
+   * list them (installations that leave KES out grant no RBAC for it: then the controller idles).
+   */
+  async crdServed(): Promise<"absent" | "forbidden" | "served"> {
     try {
       const res = await this.deps.api.get<{ resources?: { name: string }[] }>(
         `/apis/${KES_GROUP}/${KES_VERSION}`,
       );
-      return (res.resources ?? []).some((r) => r.name === KES_PLURAL);
+      if (!(res.resources ?? []).some((r) => r.name === KES_PLURAL)) return "absent";
     } catch (e) {
-      if (isNotFound(e)) return false;
+      if (isNotFound(e)) return "absent";
       throw e;
     }
+    for (const inf of this.#informers.values()) {
+      try {
+        await this.deps.api.list(inf.path, { limit: 1 });
+      } catch (e) {
+        if (e instanceof KubeApiError && (e.status === 403 || e.status === 401)) return "forbidden";
+        throw e;
+      }
+    }
+    return "served";
   }
 
   async start(): Promise<void> {
-    let served = false;
+    let state: "absent" | "forbidden" | "served" | "unknown" = "unknown";
     try {
-      served = await this.crdServed();
+      state = await this.crdServed();
     } catch (e) {
       this.deps.log.warn({ err: errorMessage(e) }, "could not look for the kubernetes-client.io CRD");
     }
-    if (!served) {
-      this.deps.log.info(
-        { crd: `${KES_PLURAL}.${KES_GROUP}` },
-        "kes: CRD not installed; the controller starts when it is",
-      );
+    if (this.#stopped || this.#running) return;
+    if (state !== "served") {
+      if (state !== this.#lastState)
+        this.deps.log.info(
+          { crd: `${KES_PLURAL}.${KES_GROUP}`, state },
+          state === "forbidden"
+            ? "kes: CRD installed but no RBAC to list it; the controller starts when it has"
+            : "kes: CRD not installed; the controller starts when it is",
+        );
+      this.#lastState = state;
       this.#crdTimer = setTimeout(() => void this.start(), this.opts.crdPollMs);
       this.#crdTimer.unref();
       return;
     }
-    if (this.#stopped || this.#running) return;
     this.#running = true;
     await this.#namespaces.start();
     await Promise.all([...this.#informers.values()].map((i) => i.start()));
