@@ -37,6 +37,7 @@ import {
   normalize,
   secretData,
   specProblems,
+  statusDue,
   statusText,
   type Fetched,
 } from "./mapping.ts";
@@ -312,6 +313,7 @@ export class KesController implements Controller {
       status: statusText(error),
       observedGeneration: es.metadata.generation ?? 0,
     };
+    if (!statusDue(es.status, status, this.#now())) return;
     const path = resourcePath({
       group: KES_GROUP,
       version: KES_VERSION,

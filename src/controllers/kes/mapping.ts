@@ -417,3 +417,24 @@ export function desiredSecret(
 export function statusText(error: string | undefined): string {
   return error === undefined ? "SUCCESS" : `ERROR, ${error.replace(/[\r\n]+/g, " ")}`;
 }
+
+/** While nothing else changes, `lastSync` is refreshed at most this often (KES: after every poll). */
+export const LAST_SYNC_REFRESH_MS = 5 * 60_000;
+
+/**
+ * Whether a status needs writing: its text or generation changed, or lastSync is older than
+ * LAST_SYNC_REFRESH_MS. KES wrote status after every poll: with 1,000 objects at 10 s, 100 API
+ * writes a second that said nothing new.
+ */
+export function statusDue(
+  current:
+    | { status?: string | undefined; observedGeneration?: number | undefined; lastSync?: string | undefined }
+    | undefined,
+  next: { status: string; observedGeneration: number },
+  now: number,
+): boolean {
+  if (!current || current.status !== next.status || current.observedGeneration !== next.observedGeneration)
+    return true;
+  const last = Date.parse(current.lastSync ?? "");
+  return !Number.isFinite(last) || now - last >= LAST_SYNC_REFRESH_MS;
+}

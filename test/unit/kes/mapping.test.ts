@@ -10,7 +10,9 @@ import {
   normalize,
   secretData,
   specProblems,
+  statusDue,
   statusText,
+  LAST_SYNC_REFRESH_MS,
   type Fetched,
 } from "../../../src/controllers/kes/mapping.ts";
 import { kesOptions, parseServiceAccount } from "../../../src/controllers/kes/config.ts";
@@ -352,4 +354,14 @@ test("controllerId vs INSTANCE_ID; configuration from KES's environment, flags w
 test("status text: SUCCESS, or ERROR with the message on one line", () => {
   assert.equal(statusText(undefined), "SUCCESS");
   assert.equal(statusText("a\nb\r\nc"), "ERROR, a b c");
+});
+
+test("status is written when its text or generation changes, else lastSync at most every 5 minutes", () => {
+  const t = Date.parse("2026-12-02T00:00:00Z");
+  const cur = { status: "SUCCESS", observedGeneration: 1, lastSync: new Date(t).toISOString() };
+  assert.equal(statusDue(undefined, { status: "SUCCESS", observedGeneration: 1 }, t), true);
+  assert.equal(statusDue(cur, { status: "SUCCESS", observedGeneration: 1 }, t + 10_000), false);
+  assert.equal(statusDue(cur, { status: "SUCCESS", observedGeneration: 2 }, t + 10_000), true);
+  assert.equal(statusDue(cur, { status: "ERROR, x", observedGeneration: 1 }, t + 10_000), true);
+  assert.equal(statusDue(cur, { status: "SUCCESS", observedGeneration: 1 }, t + LAST_SYNC_REFRESH_MS), true);
 });
