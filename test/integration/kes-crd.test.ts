@@ -8,7 +8,9 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { parseAllDocuments } from "yaml";
 import { sharedEnv, type SharedEnv } from "../env/shared.ts";
+import { ensureTool } from "../env/index.ts";
 import { KubeApi } from "../../src/kube/api.ts";
 import { EventRecorder } from "../../src/kube/events.ts";
 import { createKubeAccess } from "../../src/kube/access.ts";
@@ -101,4 +103,56 @@ test("the KES controller waits for its CRD without error, then serves kubernetes
     await sessions.close();
     await api.delete(`/api/v1/namespaces/${ns}`).catch(() => undefined);
   }
+});
+
+test("helm: controllers.kes installs the CRD, its RBAC, a token Role for the one KES service account and the --kes-* flags; off by default", async () => {
+  const helm = join(await ensureTool("helm"), "bin", "helm");
+  const chart = join(import.meta.dirname, "..", "..", "deploy", "helm", "custos");
+  const render = async (...set: string[]): Promise<Record<string, unknown>[]> =>
+    parseAllDocuments(
+      (await run(helm, ["template", "rel", chart, "-n", "custos", ...set.flatMap((x) => ["--set", x])]))
+        .stdout,
+    )
+      .map((d) => d.toJS() as Record<string, unknown> | null)
+      .filter((d): d is Record<string, unknown> => d !== null);
+  const text = (docs: Record<string, unknown>[]): string => JSON.stringify(docs);
+  const off = await render();
+  assert.doesNotMatch(text(off), /kubernetes-client\.io|--kes-/);
+  const on = await render(
+    "controllers.kes=true",
+    "kes.serviceAccount=external-secrets/kes",
+    "kes.vaultAddr=https://vault:8200",
+    "kes.disablePolling=true",
+  );
+  const crd = on.find((d) => d.kind === "CustomResourceDefinition");
+  assert.equal((crd?.metadata as { name: string }).name, "externalsecrets.kubernetes-client.io");
+  const role = on.find((d) => d.kind === "ClusterRole") as {
+    rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+  };
+  assert.ok(
+    role.rules.some(
+      (r) => r.apiGroups.includes("kubernetes-client.io") && r.resources.includes("externalsecrets/status"),
+    ),
+  );
+  const tokenRole = on.find(
+    (d) => d.kind === "Role" && (d.metadata as { name: string }).name === "rel-custos-kes-token",
+  ) as {
+    metadata: { namespace: string };
+    rules: { resourceNames: string[] }[];
+  };
+  assert.equal(tokenRole.metadata.namespace, "external-secrets");
+  assert.deepEqual(tokenRole.rules[0]?.resourceNames, ["kes"]);
+  const deploy = on.find((d) => d.kind === "Deployment") as {
+    spec: { template: { spec: { containers: { args: string[] }[] } } };
+  };
+  const args = deploy.spec.template.spec.containers[0]!.args;
+  for (const a of [
+    "--controllers=externalsecret,sealedsecret,rollout,kes",
+    "--kes-service-account=external-secrets/kes",
+    "--kes-vault-addr=https://vault:8200",
+    "--kes-disable-polling",
+  ])
+    assert.ok(args.includes(a), `${a} in ${args.join(" ")}`);
+  const keep = await render("controllers.kes=true", "kes.installCRD=false");
+  assert.ok(!keep.some((d) => d.kind === "CustomResourceDefinition"), "KES's own CRD kept");
 });

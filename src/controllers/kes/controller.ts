@@ -44,6 +44,8 @@ import {
 
 /** The store name and uid KES objects' sessions carry: one pool of sessions for all of them. */
 export const KES_STORE = "kubernetes-client.io";
+/** How old a shared read may be for an object never synced (ESO's new-object window). */
+const NEW_OBJECT_READ_WINDOW_MS = 10_000;
 
 class KesMetrics {
   readonly calls: Counter<"name" | "namespace" | "backend" | "status">;
@@ -265,8 +267,11 @@ export class KesController implements Controller {
 
       const plan = fetchPlan(spec);
       const refs = plan.flatMap((f) => (f.kind === "path" ? [] : [f.ref]));
-      // a spec change reads afresh; a poll reuses what another object read within the interval
-      const got = await this.deps.reads.readAll(sessionKey, session, refs, changed ? 0 : interval);
+      // a spec change reads afresh; a new object (never synced) reuses a read of the last 10 s,
+      // as a new ESO object does; a poll reuses what another object read within the interval
+      const isNew = es.status?.observedGeneration === undefined;
+      const maxAge = isNew ? NEW_OBJECT_READ_WINDOW_MS : changed ? 0 : interval;
+      const got = await this.deps.reads.readAll(sessionKey, session, refs, maxAge);
       const results: (Fetched | Error)[] = await Promise.all(
         plan.map(async (f): Promise<Fetched | Error> => {
           if (f.kind !== "path") {
