@@ -14,7 +14,7 @@
  */
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { KubeObject } from "../../kube/api.ts";
-import { isNotFound, KubeApiError, resourcePath, SECRETS } from "../../kube/api.ts";
+import { isNotFound, KubeApiError, NAMESPACES, resourcePath, SECRETS } from "../../kube/api.ts";
 import { Informer, objectKey } from "../../kube/informer.ts";
 import { WorkQueue, type HandlerResult } from "../../kube/workqueue.ts";
 import type { Controller, ControllerDeps } from "../../manager/registry.ts";
@@ -237,7 +237,10 @@ export class KesController implements Controller {
       const problems = specProblems(spec);
       if (problems.length)
         throw new CustosError("CUSTOS_INVALID_SPEC", problems.join("; "), { retryable: false });
-      const ns = this.#namespaces.get(namespace);
+      // a namespace not in the cache yet (just created) is read, never assumed unannotated
+      const ns =
+        this.#namespaces.get(namespace) ??
+        (await this.deps.api.getOrUndefined<KubeObject>(resourcePath({ ...NAMESPACES, name: namespace })));
       const refusal = namespaceRefusal(spec, ns?.metadata.annotations, this.opts);
       if (refusal)
         throw new CustosError(
