@@ -67,4 +67,9 @@ export const COMMANDS: readonly CommandEntry[] = [
       "Configure Vault for the cluster's stores: auth method, least-privilege policy, role (vault setup)",
     load: async () => (await import("./commands/vault.ts")).registerVaultCommand,
   },
+  {
+    name: "csi-provider",
+    summary: "Serve the Secrets Store CSI driver's provider API: secrets as files, read as the pod",
+    load: async () => (await import("./commands/csi-provider.ts")).registerCsiProviderCommand,
+  },
 ];
