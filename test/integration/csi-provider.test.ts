@@ -18,6 +18,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { status as grpcStatus, type ServiceError } from "@grpc/grpc-js";
+import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { sharedEnv, type SharedEnv } from "../env/shared.ts";
 import { applyCrds, kubectl, suffix, vaultClient, KubeApi, type VaultClient } from "../e2e/helpers.ts";
 import { runCsiProvider, type RunningCsiProvider } from "../../src/csi/run.ts";
@@ -33,6 +35,8 @@ let api: KubeApi;
 let vault: VaultClient;
 let provider: RunningCsiProvider;
 let driver: DriverClient;
+let vaultDriver: DriverClient;
+let awsDriver: DriverClient;
 let dir: string;
 const nsA = `csi-a-${id}`;
 const nsB = `csi-b-${id}`;
@@ -86,7 +90,7 @@ spec:
 ${extra}`;
 
 before(async () => {
-  env = await sharedEnv(["kube", "vault"]);
+  env = await sharedEnv(["kube", "vault", "moto"]);
   api = KubeApi.fromDefault(env.kubeconfig);
   vault = vaultClient(env);
   await applyCrds(env);
@@ -164,21 +168,27 @@ spec:
   );
 
   dir = mkdtempSync(join(tmpdir(), "custos-csi-"));
+  // the aws drop-in reaches moto (STS for the pod's web identity, Secrets Manager, SSM)
+  process.env.AWS_ENDPOINT_URL = env.aws.endpoint;
   provider = await runCsiProvider({
     kubeconfig: env.kubeconfig,
     socketDir: dir,
     controllerClass: cls,
-    dropIns: [],
+    dropIns: ["vault", "aws"],
     readWindowMs: 60 * 60_000,
     storeCacheMs: 0,
     metricsPort: 0,
     logger: createLogger({ level: "error" }),
   });
   driver = new DriverClient(join(dir, "custos.sock"));
+  vaultDriver = new DriverClient(join(dir, "vault.sock"));
+  awsDriver = new DriverClient(join(dir, "aws.sock"));
 });
 
 after(async () => {
   driver.close();
+  vaultDriver.close();
+  awsDriver.close();
   await provider.stop();
   rmSync(dir, { recursive: true, force: true });
   await kubectl(env, ["delete", "clustersecretstore", `${cls}-for-b`, "--ignore-not-found"]).catch(
@@ -351,4 +361,97 @@ test("bad parameters fail the mount with the reason, naming the object", async (
     grpcStatus.NOT_FOUND,
     /^CUSTOS_SECRET_NOT_FOUND: /,
   );
+});
+
+test("vault drop-in: a vault-csi-provider SecretProviderClass works unchanged on vault.sock, as the pod", async () => {
+  const spc = (role: string): Record<string, string> => ({
+    roleName: role,
+    vaultAddress: env.vault.addr,
+    vaultKubernetesMountPath: mount,
+    objects: `
+- objectName: db-user
+  secretPath: ${kv}/data/a/db
+  secretKey: user
+  filePermission: 0600
+- objectName: config.json
+  secretPath: /v1/${kv}/data/a/config
+`,
+  });
+  const p = await pod(nsA, "app");
+  const res = await vaultDriver.mount(spc("role-a"), p);
+  assert.deepEqual(filesOf(res), {
+    "db-user": { mode: 0o600, text: "alice" },
+    "config.json": { mode: 0o644, text: '{"log level":"debug","url":"https://a.example"}' },
+  });
+  assert.deepEqual(Object.keys(versionsOf(res)).sort(), ["config.json", "db-user"]);
+  // Vault's role binds namespace A only: a pod of B naming role-a cannot log in
+  const b = await pod(nsB, "app");
+  await mountFails(
+    vaultDriver.mount(spc("role-a"), b),
+    grpcStatus.PERMISSION_DENIED,
+    /^CUSTOS_ACCESS_DENIED: .*login/,
+  );
+  // role-b's policy does not cover a/*: the read is denied by Vault
+  await mountFails(
+    vaultDriver.mount(spc("role-b"), b),
+    grpcStatus.PERMISSION_DENIED,
+    /^CUSTOS_ACCESS_DENIED: /,
+  );
+  // the default socket does not speak the vault dialect
+  await mountFails(
+    driver.mount(spc("role-a"), p),
+    grpcStatus.INVALID_ARGUMENT,
+    /secretStoreRef must name a store/,
+  );
+});
+
+test("aws drop-in: an AWS provider SecretProviderClass works unchanged on aws.sock, with the pod's IRSA role", async () => {
+  const creds = { accessKeyId: "test", secretAccessKey: "test" };
+  const region = env.aws.region;
+  await new SecretsManagerClient({ region, endpoint: env.aws.endpoint, credentials: creds }).send(
+    new CreateSecretCommand({
+      Name: `csi-${id}/db`,
+      SecretString: '{"username":"carol","password":"aws-pass"}',
+    }),
+  );
+  await new SSMClient({ region, endpoint: env.aws.endpoint, credentials: creds }).send(
+    new PutParameterCommand({ Name: `/csi-${id}/flag`, Value: "on", Type: "String" }),
+  );
+  await api.create(`/api/v1/namespaces/${nsA}/serviceaccounts`, {
+    metadata: {
+      name: "irsa",
+      annotations: { "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/app" },
+    },
+  });
+  const spc = {
+    region,
+    objects: `
+- objectName: csi-${id}/db
+  objectType: secretsmanager
+  filePermission: "0400"
+  jmesPath:
+    - path: username
+      objectAlias: user
+- objectName: /csi-${id}/flag
+  objectType: ssmparameter
+  objectAlias: flag
+`,
+  };
+  const p = await pod(nsA, "irsa", ["sts.amazonaws.com"]);
+  const res = await awsDriver.mount(spc, p);
+  assert.deepEqual(filesOf(res), {
+    [`csi-${id}_db`]: { mode: 0o400, text: '{"username":"carol","password":"aws-pass"}' },
+    user: { mode: 0o644, text: "carol" },
+    flag: { mode: 0o644, text: "on" },
+  });
+  assert.deepEqual(Object.keys(versionsOf(res)).sort(), [`csi-${id}_db`, "flag"]);
+  // a service account without a role annotation has no AWS identity: refused, nothing read
+  const plain = await pod(nsA, "app", ["sts.amazonaws.com"]);
+  await mountFails(
+    awsDriver.mount(spc, plain),
+    grpcStatus.UNAUTHENTICATED,
+    /^CUSTOS_MISSING_CREDENTIALS: ServiceAccount .*\/app has no eks.amazonaws.com\/role-arn annotation/,
+  );
+  // no token for sts.amazonaws.com: the CSIDriver's tokenRequests are named
+  await mountFails(awsDriver.mount(spc, await pod(nsA, "irsa")), grpcStatus.UNAUTHENTICATED, /tokenRequests/);
 });

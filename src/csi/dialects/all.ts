@@ -5,9 +5,11 @@
  */
 import { CustosError } from "../../util/errors.ts";
 import { custosDialect } from "./custos.ts";
+import { vaultDialect } from "./vault.ts";
+import { awsDialect } from "./aws.ts";
 import type { Dialect } from "./types.ts";
 
-export const DIALECTS: readonly Dialect[] = [custosDialect];
+export const DIALECTS: readonly Dialect[] = [custosDialect, vaultDialect, awsDialect];
 export const DROP_INS: readonly string[] = DIALECTS.filter((d) => d.name !== "custos").map((d) => d.name);
 
 export function dialectsFor(dropIns: readonly string[]): Dialect[] {
