@@ -14,14 +14,26 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { promisify } from "node:util";
+import { parseAllDocuments, stringify } from "yaml";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { status as grpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { sharedEnv, type SharedEnv } from "../env/shared.ts";
-import { applyCrds, kubectl, suffix, vaultClient, KubeApi, type VaultClient } from "../e2e/helpers.ts";
+import {
+  applyCrds,
+  kubectl,
+  serviceAccountKubeconfig,
+  suffix,
+  vaultClient,
+  KubeApi,
+  type VaultClient,
+} from "../e2e/helpers.ts";
+import { ensureTool } from "../env/index.ts";
 import { runCsiProvider, type RunningCsiProvider } from "../../src/csi/run.ts";
 import { createLogger } from "../../src/util/log.ts";
 import { DriverClient, filesOf, versionsOf, type PodRef } from "./csi/driver.ts";
@@ -40,6 +52,9 @@ let awsDriver: DriverClient;
 let dir: string;
 const nsA = `csi-a-${id}`;
 const nsB = `csi-b-${id}`;
+const nsSys = `csi-sys-${id}`;
+const release = `csi${id}`;
+let providerToken: string;
 
 async function serviceAccount(ns: string, name: string): Promise<void> {
   await api.create(`/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name } }).catch(() => undefined);
@@ -168,10 +183,40 @@ spec:
   );
 
   dir = mkdtempSync(join(tmpdir(), "custos-csi-"));
+  // The provider runs with the chart's own ServiceAccount and RBAC (helm template, applied): what
+  // the DaemonSet gets is enough, and the tests below run with nothing more.
+  await api.create("/api/v1/namespaces", { metadata: { name: nsSys } });
+  const helm = join(await ensureTool("helm"), "bin", "helm");
+  const chart = join(import.meta.dirname, "..", "..", "deploy", "helm", "custos");
+  const { stdout } = await promisify(execFile)(helm, [
+    "template",
+    release,
+    chart,
+    "-n",
+    nsSys,
+    "--set",
+    "csiProvider.enabled=true",
+  ]);
+  const rbac = parseAllDocuments(stdout)
+    .map((d) => d.toJS() as { kind?: string; metadata?: { name?: string } } | null)
+    .filter(
+      (d) =>
+        d?.metadata?.name === `${release}-custos-csi-provider` &&
+        ["ServiceAccount", "ClusterRole", "ClusterRoleBinding"].includes(d.kind ?? ""),
+    );
+  assert.equal(rbac.length, 3);
+  await kubectl(env, ["apply", "-f", "-"], rbac.map((d) => `---\n${stringify(d)}`).join(""));
+  providerToken = (
+    await api.create<{ status: { token: string } }>(
+      `/api/v1/namespaces/${nsSys}/serviceaccounts/${release}-custos-csi-provider/token`,
+      { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } },
+    )
+  ).status.token;
+  writeFileSync(join(dir, "kubeconfig"), serviceAccountKubeconfig(env, providerToken));
   // the aws drop-in reaches moto (STS for the pod's web identity, Secrets Manager, SSM)
   process.env.AWS_ENDPOINT_URL = env.aws.endpoint;
   provider = await runCsiProvider({
-    kubeconfig: env.kubeconfig,
+    kubeconfig: join(dir, "kubeconfig"),
     socketDir: dir,
     controllerClass: cls,
     dropIns: ["vault", "aws"],
@@ -221,6 +266,21 @@ async function mountFails(p: Promise<unknown>, code: grpcStatus, pattern: RegExp
   assert.match(err.details, pattern);
   return err;
 }
+
+test("the provider's own identity (the chart's RBAC) reads no Secret and mints no token", async () => {
+  const own = new KubeApi(KubeApi.fromDefault(join(dir, "kubeconfig")).kubeConfig);
+  await assert.rejects(own.get(`/api/v1/namespaces/${nsA}/secrets`), /403/);
+  await assert.rejects(own.get(`/api/v1/namespaces/${nsA}/secrets/anything`), /403/);
+  await assert.rejects(
+    own.create(`/api/v1/namespaces/${nsA}/serviceaccounts/app/token`, {
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "TokenRequest",
+      spec: {},
+    }),
+    /403/,
+  );
+  await own.get(`/apis/external-secrets.io/v1/namespaces/${nsA}/secretstores/vault`);
+});
 
 test("Version answers as the driver's health check expects", async () => {
   const v = await driver.version();
