@@ -2,7 +2,7 @@
  * A Mount, whatever the dialect: the pod's tokens are recorded, each object's store is bound as
  * the pod (one session per store identity: engine/sessions.ts), every remote secret is read
  * through the shared read cache (engine/reads.ts: one read per unique key and identity per
- * window, however many pods ask), and the results become files and object versions.
+ * window, however many pods ask), and the results become files, each with its object version.
  *
  * Failures are CustosErrors with the store's real cause; server.ts redacts them before they leave.
  */
@@ -110,8 +110,13 @@ export async function runMount(
       seen.add(f.path);
       redactor.add(f.contents);
       files.push(f);
+      // one version per file: a remount after a change moves only the changed files' versions
+      versions.push({ id: f.path, version: objectVersion(engine.versionKey, o.config, [f]) });
     }
-    versions.push({ id: o.id, version: objectVersion(engine.versionKey, o.config, of) });
   }
+  if (versions.length === 0)
+    throw new CustosError("CUSTOS_SECRET_NOT_FOUND", "no file to mount: every object is empty", {
+      retryable: false,
+    });
   return { files, versions };
 }

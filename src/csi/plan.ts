@@ -25,7 +25,7 @@ export interface BindingPlan {
 }
 
 export interface ObjectPlan {
-  /** The object's id in the driver's ObjectVersion (unique per mount). */
+  /** The object's name in messages. */
   id: string;
   binding: BindingPlan;
   reads: RemoteKey[];
