@@ -10,6 +10,10 @@
  *         remoteRef: { key: app/db, property: password, version: "3", decodingStrategy: Base64 }
  *       - fileName: app                                    # a directory: dataFrom.extract, one file a key
  *         extract: { key: app/config, conversionStrategy: Default }
+ *       - fileName: app.env                                # a template (ESO's engine v2) over the values
+ *         template: "USER={{ .user }}"                     # of data[] and dataFrom[].extract, by key
+ *         data: [ { secretKey: user, remoteRef: { key: app/db, property: user } } ]
+ *         dataFrom: [ { extract: { key: app/config } } ]
  *
  * Each object becomes a one-entry ExternalSecret and its bytes come from the ExternalSecret
  * controller's own extraction (data.ts: properties, gjson paths, decoding, key conversion), so a
@@ -17,14 +21,20 @@
  */
 import { parse as parseYaml } from "yaml";
 import type { RemoteSecret } from "../providers/types.ts";
-import { CustosError, isCustosError } from "../util/errors.ts";
+import { CustosError, errorMessage, isCustosError } from "../util/errors.ts";
 import {
   buildSecretData,
   refId,
   remoteRefsOf,
   type FetchResults,
 } from "../controllers/externalsecret/data.ts";
-import { renderForExternalSecret } from "../controllers/externalsecret/render.ts";
+import {
+  renderBytesForExternalSecret,
+  renderForExternalSecret,
+} from "../controllers/externalsecret/render.ts";
+import { utf8OrBytes } from "../template/values.ts";
+import { dict } from "../util/dict.ts";
+import { redactor } from "../util/redact.ts";
 import type { ExternalSecret, RemoteRef, StoreRef } from "../controllers/externalsecret/types.ts";
 import { checkFilePath, invalid, parseMode } from "./files.ts";
 import type { PlannedFile } from "./plan.ts";
@@ -35,6 +45,10 @@ export interface CustosObject {
   mode: number;
   remoteRef?: RemoteRef;
   extract?: RemoteRef;
+  /** A Go template (ESO's engine v2) over the values of `data` and `dataFrom`. */
+  template?: string;
+  data?: { secretKey: string; remoteRef: RemoteRef }[];
+  dataFrom?: { extract: RemoteRef }[];
 }
 
 export interface CustosParams {
@@ -44,6 +58,7 @@ export interface CustosParams {
 }
 
 const MAX_OBJECTS = 500;
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 const REF_FIELDS = new Set([
   "key",
   "property",
@@ -102,17 +117,46 @@ export function parseCustosParams(parameters: Record<string, string>, defaultMod
     const what = `objects[${i}]`;
     if (!isObj(o)) throw invalid(`${what} must be an object`);
     for (const k of Object.keys(o))
-      if (!["fileName", "mode", "remoteRef", "extract"].includes(k))
+      if (!["fileName", "mode", "remoteRef", "extract", "template", "data", "dataFrom"].includes(k))
         throw invalid(`${what}: unknown field "${k}"`);
     if (typeof o.fileName !== "string") throw invalid(`${what}.fileName is required`);
     const fileName = checkFilePath(o.fileName, what);
     if (names.has(fileName)) throw invalid(`${what}: fileName "${fileName}" is used twice`);
     names.add(fileName);
-    if ((o.remoteRef === undefined) === (o.extract === undefined))
-      throw invalid(`${what} must set exactly one of remoteRef and extract`);
+    const kinds = [o.remoteRef, o.extract, o.template].filter((v) => v !== undefined).length;
+    if (kinds !== 1) throw invalid(`${what} must set exactly one of remoteRef, extract and template`);
+    if (o.template === undefined && (o.data !== undefined || o.dataFrom !== undefined))
+      throw invalid(`${what}: data and dataFrom go with a template`);
+    const base = { fileName, mode: parseMode(o.mode, defaultMode, what) };
+    if (o.template !== undefined) {
+      if (typeof o.template !== "string") throw invalid(`${what}.template must be a string`);
+      const data: unknown = o.data ?? [];
+      const dataFrom: unknown = o.dataFrom ?? [];
+      if (!Array.isArray(data) || !Array.isArray(dataFrom))
+        throw invalid(`${what}: data and dataFrom must be lists`);
+      if (data.length + dataFrom.length === 0) throw invalid(`${what}: a template needs data or dataFrom`);
+      objects.push({
+        ...base,
+        template: o.template,
+        data: data.map((d: unknown, j) => {
+          const w = `${what}.data[${j}]`;
+          if (!isObj(d) || typeof d.secretKey !== "string" || !SECRET_KEY.test(d.secretKey))
+            throw invalid(`${w}.secretKey must match ${SECRET_KEY.source}`);
+          for (const k of Object.keys(d))
+            if (k !== "secretKey" && k !== "remoteRef") throw invalid(`${w}: unknown field "${k}"`);
+          return { secretKey: d.secretKey, remoteRef: remoteRef(d.remoteRef, `${w}.remoteRef`) };
+        }),
+        dataFrom: dataFrom.map((d: unknown, j) => {
+          const w = `${what}.dataFrom[${j}]`;
+          if (!isObj(d) || Object.keys(d).some((k) => k !== "extract"))
+            throw invalid(`${w} must be { extract: ... }`);
+          return { extract: remoteRef(d.extract, `${w}.extract`) };
+        }),
+      });
+      return;
+    }
     objects.push({
-      fileName,
-      mode: parseMode(o.mode, defaultMode, what),
+      ...base,
       ...(o.remoteRef !== undefined ? { remoteRef: remoteRef(o.remoteRef, `${what}.remoteRef`) } : {}),
       ...(o.extract !== undefined ? { extract: remoteRef(o.extract, `${what}.extract`) } : {}),
     });
@@ -133,6 +177,7 @@ export function objectExternalSecret(o: CustosObject, store: StoreRef, namespace
       secretStoreRef: store,
       ...(o.remoteRef ? { data: [{ secretKey: "file", remoteRef: o.remoteRef }] } : {}),
       ...(o.extract ? { dataFrom: [{ extract: o.extract }] } : {}),
+      ...(o.template !== undefined ? { data: o.data ?? [], dataFrom: o.dataFrom ?? [] } : {}),
     },
   };
 }
@@ -153,12 +198,31 @@ export function objectFiles(o: CustosObject, es: ExternalSecret, results: Remote
   if (built.anyMissing)
     throw new CustosError(
       "CUSTOS_SECRET_NOT_FOUND",
-      `file "${o.fileName}": secret "${(o.remoteRef ?? o.extract)!.key}" not found`,
+      `file "${o.fileName}": secret "${built.missingRemote?.[0] ?? (o.remoteRef ?? o.extract)?.key ?? ""}" not found`,
       {
         retryable: false,
       },
     );
   if (o.remoteRef) return [{ path: o.fileName, mode: o.mode, contents: built.data.file! }];
+  if (o.template !== undefined) {
+    // as an ExternalSecret's template: text values as strings, binary ones as their bytes
+    const values = dict<string | Uint8Array>();
+    for (const [k, v] of Object.entries(built.data)) values[k] = utf8OrBytes(v);
+    let contents: Uint8Array;
+    try {
+      contents = renderBytesForExternalSecret(es)(o.fileName, o.template, values);
+    } catch (e) {
+      throw new CustosError(
+        "CUSTOS_TEMPLATE",
+        `file "${o.fileName}": template ${redactor.redact(errorMessage(e))}`,
+        {
+          retryable: false,
+          cause: e,
+        },
+      );
+    }
+    return [{ path: o.fileName, mode: o.mode, contents }];
+  }
   return Object.entries(built.data)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([k, v]) => ({

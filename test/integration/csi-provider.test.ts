@@ -304,6 +304,28 @@ test("a pod mounts its namespace's secrets as files with their modes, one versio
   assert.ok(!res.error?.code, "no error code");
 });
 
+test("a template file renders remote values with ESO's engine", async () => {
+  const p = await pod(nsA, "app");
+  const res = await driver.mount(
+    params(
+      "vault",
+      `
+- fileName: app.env
+  mode: "0440"
+  template: |
+    DB_USER={{ .user }}
+    URL={{ .url | upper }}
+  data: [ { secretKey: user, remoteRef: { key: a/db, property: user } } ]
+  dataFrom: [ { extract: { key: a/config } } ]
+`,
+    ),
+    p,
+  );
+  assert.deepEqual(filesOf(res), {
+    "app.env": { mode: 0o440, text: "DB_USER=alice\nURL=HTTPS://A.EXAMPLE\n" },
+  });
+});
+
 test("rotation: a changed remote secret changes only its file's version", async () => {
   const p = await pod(nsA, "app");
   provider.engine.readWindowMs = 0;

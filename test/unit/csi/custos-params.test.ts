@@ -42,7 +42,7 @@ test("parameters: every mistake is named", () => {
     [`[ { fileName: a, remoteRef: { key: k } } ]`, "{name: ../x}", /not a valid name/],
     [``, undefined, /objects must be a non-empty YAML list/],
     [`{a: 1}`, undefined, /objects must be a non-empty YAML list/],
-    [`[ { fileName: a } ]`, undefined, /exactly one of remoteRef and extract/],
+    [`[ { fileName: a } ]`, undefined, /exactly one of remoteRef, extract and template/],
     [`[ { fileName: a, remoteRef: { key: k }, extract: { key: k } } ]`, undefined, /exactly one/],
     [`[ { remoteRef: { key: k } } ]`, undefined, /fileName is required/],
     [`[ { fileName: a, remoteRef: { property: p } } ]`, undefined, /remoteRef.key is required/],
@@ -53,7 +53,25 @@ test("parameters: every mistake is named", () => {
     ],
     [`[ { fileName: a, remoteRef: { key: k, version: 3 } } ]`, undefined, /version must be a string/],
     [`[ { fileName: a, remoteRef: { key: k, bogus: x } } ]`, undefined, /unknown field "bogus"/],
-    [`[ { fileName: a, template: x, remoteRef: { key: k } } ]`, undefined, /unknown field "template"/],
+    [`[ { fileName: a, template: x, remoteRef: { key: k } } ]`, undefined, /exactly one of/],
+    [`[ { fileName: a, template: x } ]`, undefined, /a template needs data or dataFrom/],
+    [
+      `[ { fileName: a, remoteRef: { key: k }, data: [] } ]`,
+      undefined,
+      /data and dataFrom go with a template/,
+    ],
+    [
+      `[ { fileName: a, template: x, data: [ { secretKey: "a b", remoteRef: { key: k } } ] } ]`,
+      undefined,
+      /secretKey must match/,
+    ],
+    [`[ { fileName: a, template: x, dataFrom: [ { find: {} } ] } ]`, undefined, /must be \{ extract/],
+    [
+      `[ { fileName: a, template: 3, data: [ { secretKey: k, remoteRef: { key: k } } ] } ]`,
+      undefined,
+      /template must be a string/,
+    ],
+    [`[ { fileName: a, bogus: 1, remoteRef: { key: k } } ]`, undefined, /unknown field "bogus"/],
     [
       `[ { fileName: a, remoteRef: { key: k } }, { fileName: a, remoteRef: { key: j } } ]`,
       undefined,
@@ -126,5 +144,46 @@ test("files: a missing property fails naming it, never the value", () => {
   assert.throws(
     () => objectFiles(o, es, [{ kind: "map", value: { password: "s3cr3t-value" } }]),
     (e: Error) => /has no property "nope"/.test(e.message) && !e.message.includes("s3cr3t"),
+  );
+});
+
+test("templates: ESO's engine over data[] and dataFrom[].extract values; errors never show values", () => {
+  const params = p(`
+- fileName: app.env
+  mode: "0400"
+  template: |
+    USER={{ .user }}
+    PASS={{ .password | upper }}
+    URL={{ .url }}
+  data:
+    - { secretKey: user, remoteRef: { key: app/db, property: user } }
+    - { secretKey: password, remoteRef: { key: app/db, property: password } }
+  dataFrom:
+    - extract: { key: app/config }
+`);
+  const o = params.objects[0]!;
+  const es = objectExternalSecret(o, { name: "vault" }, "team-a");
+  const reads = remoteRefsOf(es).reads.map((r) => r.ref.key);
+  assert.deepEqual(reads.sort(), ["app/config", "app/db"], "one read per remote secret");
+  const byKey: Record<string, RemoteSecret> = {
+    "app/db": { kind: "map", value: { user: "alice", password: "s3cr3t" } },
+    "app/config": { kind: "map", value: { url: "https://x" } },
+  };
+  const files = objectFiles(
+    o,
+    es,
+    remoteRefsOf(es).reads.map((r) => byKey[r.ref.key]!),
+  );
+  assert.deepEqual(
+    files.map((f) => [f.path, f.mode, text(f)]),
+    [["app.env", 0o400, "USER=alice\nPASS=S3CR3T\nURL=https://x\n"]],
+  );
+  const bad = p(
+    `[ { fileName: f, template: "{{ .password | nosuchfn }}", data: [ { secretKey: password, remoteRef: { key: app/db, property: password } } ] } ]`,
+  ).objects[0]!;
+  const badEs = objectExternalSecret(bad, { name: "vault" }, "team-a");
+  assert.throws(
+    () => objectFiles(bad, badEs, [byKey["app/db"]!]),
+    (e: Error) => /^file "f": template /.test(e.message) && !e.message.includes("s3cr3t"),
   );
 });
