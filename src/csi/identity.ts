@@ -13,6 +13,7 @@
  */
 import type { KubeAccess } from "../providers/types.ts";
 import { CustosError } from "../util/errors.ts";
+import { redactor } from "../util/redact.ts";
 import type { PodInfo } from "./attributes.ts";
 
 function denied(message: string): CustosError {
@@ -113,6 +114,8 @@ export class PodTokens {
     const k = PodTokens.key(pod.namespace, pod.serviceAccountName, audience);
     this.#tokens.delete(k); // most recent last: the oldest identity goes first past the cap
     this.#tokens.set(k, token);
+    // kept for later logins: redacted for as long as this holder lives, not just during the mount
+    redactor.add(token, this);
     if (this.#tokens.size > MAX_TOKENS) this.#tokens.delete(this.#tokens.keys().next().value!);
   }
 
