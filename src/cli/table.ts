@@ -73,4 +73,9 @@ export const COMMANDS: readonly CommandEntry[] = [
       "Convert kubernetes-external-secrets (KES) manifests to ESO ExternalSecrets and stores (migrate kes)",
     load: async () => (await import("./commands/migrate.ts")).registerMigrateCommand,
   },
+  {
+    name: "csi-provider",
+    summary: "Serve the Secrets Store CSI driver's provider API: secrets as files, read as the pod",
+    load: async () => (await import("./commands/csi-provider.ts")).registerCsiProviderCommand,
+  },
 ];

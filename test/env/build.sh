@@ -3,7 +3,7 @@
 # versions.env, into ${CUSTOS_CACHE:-~/.cache/custos}/<tool>-<version>/. Idempotent and safe to
 # run concurrently: a per-tool flock means each tool is built at most once.
 #
-# usage: test/env/build.sh kubernetes|etcd|vault|moto|kubeseal|helm   (prints the install dir)
+# usage: test/env/build.sh kubernetes|etcd|vault|moto|kubeseal|helm|secrets-store-csi-driver   (prints the install dir)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
@@ -21,6 +21,7 @@ case "$tool" in
   moto) version=$MOTO_VERSION ;;
   kubeseal) version=$KUBESEAL_VERSION ;;
   helm) version=$HELM_VERSION ;;
+  secrets-store-csi-driver) version=$SECRETS_STORE_CSI_DRIVER_VERSION ;;
   *) echo "unknown tool: $tool" >&2; exit 2 ;;
 esac
 dest="$cache/$tool-$version"
@@ -108,10 +109,24 @@ case "$tool" in
     wrapper helm.sh/helm/v3 "$version"
     go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$version" -o "$work/bin/helm" helm.sh/helm/v3/cmd/helm
     ;;
+  secrets-store-csi-driver)
+    need go "the Go toolchain builds the Secrets Store CSI driver from sigs.k8s.io/secrets-store-csi-driver"
+    log "building secrets-store-csi-driver $version (once)"
+    wrapper sigs.k8s.io/secrets-store-csi-driver "$version"
+    # monis.app/mlog (its logging helper) is refused by the module proxy reachable here: a klog shim
+    go mod edit -replace=monis.app/mlog="$here/shims/mlog"
+    go build -trimpath -ldflags "-s -w -X sigs.k8s.io/secrets-store-csi-driver/pkg/version.BuildVersion=$version" \
+      -o "$work/bin/secrets-store-csi-driver" sigs.k8s.io/secrets-store-csi-driver/cmd/secrets-store-csi-driver
+    # its CRDs, and the CSI API it serves (for a test that plays the kubelet)
+    mkdir -p "$work/share/crds"
+    cp "$(go list -m -f '{{.Dir}}' sigs.k8s.io/secrets-store-csi-driver)"/config/crd/bases/*.yaml "$work/share/crds/"
+    cp "$(go list -m -f '{{.Dir}}' github.com/container-storage-interface/spec)/csi.proto" "$work/share/"
+    ;;
 esac
 
 mkdir -p "$dest/bin"
 cp -a "$work/bin/." "$dest/bin/"
+if [ -d "$work/share" ]; then cp -a "$work/share" "$dest/"; fi
 touch "$dest/.complete"
 log "$tool $version ready in $dest"
 echo "$dest"
