@@ -42,6 +42,11 @@ export interface OperatorOptions {
    * AWS default chain); off by default: only ClusterSecretStores may.
    */
   allowOperatorIdentityForNamespacedStores?: boolean;
+  /**
+   * Where VSO's `default` VaultConnection / VaultAuth and its HMAC key live (--operator-namespace,
+   * else OPERATOR_NAMESPACE, else the pod's namespace, else custos-system).
+   */
+  operatorNamespace?: string | undefined;
   /** Floor for positive ExternalSecret refresh intervals; default none (the CLI's default is 5 s). */
   minRefreshIntervalMs?: number;
   logLevel: string;
@@ -126,7 +131,17 @@ export async function runOperator(options: OperatorOptions): Promise<RunningOper
   for (const [name, factory] of CONTROLLERS) {
     if (options.controllers.has(name))
       controllers.push(
-        await factory({ api, log: log.child({ controller: name }), metrics, events, http, options }),
+        await factory({
+          api,
+          log: log.child({ controller: name }),
+          metrics,
+          events,
+          http,
+          options,
+          sessions,
+          reads,
+          kube,
+        }),
       );
   }
 

@@ -42,7 +42,7 @@ export function registerOperatorCommand(program: Command): void {
     )
     .addOption(
       new Option("--controllers <list>", "comma-separated controllers to run").default(
-        "externalsecret,sealedsecret,rollout",
+        "externalsecret,sealedsecret,rollout,vso",
       ),
     )
     .option("--sealed-secrets-namespace <ns>", "namespace holding the sealing keys", "kube-system")
@@ -58,6 +58,10 @@ export function registerOperatorCommand(program: Command): void {
       "--allow-operator-identity-for-namespaced-stores",
       "let namespaced SecretStores authenticate as the operator itself (its service-account token, its AWS default credentials); by default only ClusterSecretStores may",
       false,
+    )
+    .option(
+      "--operator-namespace <ns>",
+      "namespace of VSO's default VaultConnection/VaultAuth and HMAC key (default: $OPERATOR_NAMESPACE, the pod's namespace, custos-system)",
     )
     .option(
       "--min-refresh-interval <duration>",
@@ -105,6 +109,7 @@ export function registerOperatorCommand(program: Command): void {
         storeRequeueMs: parseDuration(o.storeRequeueInterval),
         allowOperatorIdentityForNamespacedStores: o.allowOperatorIdentityForNamespacedStores,
         minRefreshIntervalMs: parseDuration(o.minRefreshInterval),
+        ...(o.operatorNamespace ? { operatorNamespace: o.operatorNamespace } : {}),
         logLevel: o.logLevel,
         logFormat: o.logFormat,
       };
