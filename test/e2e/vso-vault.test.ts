@@ -505,3 +505,211 @@ spec:
   );
   await waitForData(other, "steal", (x) => x.v === "owned");
 });
+
+/** A policy of its own for the dynamic/PKI tests, on the shared Kubernetes auth role `app`'s mount. */
+async function engineRole(policy: string): Promise<string> {
+  const role = `eng-${suffix()}`;
+  await vault.call("PUT", `sys/policies/acl/${role}`, { policy });
+  await vault.call("POST", `auth/${k8sMount}/role/${role}`, {
+    bound_service_account_names: ["vso-sa"],
+    bound_service_account_namespaces: ["*"],
+    token_policies: [role],
+    audience: "vault",
+  });
+  return role;
+}
+
+test("VaultDynamicSecret: AWS credentials from Vault's aws engine (against moto), renewed, re-issued at max TTL, revoked on deletion", async () => {
+  const mount = `aws-${suffix()}`;
+  await vault.call("POST", `sys/mounts/${mount}`, { type: "aws" });
+  await vault.call("POST", `${mount}/config/root`, {
+    access_key: env.aws.accessKeyId,
+    secret_key: env.aws.secretAccessKey,
+    region: env.aws.region,
+    iam_endpoint: env.aws.endpoint,
+    sts_endpoint: env.aws.endpoint,
+  });
+  await vault.call("POST", `${mount}/config/lease`, { lease: "6s", lease_max: "16s" });
+  await vault.call("POST", `${mount}/roles/app`, {
+    credential_type: "iam_user",
+    policy_document: JSON.stringify({
+      Version: "2012-10-17",
+      Statement: [{ Effect: "Allow", Action: "s3:ListBucket", Resource: "*" }],
+    }),
+  });
+  const role = await engineRole(
+    `path "${mount}/creds/app" { capabilities = ["read"] }\npath "sys/leases/revoke" { capabilities = ["update"] }`,
+  );
+  const ns = await tenant("vso-dyn");
+  await apply(
+    ns,
+    `apiVersion: secrets.hashicorp.com/v1beta1
+kind: VaultAuth
+metadata: { name: dyn }
+spec:
+  method: kubernetes
+  mount: ${k8sMount}
+  kubernetes: { role: ${role}, serviceAccount: vso-sa, audiences: [vault] }
+---
+apiVersion: secrets.hashicorp.com/v1beta1
+kind: VaultDynamicSecret
+metadata: { name: creds }
+spec:
+  vaultAuthRef: dyn
+  mount: ${mount}
+  path: creds/app
+  revoke: true
+  destination: { name: aws-creds, create: true }
+`,
+  );
+  const d = await waitForData(ns, "aws-creds", (x) => !!x.access_key && !!x.secret_key);
+  const status = async (): Promise<{
+    secretLease?: { id: string; duration: number; renewable: boolean };
+    lastRenewalTime?: number;
+  }> =>
+    (await api.get<{ status?: object }>(`${API}/namespaces/${ns}/vaultdynamicsecrets/creds`)).status ?? {};
+  const first = await eventually("lease in status", async () =>
+    (await status()).secretLease?.id ? status() : undefined,
+  );
+  assert.match(first.secretLease!.id, new RegExp(`^${mount}/creds/app/`));
+  assert.equal(first.secretLease!.renewable, true);
+  // renewed: same lease (same credentials), a later renewal time
+  const renewed = await eventually(
+    "a renewal",
+    async () => {
+      const s = await status();
+      return s.secretLease?.id === first.secretLease!.id && s.lastRenewalTime! > first.lastRenewalTime!
+        ? s
+        : undefined;
+    },
+    20_000,
+  );
+  assert.equal(
+    (await secretData(api, ns, "aws-creds"))?.access_key,
+    d.access_key,
+    "renewal keeps the credentials",
+  );
+  // re-issued when renewal no longer gives a whole lease (max TTL 16 s)
+  const reissued = await eventually(
+    "a new lease",
+    async () => {
+      const s = await status();
+      return s.secretLease?.id && s.secretLease.id !== renewed.secretLease!.id ? s : undefined;
+    },
+    30_000,
+  );
+  await waitForData(ns, "aws-creds", (x) => x.access_key !== d.access_key);
+  // deleted with revoke: true → the lease is revoked in Vault
+  await kubectl(env, ["delete", "vaultdynamicsecret", "creds", "-n", ns, "--wait=true", "--timeout=30s"]);
+  const lookup = await vault
+    .call("PUT", "sys/leases/lookup", { lease_id: reissued.secretLease!.id })
+    .catch((e: unknown) => e);
+  assert.ok(lookup instanceof Error && /400|invalid lease/.test(lookup.message), "the lease is revoked");
+});
+
+test("VaultPKISecret: a kubernetes.io/tls certificate that verifies against the issuing CA, renewed before expiryOffset, with a rollout restart; revoked on deletion", async () => {
+  const mount = `pki-${suffix()}`;
+  await vault.call("POST", `sys/mounts/${mount}`, { type: "pki", config: { max_lease_ttl: "24h" } });
+  const root = await vault.call("POST", `${mount}/root/generate/internal`, {
+    common_name: "Custos Test CA",
+    ttl: "24h",
+  });
+  const caPem = (root.json.data as { certificate: string }).certificate;
+  await vault.call("POST", `${mount}/roles/web`, {
+    allowed_domains: ["example.com"],
+    allow_subdomains: true,
+    max_ttl: "1h",
+  });
+  const role = await engineRole(
+    `path "${mount}/issue/web" { capabilities = ["update"] }\npath "${mount}/revoke" { capabilities = ["update"] }`,
+  );
+  const ns = await tenant("vso-pki");
+  await api.create(`/apis/apps/v1/namespaces/${ns}/deployments`, {
+    metadata: { name: "web" },
+    spec: {
+      replicas: 0,
+      selector: { matchLabels: { app: "web" } },
+      template: {
+        metadata: { labels: { app: "web" } },
+        spec: { containers: [{ name: "c", image: "busybox" }] },
+      },
+    },
+  });
+  await apply(
+    ns,
+    `apiVersion: secrets.hashicorp.com/v1beta1
+kind: VaultAuth
+metadata: { name: pki }
+spec:
+  method: kubernetes
+  mount: ${k8sMount}
+  kubernetes: { role: ${role}, serviceAccount: vso-sa, audiences: [vault] }
+---
+apiVersion: secrets.hashicorp.com/v1beta1
+kind: VaultPKISecret
+metadata: { name: cert }
+spec:
+  vaultAuthRef: pki
+  mount: ${mount}
+  role: web
+  commonName: app.example.com
+  altNames: [www.example.com]
+  ipSans: [127.0.0.1]
+  ttl: 30s
+  expiryOffset: 22s
+  revoke: true
+  rolloutRestartTargets: [{ kind: Deployment, name: web }]
+  destination: { name: tls, create: true, type: kubernetes.io/tls }
+`,
+  );
+  const d = await waitForData(ns, "tls", (x) => !!x["tls.crt"]);
+  for (const k of ["certificate", "private_key", "issuing_ca", "serial_number", "tls.crt", "tls.key"])
+    assert.ok(d[k], k);
+  const secret = await api.get<Secret>(`/api/v1/namespaces/${ns}/secrets/tls`);
+  assert.equal(secret.type, "kubernetes.io/tls");
+  const dir = mkdtempSync(join(tmpdir(), "vso-pki-"));
+  try {
+    const { writeFileSync } = await import("node:fs");
+    const { execFileSync } = await import("node:child_process");
+    writeFileSync(join(dir, "ca.pem"), caPem);
+    writeFileSync(join(dir, "cert.pem"), d["tls.crt"]!);
+    const out = execFileSync("openssl", [
+      "verify",
+      "-CAfile",
+      join(dir, "ca.pem"),
+      join(dir, "cert.pem"),
+    ]).toString();
+    assert.match(out, /OK/);
+    const text = execFileSync("openssl", [
+      "x509",
+      "-in",
+      join(dir, "cert.pem"),
+      "-noout",
+      "-text",
+    ]).toString();
+    assert.match(text, /DNS:www\.example\.com/);
+    assert.match(text, /IP Address:127\.0\.0\.1/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // renewed 8 s after issue (30 s TTL, 22 s offset): a new serial, and the Deployment restarted
+  const renewed = await waitForData(ns, "tls", (x) => x.serial_number !== d.serial_number, 30_000);
+  const restarted = await eventually(
+    "restartedAt",
+    async () =>
+      (
+        await api.get<{ spec: { template: { metadata?: { annotations?: Record<string, string> } } } }>(
+          `/apis/apps/v1/namespaces/${ns}/deployments/web`,
+        )
+      ).spec.template.metadata?.annotations?.["vso.secrets.hashicorp.com/restartedAt"],
+  );
+  assert.ok(restarted);
+  // the previous certificate was revoked on renewal; the current one on deletion
+  const revoked = async (serial: string): Promise<number> =>
+    ((await vault.call("GET", `${mount}/cert/${serial}`)).json.data as { revocation_time?: number })
+      .revocation_time ?? 0;
+  await eventually("old certificate revoked", async () => (await revoked(d.serial_number!)) > 0);
+  await kubectl(env, ["delete", "vaultpkisecret", "cert", "-n", ns, "--wait=true", "--timeout=30s"]);
+  const current = (await secretData(api, ns, "tls"))?.serial_number ?? renewed.serial_number!;
+  assert.ok((await revoked(current)) > 0, "the current certificate is revoked on deletion");
+});

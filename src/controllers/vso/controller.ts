@@ -35,9 +35,26 @@ import {
   type VaultAuthGlobalSpecT,
   type VaultAuthSpecT,
   type VaultConnectionSpecT,
+  type VaultDynamicSecretSpecT,
+  type VaultPKISecretSpecT,
   type VaultStaticSecretSpecT,
   type VsoCondition,
 } from "../../api/vso.ts";
+import {
+  answerData,
+  dynamicRequest,
+  leaseOf,
+  leaseStillGood,
+  pkiData,
+  pkiPath,
+  pkiRenewAt,
+  pkiRequest,
+  renewalDelayMs,
+  type Lease,
+  type VaultAnswer,
+} from "./leased.ts";
+import { VaultSession } from "../../providers/vault/session.ts";
+import { enginePath, fixedPath } from "../../providers/vault/path.ts";
 import { globalCandidates, mergeGlobal, namespaceRefusal, resolveRef, type ObjRef } from "./refs.ts";
 import { providerSpec } from "./provider.ts";
 import {
@@ -51,6 +68,7 @@ import {
   secretMac,
   VSO_LABELS,
   type TemplateSpec,
+  type VsoObject,
   type VssObject,
 } from "./static.ts";
 
@@ -70,6 +88,16 @@ type VssStatus = {
   conditions?: VsoCondition[];
 };
 type Vss = Obj<VaultStaticSecretSpecT> & { status?: VssStatus };
+type VdsStatus = VssStatus & { secretLease?: Lease; lastRenewalTime?: number };
+type Vds = Obj<VaultDynamicSecretSpecT> & { status?: VdsStatus };
+type VpsStatus = VssStatus & { serialNumber?: string; lastRotation?: number; expiration?: number };
+type Vps = Obj<VaultPKISecretSpecT> & { status?: VpsStatus };
+const VDS = "vds|";
+const VPS = "vps|";
+const FINALIZER = {
+  vds: "vaultdynamicsecret.secrets.hashicorp.com/finalizer",
+  vps: "vaultpkisecret.secrets.hashicorp.com/finalizer",
+};
 
 export interface VsoControllerDeps {
   api: KubeApi;
@@ -98,6 +126,8 @@ class VsoFailure extends Error {
 export class VsoController {
   readonly name = "vso";
   readonly staticSecrets: Informer<Vss>;
+  readonly dynamicSecrets: Informer<Vds>;
+  readonly pkiSecrets: Informer<Vps>;
   readonly auths: Informer<Obj<VaultAuthSpecT>>;
   readonly globals: Informer<Obj<VaultAuthGlobalSpecT>>;
   readonly connections: Informer<Obj<VaultConnectionSpecT>>;
@@ -115,6 +145,8 @@ export class VsoController {
       deps.log.warn({ err: errorMessage(e) }, "watch error; relisting");
     };
     this.staticSecrets = new Informer(api, `${API}${ns}/vaultstaticsecrets`, { onError });
+    this.dynamicSecrets = new Informer(api, `${API}${ns}/vaultdynamicsecrets`, { onError });
+    this.pkiSecrets = new Informer(api, `${API}${ns}/vaultpkisecrets`, { onError });
     this.auths = new Informer(api, `${API}/vaultauths`, { onError });
     this.globals = new Informer(api, `${API}/vaultauthglobals`, { onError });
     this.connections = new Informer(api, `${API}/vaultconnections`, { onError });
@@ -129,7 +161,12 @@ export class VsoController {
       concurrency: deps.concurrent,
       baseDelayMs: 5_000,
       maxDelayMs: 60_000,
-      handler: (key) => this.#reconcile(key),
+      handler: (key) =>
+        key.startsWith(VDS)
+          ? this.#reconcileDynamic(key.slice(VDS.length))
+          : key.startsWith(VPS)
+            ? this.#reconcilePki(key.slice(VPS.length))
+            : this.#reconcile(key),
       metrics: deps.metrics.queue("vaultstaticsecret"),
       onError: (key, e, retryIn) => {
         deps.log.warn(
@@ -150,6 +187,22 @@ export class VsoController {
       }
       if (event === "add" || !old || specOrMetaChanged(old, obj)) this.queue.add(key, "urgent");
     });
+    for (const [informer, prefix] of [
+      [this.dynamicSecrets, VDS],
+      [this.pkiSecrets, VPS],
+    ] as const) {
+      (informer as Informer<KubeObject>).on((event, obj, old) => {
+        const key = prefix + objectKey(obj);
+        if (event === "delete") this.queue.forget(key);
+        else if (
+          event === "add" ||
+          !old ||
+          specOrMetaChanged(old, obj) ||
+          (obj.metadata.deletionTimestamp && !old.metadata.deletionTimestamp)
+        )
+          this.queue.add(key, "urgent");
+      });
+    }
     const changed =
       (kind: "VaultAuth" | "VaultAuthGlobal" | "VaultConnection" | "SecretTransformation") =>
       (event: string, obj: KubeObject, old?: KubeObject) => {
@@ -160,6 +213,8 @@ export class VsoController {
         }
         // a few objects: every VaultStaticSecret is looked at again (each re-resolves its refs)
         for (const vss of this.staticSecrets.list()) this.queue.add(objectKey(vss), "urgent");
+        for (const o of this.dynamicSecrets.list()) this.queue.add(VDS + objectKey(o), "urgent");
+        for (const o of this.pkiSecrets.list()) this.queue.add(VPS + objectKey(o), "urgent");
       };
     this.auths.on(changed("VaultAuth"));
     this.globals.on(changed("VaultAuthGlobal"));
@@ -172,6 +227,13 @@ export class VsoController {
       for (const vss of this.staticSecrets.list())
         if (vss.metadata.uid === uid && vss.metadata.namespace === ns)
           this.queue.add(objectKey(vss), "urgent");
+      for (const [informer, prefix] of [
+        [this.dynamicSecrets, VDS],
+        [this.pkiSecrets, VPS],
+      ] as const)
+        for (const o of (informer as Informer<KubeObject>).list())
+          if (o.metadata.uid === uid && o.metadata.namespace === ns)
+            this.queue.add(prefix + objectKey(o), "urgent");
     });
   }
 
@@ -290,9 +352,315 @@ export class VsoController {
     }
   }
 
+  /** The object as VSO names it, for owner references, events and status. */
+  #vsoObject(o: KubeObject, kind: string): VsoObject {
+    return {
+      apiVersion: `${VSO_GROUP}/${VSO_VERSION}`,
+      kind,
+      metadata: {
+        name: o.metadata.name ?? "",
+        namespace: o.metadata.namespace ?? "",
+        uid: o.metadata.uid ?? "",
+        ...(o.metadata.generation !== undefined ? { generation: o.metadata.generation } : {}),
+      },
+    };
+  }
+
+  async #vaultSession(
+    o: Obj<{ vaultAuthRef?: string }>,
+    vaultNamespace: string | undefined,
+  ): Promise<VaultSession> {
+    const { session } = await this.#session(
+      { metadata: { namespace: o.metadata.namespace ?? "" }, spec: o.spec },
+      vaultNamespace,
+      undefined,
+    );
+    if (!(session instanceof VaultSession))
+      throw new CustosError("CUSTOS_INTERNAL", "the Vault provider returned another kind of session");
+    return session;
+  }
+
+  /**
+   * Adds (want) or removes the object's finalizer. A JSON merge patch replaces the whole list, so
+   * the resourceVersion is sent too: a concurrent change of the list fails (and is retried).
+   */
+  async #finalizer(o: KubeObject, plural: string, finalizer: string, want: boolean): Promise<void> {
+    const list = o.metadata.finalizers ?? [];
+    if (list.includes(finalizer) === want) return;
+    const finalizers = want ? [...list, finalizer] : list.filter((f) => f !== finalizer);
+    try {
+      await this.deps.api.mergePatch(
+        `${API}/namespaces/${o.metadata.namespace ?? ""}/${plural}/${o.metadata.name ?? ""}`,
+        {
+          metadata: { finalizers, resourceVersion: o.metadata.resourceVersion },
+        },
+      );
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+
+  /** Writes the destination Secret (engine rule and writer); whether it wrote. */
+  async #write(
+    obj: VsoObject,
+    dest: VaultStaticSecretSpecT["destination"],
+    data: Record<string, Uint8Array>,
+    origin: WriteOrigin,
+  ): Promise<boolean> {
+    const path = resourcePath({ ...SECRETS, namespace: obj.metadata.namespace, name: dest.name });
+    const existing = await this.deps.api.getOrUndefined<SecretObject>(path);
+    if (!dest.create && !existing)
+      throw new CustosError(
+        "CUSTOS_STORE_NOT_READY",
+        `destination Secret ${dest.name} does not exist and destination.create is false`,
+      );
+    const plan = planTarget(desiredSecret(obj, dest, data), existing, { mayWrite: mayWrite(obj, dest) });
+    await this.#writer.apply(plan, existing, origin);
+    return plan.action !== "none";
+  }
+
+  /**
+   * A VaultDynamicSecret: credentials from any engine path, with their lease renewed at
+   * renewalPercent and re-issued when renewal no longer extends it; a lease in the status that is
+   * still good is kept across operator restarts (no re-issue, no restart storm).
+   */
+  async #reconcileDynamic(key: string): Promise<{ requeueAfter?: number } | undefined> {
+    const o = this.dynamicSecrets.get(key);
+    if (!o?.spec) return undefined;
+    const spec = o.spec;
+    const obj = this.#vsoObject(o, "VaultDynamicSecret");
+    const origin: WriteOrigin = { controller: "vaultdynamicsecret", object: { ...o, ...obj } };
+    const status: VdsStatus = o.status ?? {};
+    const plural = "vaultdynamicsecrets";
+    if (o.metadata.deletionTimestamp) {
+      if (!o.metadata.finalizers?.includes(FINALIZER.vds)) return undefined;
+      if (spec.revoke && status.secretLease?.id) {
+        const session = await this.#vaultSession(o, spec.namespace);
+        await session.call("RevokeLease", "PUT", fixedPath("sys/leases/revoke"), {
+          lease_id: status.secretLease.id,
+        });
+      }
+      await this.#finalizer(o, plural, FINALIZER.vds, false);
+      return undefined;
+    }
+    const now = Date.now();
+    try {
+      await this.#finalizer(o, plural, FINALIZER.vds, spec.revoke === true);
+      const session = await this.#vaultSession(o, spec.namespace).catch((e: unknown) => {
+        throw new VsoFailure("VaultClientConfigError", e);
+      });
+      const lease = status.secretLease;
+      const sameGeneration = status.lastGeneration === o.metadata.generation;
+      const secretExists = !!(await this.deps.api.getOrUndefined(
+        resourcePath({ ...SECRETS, namespace: obj.metadata.namespace, name: spec.destination.name }),
+      ));
+      if (sameGeneration && secretExists && lease?.id) {
+        if (leaseStillGood(spec, lease, status.lastRenewalTime, now))
+          return {
+            requeueAfter: (status.lastRenewalTime ?? 0) * 1000 + renewalDelayMs(spec, lease.duration) - now,
+          };
+        if (lease.renewable) {
+          const renewed = await session
+            .call<VaultAnswer>("RenewLease", "PUT", fixedPath("sys/leases/renew"), {
+              lease_id: lease.id,
+              increment: lease.duration,
+            })
+            .then((r) => r.body)
+            .catch(() => undefined);
+          // a renewal that still gives the whole lease keeps the credentials; one cut short by the
+          // max TTL (or refused) means: issue new ones
+          if (renewed?.lease_duration && renewed.lease_duration >= lease.duration) {
+            const next = { ...lease, duration: renewed.lease_duration };
+            await this.#status(
+              obj,
+              { ...status, secretLease: next, lastRenewalTime: Math.floor(now / 1000) },
+              plural,
+            );
+            return { requeueAfter: renewalDelayMs(spec, next.duration) };
+          }
+        }
+      }
+      const req = dynamicRequest(spec);
+      const answer = (
+        await session
+          .call<VaultAnswer>("DynamicSecret", req.method, enginePath(spec.mount, spec.path), req.body)
+          .catch((e: unknown) => {
+            throw new VsoFailure("VaultClientError", e);
+          })
+      ).body;
+      const data = answerData(answer, spec.destination.transformation);
+      for (const v of Object.values(data)) redactor.add(v);
+      let wrote: boolean;
+      try {
+        wrote = await this.#write(obj, spec.destination, data, origin);
+      } catch (e) {
+        throw new VsoFailure("SecretSyncError", e);
+      }
+      const next = leaseOf(answer);
+      const conditions: VsoCondition[] = [];
+      if (wrote) {
+        this.deps.events.record(origin.object, "Normal", "SecretSynced", "Secret synced");
+        if (lease?.id && spec.rolloutRestartTargets?.length)
+          conditions.push(await this.#restart({ ...obj, spec }, origin));
+      }
+      await this.#status(
+        obj,
+        {
+          lastGeneration: o.metadata.generation,
+          secretLease: next,
+          lastRenewalTime: Math.floor(now / 1000),
+          conditions: [
+            cond("SecretSynced", true, "Synced", "Secret synced"),
+            ...conditions,
+            cond("Healthy", true, "Healthy", ""),
+            cond("Ready", true, "Ready", ""),
+          ],
+        },
+        plural,
+      );
+      if (next.duration) return { requeueAfter: renewalDelayMs(spec, next.duration) };
+      if (spec.refreshAfter) return { requeueAfter: parseVsoDuration(spec.refreshAfter) };
+      return undefined;
+    } catch (e) {
+      await this.#fail(obj, origin, status, plural, e);
+      throw e instanceof VsoFailure && e.cause instanceof Error ? e.cause : e;
+    }
+  }
+
+  /** A VaultPKISecret: a certificate issued by Vault's PKI engine, renewed expiryOffset before it expires. */
+  async #reconcilePki(key: string): Promise<{ requeueAfter?: number } | undefined> {
+    const o = this.pkiSecrets.get(key);
+    if (!o?.spec) return undefined;
+    const spec = o.spec;
+    const obj = this.#vsoObject(o, "VaultPKISecret");
+    const origin: WriteOrigin = { controller: "vaultpkisecret", object: { ...o, ...obj } };
+    const status: VpsStatus = o.status ?? {};
+    const plural = "vaultpkisecrets";
+    const secretPath = resourcePath({
+      ...SECRETS,
+      namespace: obj.metadata.namespace,
+      name: spec.destination.name,
+    });
+    if (o.metadata.deletionTimestamp) {
+      if (!o.metadata.finalizers?.includes(FINALIZER.vps)) return undefined;
+      if (spec.revoke && status.serialNumber) {
+        const session = await this.#vaultSession(o, spec.namespace);
+        await session.call("RevokeCertificate", "POST", enginePath(spec.mount, "revoke"), {
+          serial_number: status.serialNumber,
+        });
+      }
+      if (spec.clear) {
+        const existing = await this.deps.api.getOrUndefined<SecretObject>(secretPath);
+        if (existing?.data && Object.keys(existing.data).length)
+          await this.deps.api.replace(secretPath, { ...existing, data: {} });
+      }
+      await this.#finalizer(o, plural, FINALIZER.vps, false);
+      return undefined;
+    }
+    const now = Date.now();
+    try {
+      await this.#finalizer(o, plural, FINALIZER.vps, spec.revoke === true || spec.clear === true);
+      const existing = await this.deps.api.getOrUndefined<SecretObject>(secretPath);
+      const sameGeneration = status.lastGeneration === o.metadata.generation;
+      if (sameGeneration && existing && status.serialNumber && status.expiration) {
+        const renewAt = pkiRenewAt(spec, status.expiration);
+        if (now < renewAt) return { requeueAfter: renewAt - now };
+      }
+      const session = await this.#vaultSession(o, spec.namespace).catch((e: unknown) => {
+        throw new VsoFailure("VaultClientConfigError", e);
+      });
+      const answer = (
+        await session
+          .call<VaultAnswer>(
+            "IssueCertificate",
+            "POST",
+            enginePath(spec.mount, ...pkiPath(spec)),
+            pkiRequest(spec),
+          )
+          .catch((e: unknown) => {
+            throw new VsoFailure("VaultClientError", e);
+          })
+      ).body;
+      const certData = answer.data ?? {};
+      const data = pkiData(certData, spec.destination.type);
+      for (const v of Object.values(data)) redactor.add(v);
+      let wrote: boolean;
+      try {
+        wrote = await this.#write(obj, spec.destination, data, origin);
+      } catch (e) {
+        throw new VsoFailure("SecretSyncError", e);
+      }
+      const serial = typeof certData.serial_number === "string" ? certData.serial_number : "";
+      const expiration = typeof certData.expiration === "number" ? certData.expiration : 0;
+      const conditions: VsoCondition[] = [];
+      if (wrote) {
+        this.deps.events.record(origin.object, "Normal", "SecretRotated", "Certificate issued");
+        if (status.serialNumber) {
+          if (spec.revoke)
+            await session
+              .call("RevokeCertificate", "POST", enginePath(spec.mount, "revoke"), {
+                serial_number: status.serialNumber,
+              })
+              .catch((e: unknown) => {
+                this.deps.log.warn(
+                  { vaultpkisecret: key, err: errorMessage(e) },
+                  "revoking the previous certificate failed",
+                );
+              });
+          if (spec.rolloutRestartTargets?.length)
+            conditions.push(await this.#restart({ ...obj, spec }, origin));
+        }
+      }
+      await this.#status(
+        obj,
+        {
+          lastGeneration: o.metadata.generation,
+          serialNumber: serial,
+          expiration,
+          lastRotation: Math.floor(now / 1000),
+          conditions: [
+            cond("SecretSynced", true, "Synced", "Secret synced"),
+            ...conditions,
+            cond("Healthy", true, "Healthy", ""),
+            cond("Ready", true, "Ready", ""),
+          ],
+        },
+        plural,
+      );
+      return { requeueAfter: Math.max(1000, pkiRenewAt(spec, expiration) - now) };
+    } catch (e) {
+      await this.#fail(obj, origin, status, plural, e);
+      throw e instanceof VsoFailure && e.cause instanceof Error ? e.cause : e;
+    }
+  }
+
+  async #fail(
+    obj: VsoObject,
+    origin: WriteOrigin,
+    status: VssStatus,
+    plural: string,
+    e: unknown,
+  ): Promise<void> {
+    const failure = e instanceof VsoFailure ? e : new VsoFailure("SecretSyncError", e);
+    const message = redactor.redact(failure.message);
+    this.deps.events.record(origin.object, "Warning", failure.reason, message);
+    await this.#status(
+      obj,
+      {
+        ...status,
+        conditions: [
+          cond("SecretSynced", false, failure.reason, `Failed to sync the secret, err=${message}`),
+          cond("Healthy", false, failure.reason, message),
+          cond("Ready", false, failure.reason, message),
+        ],
+      },
+      plural,
+    ).catch(() => undefined);
+  }
+
   /** The identity's session: VaultAuth (+ global) and VaultConnection resolved as VSO does. */
   async #session(
-    obj: { metadata: { namespace: string } },
+    obj: { metadata: { namespace: string }; spec?: { vaultAuthRef?: string } | undefined },
     vaultNamespace: string | undefined,
     kv: { mount: string; version: "v1" | "v2" } | undefined,
   ): Promise<{
@@ -302,7 +670,7 @@ export class VsoController {
   }> {
     const opNs = this.deps.operatorNamespace;
     const targetNs = obj.metadata.namespace;
-    const spec = (obj as { spec?: { vaultAuthRef?: string } }).spec;
+    const spec = obj.spec;
     const authRef = resolveRef(spec?.vaultAuthRef, targetNs, opNs);
     const auth = this.#need(this.auths, "VaultAuth", authRef);
     const authSpec = auth.spec ?? {};
@@ -437,7 +805,10 @@ export class VsoController {
     }
   }
 
-  async #restart(obj: VssObject, origin: WriteOrigin): Promise<VsoCondition> {
+  async #restart(
+    obj: VsoObject & { spec: { rolloutRestartTargets?: VaultStaticSecretSpecT["rolloutRestartTargets"] } },
+    origin: WriteOrigin,
+  ): Promise<VsoCondition> {
     const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
     const failed: string[] = [];
     for (const t of obj.spec.rolloutRestartTargets ?? []) {
@@ -501,7 +872,11 @@ export class VsoController {
   }
 
   /** Writes the status when it differs (conditions compared without their times). */
-  async #status(obj: VssObject & { status?: VssStatus }, next: VssStatus): Promise<void> {
+  async #status(
+    obj: VsoObject & { status?: VssStatus },
+    next: VssStatus & Record<string, unknown>,
+    plural = "vaultstaticsecrets",
+  ): Promise<void> {
     const prev = obj.status ?? {};
     const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
     const conditions = (next.conditions ?? []).map((c) => {
@@ -522,7 +897,7 @@ export class VsoController {
     if (strip(prev) === strip(status)) return;
     try {
       await this.deps.api.mergePatch(
-        `${API}/namespaces/${obj.metadata.namespace}/vaultstaticsecrets/${obj.metadata.name}/status`,
+        `${API}/namespaces/${obj.metadata.namespace}/${plural}/${obj.metadata.name}/status`,
         { status },
       );
     } catch (e) {
@@ -538,7 +913,7 @@ export class VsoController {
       this.transformations.start(),
       this.owned.start(),
     ]);
-    await this.staticSecrets.start();
+    await Promise.all([this.staticSecrets.start(), this.dynamicSecrets.start(), this.pkiSecrets.start()]);
     this.queue.start();
     this.deps.log.info(
       { vaultstaticsecrets: this.staticSecrets.size, operatorNamespace: this.deps.operatorNamespace },
@@ -550,6 +925,8 @@ export class VsoController {
     await this.queue.shutdown();
     await Promise.all([
       this.staticSecrets.stop(),
+      this.dynamicSecrets.stop(),
+      this.pkiSecrets.stop(),
       this.auths.stop(),
       this.globals.stop(),
       this.connections.stop(),

@@ -98,22 +98,28 @@ export function secretMac(key: Uint8Array, data: Record<string, Uint8Array>): st
   return createHmac("sha256", key).update(dataJson(data)).digest("base64");
 }
 
-export interface VssObject {
+/** Any VSO secret object (static, dynamic, PKI): what owner references and events need. */
+export interface VsoObject {
   apiVersion: string;
   kind: string;
   metadata: { name: string; namespace: string; uid: string; generation?: number };
+}
+
+export interface VssObject extends VsoObject {
   spec: VaultStaticSecretSpecT;
 }
 
+export type Destination = VaultStaticSecretSpecT["destination"];
+
 /** The owner reference VSO sets: no controller flag. */
-export function vsoOwner(obj: VssObject): OwnerReference {
+export function vsoOwner(obj: VsoObject): OwnerReference {
   return { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, uid: obj.metadata.uid };
 }
 
 /** The Secret a VSO object wants; `create: false` replaces data only (no labels, no owner). */
 export function desiredSecret(
-  obj: VssObject,
-  dest: VaultStaticSecretSpecT["destination"],
+  obj: VsoObject,
+  dest: Destination,
   data: Record<string, Uint8Array>,
 ): DesiredSecret {
   if (!dest.create)
@@ -134,7 +140,7 @@ export function desiredSecret(
  * be owned by this object unless `overwrite`; without `create` any existing Secret is written
  * (its data only).
  */
-export function mayWrite(obj: VssObject, dest: VaultStaticSecretSpecT["destination"]) {
+export function mayWrite(obj: VsoObject, dest: Destination) {
   return (existing: SecretObject): string | undefined => {
     if (!dest.create || dest.overwrite) return undefined;
     const owned = (existing.metadata.ownerReferences ?? []).some((r) => r.uid === obj.metadata.uid);

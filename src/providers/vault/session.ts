@@ -8,7 +8,7 @@ import { CustosError, isCustosError } from "../../util/errors.ts";
 import { specMatcher } from "../../util/regex.ts";
 import { login } from "./auth.ts";
 import { metadataProperties } from "./metadata.ts";
-import type { AuthInfo, VaultClient } from "./client.ts";
+import type { AuthInfo, VaultClient, VaultResponse } from "./client.ts";
 import {
   findPathSegments,
   fixedPath,
@@ -271,6 +271,21 @@ export class VaultSession implements Session {
         );
     }
     return out;
+  }
+
+  /**
+   * A call to any engine path with the session's token (dynamic credentials, PKI, leases): one
+   * session, one token, the same renewal and re-login rules as KV reads.
+   */
+  async call<T>(
+    call: string,
+    method: "GET" | "POST" | "PUT",
+    path: VaultPath,
+    body?: unknown,
+  ): Promise<VaultResponse<T>> {
+    return this.#authed((token) =>
+      this.client.call<T>(call, method, path, { token, ...(body === undefined ? {} : { body }) }),
+    );
   }
 
   async close(): Promise<void> {
