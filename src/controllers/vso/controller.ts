@@ -286,6 +286,7 @@ export class VsoController {
         // VSO: wait for the Secret, without status or event
         return { requeueAfter: MISSING_DESTINATION_MS };
       }
+      for (const v of Object.values(data)) redactor.add(v);
       const desired = desiredSecret(obj, spec.destination, data);
       let wrote = false;
       try {
