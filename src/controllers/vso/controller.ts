@@ -262,8 +262,12 @@ export class VsoController {
       }).catch((e: unknown) => {
         throw new VsoFailure("VaultClientConfigError", e);
       });
-      const fresh = obj.status?.lastGeneration !== obj.metadata.generation || !spec.refreshAfter;
-      const maxAge = fresh ? 0 : Math.floor(parseVsoDuration(spec.refreshAfter!) / 10);
+      // Reads are shared with other objects of this identity for a tenth of the refresh period (so
+      // a change is seen within refreshAfter); a changed spec reads afresh. A new object shares:
+      // a thousand new objects over fifty paths cost fifty reads, not a thousand.
+      const period = spec.refreshAfter ? parseVsoDuration(spec.refreshAfter) : 60_000;
+      const last = obj.status?.lastGeneration;
+      const maxAge = last !== undefined && last !== obj.metadata.generation ? 0 : Math.floor(period / 10);
       const ref = { key: spec.path, ...(spec.version ? { version: String(spec.version) } : {}) };
       const results = await this.deps.reads.readAll(sessionKey, session, [ref], maxAge);
       const read = [...results.values()][0];
