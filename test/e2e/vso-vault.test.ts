@@ -421,6 +421,13 @@ test("VSO behaviours: drift repair, re-creation, create:false, overwrite, includ
   d = await waitForData(ns, "kv1", (x) => x.k === "v");
   assert.equal(d._raw, '{"k":"v"}');
   assert.doesNotMatch(op.output(), /p<1>&|p\\u003c1/, "no secret value in the operator's logs");
+  // deleting the VaultStaticSecret garbage-collects its Secret (owner reference)
+  await kubectl(env, ["delete", "vaultstaticsecret", "plain", "-n", ns]);
+  await eventually(
+    "Secret plain collected",
+    async () => (await secretData(api, ns, "plain")) === undefined,
+    60_000,
+  );
 });
 
 test("rolloutRestartTargets: no restart on the first sync, a restart when the data changes", async () => {
