@@ -267,6 +267,15 @@ test("document 003: VaultConnection + VaultAuth (kubernetes) + VaultStaticSecret
   );
   for (const t of ["Healthy", "Ready"])
     assert.equal(status.conditions?.find((c) => c.type === t)?.status, "True", t);
+  // VaultConnection and VaultAuth statuses as VSO reports them
+  for (const [plural, ns2, name] of [
+    ["vaultconnections", OP_NS, "default"],
+    ["vaultauths", ns, "vault-auth"],
+  ] as const)
+    await eventually(`${plural} ${name} valid`, async () => {
+      const o = await api.get<{ status?: { valid?: boolean } }>(`${API}/namespaces/${ns2}/${plural}/${name}`);
+      return o.status?.valid === true;
+    });
 
   // the document's rotation: visible within refreshAfter (30 s; a margin for this loaded machine)
   await vault.call("POST", "kv-secrets/data/postgres/config", {

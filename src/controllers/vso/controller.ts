@@ -54,6 +54,7 @@ import {
   type VaultAnswer,
 } from "./leased.ts";
 import { VaultSession } from "../../providers/vault/session.ts";
+import { VaultClient } from "../../providers/vault/client.ts";
 import { enginePath, fixedPath } from "../../providers/vault/path.ts";
 import { globalCandidates, mergeGlobal, namespaceRefusal, resolveRef, type ObjRef } from "./refs.ts";
 import { providerSpec } from "./provider.ts";
@@ -94,6 +95,8 @@ type VpsStatus = VssStatus & { serialNumber?: string; lastRotation?: number; exp
 type Vps = Obj<VaultPKISecretSpecT> & { status?: VpsStatus };
 const VDS = "vds|";
 const VPS = "vps|";
+const CONN = "conn|";
+const AUTH = "auth|";
 const FINALIZER = {
   vds: "vaultdynamicsecret.secrets.hashicorp.com/finalizer",
   vps: "vaultpkisecret.secrets.hashicorp.com/finalizer",
@@ -166,7 +169,11 @@ export class VsoController {
           ? this.#reconcileDynamic(key.slice(VDS.length))
           : key.startsWith(VPS)
             ? this.#reconcilePki(key.slice(VPS.length))
-            : this.#reconcile(key),
+            : key.startsWith(CONN)
+              ? this.#reconcileConnection(key.slice(CONN.length))
+              : key.startsWith(AUTH)
+                ? this.#reconcileAuth(key.slice(AUTH.length))
+                : this.#reconcile(key),
       metrics: deps.metrics.queue("vaultstaticsecret"),
       onError: (key, e, retryIn) => {
         deps.log.warn(
@@ -207,6 +214,10 @@ export class VsoController {
       (kind: "VaultAuth" | "VaultAuthGlobal" | "VaultConnection" | "SecretTransformation") =>
       (event: string, obj: KubeObject, old?: KubeObject) => {
         if (event === "update" && old?.metadata.generation === obj.metadata.generation) return;
+        if (event !== "delete" && kind === "VaultConnection") this.queue.add(CONN + objectKey(obj), "urgent");
+        if (event !== "delete" && kind === "VaultAuth") this.queue.add(AUTH + objectKey(obj), "urgent");
+        if (kind === "VaultConnection" || kind === "VaultAuthGlobal")
+          for (const auth of this.auths.list()) this.queue.add(AUTH + objectKey(auth), "urgent");
         if (event !== "add" && kind !== "SecretTransformation") {
           const uid = obj.metadata.uid ?? "\u0000";
           void this.deps.sessions.invalidate((k) => k.includes(uid));
@@ -355,6 +366,108 @@ export class VsoController {
       }).catch(() => undefined);
       throw failure.cause instanceof Error ? failure.cause : e;
     }
+  }
+
+  /**
+   * A VaultConnection's status as VSO reports it: `valid` when Vault answers
+   * `GET /v1/sys/seal-status` through the connection's address, headers and CA.
+   */
+  async #reconcileConnection(key: string): Promise<{ requeueAfter?: number } | undefined> {
+    const c = this.connections.get(key);
+    if (!c?.spec) return undefined;
+    const spec = c.spec;
+    const obj = this.#vsoObject(c, "VaultConnection");
+    let message = "";
+    try {
+      if (spec.skipTLSVerify)
+        throw new CustosError("CUSTOS_INVALID_SPEC", "skipTLSVerify: true is not supported by Custos");
+      const caPem = spec.caCertSecretRef
+        ? new TextDecoder().decode(
+            await this.deps.kube.secretKey(obj.metadata.namespace, spec.caCertSecretRef, "ca.crt"),
+          )
+        : spec.caCertPath
+          ? await readFile(spec.caCertPath, "utf8")
+          : undefined;
+      const client = new VaultClient({
+        server: spec.address,
+        headers: spec.headers,
+        caPem,
+        recordCall: (call, status) => {
+          this.deps.metrics.providerCalls.inc({ provider: "vault", call, status });
+        },
+      });
+      await client.call("SealStatus", "GET", fixedPath("sys/seal-status"));
+    } catch (e) {
+      message = redactor.redact(errorMessage(e));
+    }
+    const ok = !message;
+    const prev = (c as Obj<unknown> & { status?: { valid?: boolean } }).status;
+    if (prev?.valid !== ok)
+      this.deps.events.record(
+        { ...c, ...obj },
+        ok ? "Normal" : "Warning",
+        ok ? "Accepted" : "VaultClientError",
+        ok ? "VaultConnection accepted" : message,
+      );
+    await this.#status(
+      { ...obj, status: prev as VssStatus },
+      {
+        valid: ok,
+        conditions: [
+          cond("VaultPing", ok, ok ? "Accepted" : "VaultClientError", message),
+          cond("Healthy", ok, ok ? "Healthy" : "VaultClientError", message),
+          cond("Ready", ok, ok ? "Ready" : "VaultClientError", message),
+        ],
+      },
+      "vaultconnections",
+    );
+    return ok ? undefined : { requeueAfter: 30_000 };
+  }
+
+  /** A VaultAuth's status as VSO reports it: `valid` when its spec resolves to a usable login. */
+  async #reconcileAuth(key: string): Promise<undefined> {
+    const a = this.auths.get(key);
+    if (!a?.spec) return undefined;
+    const obj = this.#vsoObject(a, "VaultAuth");
+    let error = "";
+    try {
+      const ref = { namespace: obj.metadata.namespace, name: obj.metadata.name };
+      let effective: VaultAuthSpecT & { connectionFromGlobal?: boolean } = a.spec;
+      let globalNs = "";
+      for (const r of globalCandidates({ ...ref, spec: a.spec }, this.deps.operatorNamespace).refs) {
+        const g = this.globals.get(`${r.namespace}/${r.name}`);
+        if (g) {
+          effective = mergeGlobal(a.spec, g.spec);
+          globalNs = r.namespace;
+          break;
+        }
+      }
+      const connRef = resolveRef(
+        effective.vaultConnectionRef,
+        effective.connectionFromGlobal ? globalNs : ref.namespace,
+        this.deps.operatorNamespace,
+      );
+      const conn = this.#need(this.connections, "VaultConnection", connRef);
+      providerSpec({ connection: conn.spec ?? { address: "" }, auth: effective });
+    } catch (e) {
+      error = redactor.redact(errorMessage(e));
+    }
+    const ok = !error;
+    const prev = (a as Obj<unknown> & { status?: VssStatus }).status;
+    await this.#status(
+      { ...obj, ...(prev ? { status: prev } : {}) },
+      {
+        valid: ok,
+        error,
+        specHash: createHash("sha256").update(JSON.stringify(a.spec)).digest("hex").slice(0, 16),
+        conditions: [
+          cond("Healthy", ok, ok ? "Healthy" : "InvalidConfiguration", error),
+          cond("Ready", ok, ok ? "Ready" : "InvalidConfiguration", error),
+        ],
+      },
+      "vaultauths",
+    );
+    return undefined;
   }
 
   /** The object as VSO names it, for owner references, events and status. */
