@@ -3,8 +3,8 @@
  * wants and the one that exists, create it, update it (only when something it manages differs), or
  * leave it. Pure. Ownership is data the front door passes, not a branch per kind:
  *
- * - `desired.owner`: the controller owner reference the kind sets. An existing Secret controlled by
- *   another object is never taken over (CUSTOS_OWNERSHIP_CONFLICT).
+ * - `desired.owner`: the owner reference the kind sets (a controller reference, or VSO's plain one).
+ *   An existing Secret controlled by another object is never taken over (CUSTOS_OWNERSHIP_CONFLICT).
  * - `rules.mayWrite`: the kind's own precondition on an existing Secret (VSO refuses a Secret it did
  *   not create unless `overwrite`); a message refuses the write.
  * - `rules.mergeData`: keep the existing Secret's other keys (ESO's creationPolicy Merge).
@@ -111,9 +111,12 @@ export function planTarget(
     Object.entries(desired.annotations).every(([k, v]) => existing.metadata.annotations?.[k] === v);
   const others = (existing.metadata.ownerReferences ?? []).filter((r) => !superseded(r));
   const ownerReferences = owner ? [...others, owner] : others;
+  // the controller flag must match what the kind sets (VSO's owner reference has none)
   const ownerOk =
     !owner ||
-    (existing.metadata.ownerReferences?.some((r) => r.uid === owner.uid && r.controller) === true &&
+    (existing.metadata.ownerReferences?.some(
+      (r) => r.uid === owner.uid && Boolean(r.controller) === Boolean(owner.controller),
+    ) === true &&
       ownerReferences.length === (existing.metadata.ownerReferences ?? []).length);
   const typeOk = (existing.type ?? "Opaque") === type;
   const immutableOk = (existing.immutable ?? false) === (immutable ?? false) || existing.immutable === true;

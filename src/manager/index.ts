@@ -43,6 +43,11 @@ export interface OperatorOptions {
    * AWS default chain); off by default: only ClusterSecretStores may.
    */
   allowOperatorIdentityForNamespacedStores?: boolean;
+  /**
+   * Where VSO's `default` VaultConnection / VaultAuth and its HMAC key live (--operator-namespace,
+   * else OPERATOR_NAMESPACE, else the pod's namespace, else custos-system).
+   */
+  operatorNamespace?: string | undefined;
   /** Floor for positive ExternalSecret refresh intervals; default none (the CLI's default is 5 s). */
   minRefreshIntervalMs?: number;
   /** The KES (kubernetes-client.io) controller's settings; default: from KES's environment variables. */

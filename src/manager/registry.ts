@@ -3,10 +3,10 @@
  * manager names none of them.
  */
 import type { KubeApi } from "../kube/api.ts";
-import type { EventRecorder } from "../kube/events.ts";
+import type { KubeAccess } from "../providers/types.ts";
 import type { SessionPool } from "../engine/sessions.ts";
 import type { ReadCache } from "../engine/reads.ts";
-import type { KubeAccess } from "../providers/types.ts";
+import type { EventRecorder } from "../kube/events.ts";
 import type { Logger } from "../util/log.ts";
 import type { HttpEndpoints } from "./http.ts";
 import type { Metrics } from "./metrics.ts";

@@ -64,7 +64,13 @@ export interface RemoteKey {
  * `bytes`: an opaque value (AWS SecretString/SecretBinary, a parameter) that may hold JSON.
  */
 export type RemoteSecret =
-  { kind: "map"; value: Record<string, unknown> } | { kind: "bytes"; value: Uint8Array };
+  | {
+      kind: "map";
+      value: Record<string, unknown>;
+      /** The version metadata the store returned with the value (Vault KV v2), when it has any. */
+      metadata?: Record<string, unknown> | undefined;
+    }
+  | { kind: "bytes"; value: Uint8Array };
 
 export interface FindQuery {
   path?: string | undefined;

@@ -43,7 +43,7 @@ export function registerOperatorCommand(program: Command): void {
     )
     .addOption(
       new Option("--controllers <list>", "comma-separated controllers to run").default(
-        "externalsecret,sealedsecret,rollout,kes",
+        "externalsecret,sealedsecret,rollout,kes,vso",
       ),
     )
     .option("--sealed-secrets-namespace <ns>", "namespace holding the sealing keys", "kube-system")
@@ -59,6 +59,10 @@ export function registerOperatorCommand(program: Command): void {
       "--allow-operator-identity-for-namespaced-stores",
       "let namespaced SecretStores authenticate as the operator itself (its service-account token, its AWS default credentials); by default only ClusterSecretStores may",
       false,
+    )
+    .option(
+      "--operator-namespace <ns>",
+      "namespace of VSO's default VaultConnection/VaultAuth and HMAC key (default: $OPERATOR_NAMESPACE, the pod's namespace, custos-system)",
     )
     .option(
       "--min-refresh-interval <duration>",
@@ -161,6 +165,7 @@ export function registerOperatorCommand(program: Command): void {
           namingPermittedAnnotation: o.kesNamingPermittedAnnotation,
           awsRegion: o.kesAwsRegion,
         }),
+        ...(o.operatorNamespace ? { operatorNamespace: o.operatorNamespace } : {}),
         logLevel: o.logLevel,
         logFormat: o.logFormat,
       };

@@ -16,7 +16,7 @@ import type { Logger } from "../../util/log.ts";
 import type { Metrics } from "../../manager/metrics.ts";
 import { errorMessage } from "../../util/errors.ts";
 import { reloaderHash, restartPatch, type Change, type Strategy, type Workload } from "./match.ts";
-import { restartsFor, WORKLOAD_KINDS, type SecretChange } from "./restarts.ts";
+import { patchWorkload, restartsFor, type SecretChange } from "./restarts.ts";
 
 /** A watched Secret as the cache keeps it: identity, annotations and Reloader's hash of its data. */
 interface SecretObj extends KubeObject {
@@ -134,13 +134,8 @@ export class RolloutController {
     const { kind, workload: w, changes } = pending;
     const patch = restartPatch(w, changes, this.deps.strategy, new Date());
     if (!patch) return;
-    const plural = WORKLOAD_KINDS.find((k) => k.kind === kind)!.plural;
-    const path = `/apis/apps/v1/namespaces/${w.metadata.namespace ?? ""}/${plural}/${w.metadata.name ?? ""}`;
     try {
-      await this.deps.api.request("PATCH", path, {
-        body: patch,
-        contentType: "application/strategic-merge-patch+json",
-      });
+      await patchWorkload(this.deps.api, kind, w.metadata.namespace ?? "", w.metadata.name ?? "", patch);
     } catch (e) {
       // keep what still has to be applied for the retry (a newer batch supersedes it)
       if (!this.#pending.has(key)) this.#pending.set(key, pending);

@@ -5,6 +5,7 @@
  * kind per namespace per batch keeps the cost bounded however many Secrets and workloads there are.
  */
 import type { KubeApi } from "../../kube/api.ts";
+import { CustosError } from "../../util/errors.ts";
 import { shouldRestart, type SecretRef, type Workload } from "./match.ts";
 
 export const WORKLOAD_KINDS = [
@@ -49,4 +50,44 @@ export async function restartsFor(
     }
   }
   return out;
+}
+
+/** Argo Rollouts (`argoproj.io/v1alpha1`): restarted through `spec.restartAt`. */
+export const ARGO_ROLLOUT = {
+  kind: "argo.Rollout",
+  path: "/apis/argoproj.io/v1alpha1",
+  plural: "rollouts",
+} as const;
+
+export type RestartKind = Workload["kind"] | typeof ARGO_ROLLOUT.kind;
+
+/**
+ * Applies a restart patch to one workload: a strategic merge patch of an apps/v1 workload's pod
+ * template, or a merge patch of an Argo Rollout. The one place workloads are patched (Reloader's
+ * restarts and VSO's rolloutRestartTargets).
+ */
+export async function patchWorkload(
+  api: Pick<KubeApi, "request">,
+  kind: RestartKind,
+  namespace: string,
+  name: string,
+  patch: Record<string, unknown>,
+): Promise<void> {
+  if (kind === ARGO_ROLLOUT.kind) {
+    await api.request(
+      "PATCH",
+      `${ARGO_ROLLOUT.path}/namespaces/${namespace}/${ARGO_ROLLOUT.plural}/${name}`,
+      {
+        body: patch,
+        contentType: "application/merge-patch+json",
+      },
+    );
+    return;
+  }
+  const w = WORKLOAD_KINDS.find((k) => k.kind === kind);
+  if (!w) throw new CustosError("CUSTOS_INVALID_SPEC", `cannot restart a ${kind}`, { retryable: false });
+  await api.request("PATCH", `/apis/apps/v1/namespaces/${namespace}/${w.plural}/${name}`, {
+    body: patch,
+    contentType: "application/strategic-merge-patch+json",
+  });
 }

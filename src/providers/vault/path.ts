@@ -203,3 +203,14 @@ export function authPath(mount: string, what: string, ...rest: string[]): VaultP
 export function fixedPath(path: string): VaultPath {
   return new VaultPath(segmentsOf(path, "path"));
 }
+
+/**
+ * A path below a secrets engine's mount for engines other than KV (dynamic credentials, PKI):
+ * `<mount>/<rest>`, every segment checked as above. Which paths a token may call is Vault's
+ * policy's to decide; this only keeps the request on the path that was written.
+ */
+export function enginePath(mount: string, ...rest: string[]): VaultPath {
+  const segs = mountSegments(mount, "mount", false);
+  for (const r of rest) segs.push(...segmentsOf(r, "path", { trimTrailing: true }));
+  return new VaultPath(segs);
+}

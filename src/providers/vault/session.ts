@@ -8,7 +8,7 @@ import { CustosError, isCustosError } from "../../util/errors.ts";
 import { specMatcher } from "../../util/regex.ts";
 import { login } from "./auth.ts";
 import { metadataProperties } from "./metadata.ts";
-import type { AuthInfo, VaultClient } from "./client.ts";
+import type { AuthInfo, VaultClient, VaultResponse } from "./client.ts";
 import {
   findPathSegments,
   fixedPath,
@@ -169,12 +169,9 @@ export class VaultSession implements Session {
   async #readData(path: VaultPath, ref: Pick<RemoteKey, "key" | "version">): Promise<RemoteSecret> {
     const query = ref.version && this.#version === "v2" ? { version: ref.version } : undefined;
     const res = await this.#authed((token) =>
-      this.client.call<{ data?: Record<string, unknown> & { data?: Record<string, unknown> | null } }>(
-        "ReadSecret",
-        "GET",
-        path,
-        { token, ...(query ? { query } : {}) },
-      ),
+      this.client.call<{
+        data?: Record<string, unknown> & { data?: Record<string, unknown> | null; metadata?: unknown };
+      }>("ReadSecret", "GET", path, { token, ...(query ? { query } : {}) }),
     );
     const data = this.#version === "v2" ? res.body.data?.data : res.body.data;
     if (!data)
@@ -184,7 +181,12 @@ export class VaultSession implements Session {
         { retryable: false },
       );
     this.deps.redact(JSON.stringify(data));
-    return { kind: "map", value: data };
+    const metadata = this.#version === "v2" ? res.body.data?.metadata : undefined;
+    return {
+      kind: "map",
+      value: data,
+      ...(metadata && typeof metadata === "object" ? { metadata: metadata as Record<string, unknown> } : {}),
+    };
   }
 
   /**
@@ -269,6 +271,21 @@ export class VaultSession implements Session {
         );
     }
     return out;
+  }
+
+  /**
+   * A call to any engine path with the session's token (dynamic credentials, PKI, leases): one
+   * session, one token, the same renewal and re-login rules as KV reads.
+   */
+  async call<T>(
+    call: string,
+    method: "GET" | "POST" | "PUT",
+    path: VaultPath,
+    body?: unknown,
+  ): Promise<VaultResponse<T>> {
+    return this.#authed((token) =>
+      this.client.call<T>(call, method, path, { token, ...(body === undefined ? {} : { body }) }),
+    );
   }
 
   async close(): Promise<void> {

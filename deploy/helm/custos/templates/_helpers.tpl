@@ -16,5 +16,6 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if .Values.controllers.sealedsecret }}{{ $c = append $c "sealedsecret" }}{{ end -}}
 {{- if .Values.controllers.rollout }}{{ $c = append $c "rollout" }}{{ end -}}
 {{- if .Values.controllers.kes }}{{ $c = append $c "kes" }}{{ end -}}
+{{- if .Values.controllers.vso }}{{ $c = append $c "vso" }}{{ end -}}
 {{- join "," $c -}}
 {{- end -}}

@@ -1,0 +1,3 @@
+module custos/tools/vso-golden
+
+go 1.22
