@@ -69,6 +69,18 @@ export class SessionPool {
     return `${def.name}|${ctx.storeUid}|${SessionPool.specHash(spec)}|${def.identity(spec, ctx)}`;
   }
 
+  /**
+   * The key reads are shared under: the provider, the identity, and the provider's read scope (or,
+   * without one, this store and spec). Same identity and scope = the same access to the same data,
+   * so a value read for one kind's object serves another's; different identities never share.
+   */
+  static readKey(def: ProviderDefinition, spec: unknown, ctx: StoreContext): string {
+    const scope = def.readScope
+      ? `scope:${SessionPool.specHash(def.readScope(spec))}`
+      : `store:${ctx.storeUid}|${SessionPool.specHash(spec)}`;
+    return `${def.name}|${scope}|${def.identity(spec, ctx)}`;
+  }
+
   static specHash(spec: unknown): string {
     return createHash("sha256")
       .update(JSON.stringify(spec ?? null))
@@ -76,6 +88,7 @@ export class SessionPool {
       .slice(0, 16);
   }
 
+  /** The session for this store context (logging in once per identity) and its read key (readKey). */
   async get(
     def: ProviderDefinition,
     spec: unknown,
@@ -122,7 +135,7 @@ export class SessionPool {
         },
       );
     }
-    return { key, session: await pending };
+    return { key: SessionPool.readKey(def, spec, ctx), session: await pending };
   }
 
   /** Drops a session (e.g. its store changed or was deleted). */

@@ -106,6 +106,13 @@ export interface ProviderDefinition<Spec = unknown> {
    * anything. Must include the credential-bearing namespace for referent auth.
    */
   identity(spec: Spec, ctx: StoreContext): string;
+  /**
+   * What gives a remote key its meaning under this spec (Vault: server, namespace, mount, KV
+   * version, headers). Reads by the same identity in the same scope are shared across stores and
+   * kinds (an ESO SecretStore, a KES backend, a VSO VaultAuth, a CSI volume). Absent: reads are
+   * shared only within one store and spec.
+   */
+  readScope?(spec: Spec): string;
   /** Logs in (or prepares credentials) and returns a session. */
   connect(spec: Spec, ctx: StoreContext, deps: ProviderDeps): Promise<Session>;
 }

@@ -122,7 +122,7 @@ export function siblingReads(
   store: SecretStoreObject,
 ): RemoteKey[] {
   const out: RemoteKey[] = [];
-  const keyFor = new Map<string, string>(); // namespace -> session key (referent credentials differ)
+  const keyFor = new Map<string, string>(); // namespace -> read key (referent credentials differ)
   for (const other of ctx.externalSecrets.list()) {
     if (other === self) continue;
     const ns = other.metadata.namespace ?? "";
@@ -130,7 +130,7 @@ export function siblingReads(
     let k = keyFor.get(ns);
     if (k === undefined) {
       try {
-        k = SessionPool.key(def, spec, {
+        k = SessionPool.readKey(def, spec, {
           storeKind: kind,
           storeName: store.metadata.name ?? "",
           storeUid: store.metadata.uid ?? "",

@@ -72,6 +72,15 @@ export const vaultProvider: ProviderDefinition<VaultProviderSpec> = {
     return problems;
   },
   identity: identityOf,
+  // what a key means: the same server, Vault namespace, mount, KV version and headers
+  readScope: (spec) =>
+    JSON.stringify([
+      spec.server.replace(/\/+$/, ""),
+      spec.namespace ?? "",
+      spec.path ?? "",
+      spec.version ?? "v2",
+      spec.headers ?? {},
+    ]),
   async connect(spec, ctx, deps) {
     // before anything else: no request may leave with the operator's identity
     assertIdentityAllowed(operatorUses(spec), ctx);
