@@ -7,10 +7,12 @@ import { fakeProvider } from "./fake/index.ts";
 import { vaultProvider } from "./vault/index.ts";
 import { awsProvider } from "./aws/index.ts";
 import { kubernetesProvider } from "./kubernetes/index.ts";
+import { webhookProvider } from "./webhook/index.ts";
 
 export const PROVIDERS: readonly ProviderDefinition<never>[] = [
   fakeProvider,
   vaultProvider,
   awsProvider,
   kubernetesProvider,
+  webhookProvider,
 ];
