@@ -15,6 +15,7 @@ import {
   StoreStatus,
 } from "../src/api/externalsecrets.ts";
 import { SEALED_SECRET_CRD } from "../src/api/sealedsecrets.ts";
+import { generatorCrds } from "../src/generators/crds.ts";
 
 const dir = join(import.meta.dirname, "..", "deploy", "crds");
 // The Helm chart carries the same files (Helm installs crds/ before the templates).
@@ -95,6 +96,7 @@ const files: Record<string, JsonSchema> = {
     ],
   }),
   "bitnami.com_sealedsecrets.yaml": SEALED_SECRET_CRD,
+  ...generatorCrds(),
 };
 
 const check = process.argv.includes("--check");

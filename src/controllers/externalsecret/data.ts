@@ -30,6 +30,8 @@ export interface FetchResults {
   reads: Map<string, RemoteSecret | Error>;
   /** By `findId(storeRef, query)`. */
   finds: Map<string, Map<string, RemoteSecret> | Error>;
+  /** Generated values, by index of the dataFrom entry with a generatorRef. */
+  generated?: Map<number, Record<string, Uint8Array> | Error>;
 }
 
 /** Renders a Go template with `data` as its dot (used by rewrite transforms). */
@@ -292,12 +294,22 @@ function isNotFound(e: unknown): boolean {
 function dataFromEntry(
   es: ExternalSecret,
   d: DataFromEntry,
+  index: number,
   results: FetchResults,
   render: RenderFn,
   missing: { any: boolean },
 ): Record<string, Uint8Array> {
   const store = storeRefOf(es, d.sourceRef?.storeRef);
   const out = dict<Uint8Array>();
+  if (d.sourceRef?.generatorRef && !d.extract && !d.find) {
+    const g = results.generated?.get(index);
+    if (g === undefined)
+      throw new CustosError("CUSTOS_INTERNAL", `no generated values for dataFrom[${index}]`);
+    if (g instanceof Error) throw g;
+    Object.assign(out, g);
+    // ESO: a generator's keys go through the rewrites only, without key conversion
+    return d.rewrite?.length ? applyRewrites(out, d.rewrite, render) : out;
+  }
   if (d.extract) {
     const r = results.reads.get(refId(store, keyOf(d.extract)));
     if (r === undefined)
@@ -349,8 +361,8 @@ export function buildSecretData(es: ExternalSecret, results: FetchResults, rende
   const missingKeys: string[] = [];
   const missing = { any: false };
   const missingRemote: string[] = [];
-  for (const d of es.spec?.dataFrom ?? [])
-    Object.assign(data, dataFromEntry(es, d, results, render, missing));
+  for (const [i, d] of (es.spec?.dataFrom ?? []).entries())
+    Object.assign(data, dataFromEntry(es, d, i, results, render, missing));
   for (const d of es.spec?.data ?? []) {
     const store = storeRefOf(es, d.sourceRef?.storeRef);
     const r = results.reads.get(refId(store, keyOf(d.remoteRef)));

@@ -1,0 +1,60 @@
+/**
+ * `generators.external-secrets.io/v1alpha1` kinds Custos serves, with ESO's field names. ESO's
+ * CRD defaults (`length: 24`, `encoding: raw`, ...) are applied in code: no server-side defaults.
+ */
+import { Type, type Static } from "@sinclair/typebox";
+
+export const GENERATOR_GROUP = "generators.external-secrets.io";
+export const GENERATOR_VERSION = "v1alpha1";
+
+export const PasswordSpec = Type.Object({
+  length: Type.Optional(Type.Integer()),
+  digits: Type.Optional(Type.Integer()),
+  symbols: Type.Optional(Type.Integer()),
+  symbolCharacters: Type.Optional(Type.String()),
+  noUpper: Type.Optional(Type.Boolean()),
+  allowRepeat: Type.Optional(Type.Boolean()),
+  secretKeys: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+  encoding: Type.Optional(
+    Type.Union([
+      Type.Literal("base64"),
+      Type.Literal("base64url"),
+      Type.Literal("base32"),
+      Type.Literal("hex"),
+      Type.Literal("raw"),
+    ]),
+  ),
+});
+
+export const UUIDSpec = Type.Object({}, { additionalProperties: true });
+
+export const FakeSpec = Type.Object({
+  controller: Type.Optional(Type.String()),
+  data: Type.Optional(Type.Record(Type.String(), Type.String())),
+});
+
+/** ClusterGenerator: a kind and that kind's spec under `generator.<kind>Spec`. */
+export const ClusterGeneratorSpec = Type.Object({
+  kind: Type.String(),
+  generator: Type.Object(
+    {
+      passwordSpec: Type.Optional(PasswordSpec),
+      uuidSpec: Type.Optional(UUIDSpec),
+      fakeSpec: Type.Optional(FakeSpec),
+    },
+    // ESO's other generator kinds are accepted and reported as unsupported when used
+    { additionalProperties: true },
+  ),
+});
+
+export type PasswordSpecT = Static<typeof PasswordSpec>;
+export type FakeSpecT = Static<typeof FakeSpec>;
+export type ClusterGeneratorSpecT = Static<typeof ClusterGeneratorSpec>;
+
+/** Namespaced kinds served, by kind: plural and spec schema (for CRDs and RBAC). */
+export const GENERATOR_KINDS = {
+  Password: { plural: "passwords", spec: PasswordSpec },
+  UUID: { plural: "uuids", spec: UUIDSpec },
+  Fake: { plural: "fakes", spec: FakeSpec },
+} as const;
+export type GeneratorKind = keyof typeof GENERATOR_KINDS;
