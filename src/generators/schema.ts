@@ -3,6 +3,7 @@
  * CRD defaults (`length: 24`, `encoding: raw`, ...) are applied in code: no server-side defaults.
  */
 import { Type, type Static } from "@sinclair/typebox";
+import { WebhookProviderSchema } from "../providers/webhook/schema.ts";
 
 export const GENERATOR_GROUP = "generators.external-secrets.io";
 export const GENERATOR_VERSION = "v1alpha1";
@@ -41,6 +42,7 @@ export const ClusterGeneratorSpec = Type.Object({
       passwordSpec: Type.Optional(PasswordSpec),
       uuidSpec: Type.Optional(UUIDSpec),
       fakeSpec: Type.Optional(FakeSpec),
+      webhookSpec: Type.Optional(WebhookProviderSchema),
     },
     // ESO's other generator kinds are accepted and reported as unsupported when used
     { additionalProperties: true },
@@ -56,5 +58,7 @@ export const GENERATOR_KINDS = {
   Password: { plural: "passwords", spec: PasswordSpec },
   UUID: { plural: "uuids", spec: UUIDSpec },
   Fake: { plural: "fakes", spec: FakeSpec },
+  // ESO's WebhookSpec is the webhook provider's spec
+  Webhook: { plural: "webhooks", spec: WebhookProviderSchema },
 } as const;
 export type GeneratorKind = keyof typeof GENERATOR_KINDS;

@@ -176,3 +176,77 @@ spec:
   assert.match(await failed("missing-gen"), new RegExp(`Password ${ns}/nope not found`));
   assert.match(await failed("unsupported-gen"), /generator kind "GithubAccessToken" is not supported yet/);
 });
+
+test("Webhook generator: the JSON object at jsonPath becomes the keys; a labelled Secret feeds the headers; loopback refused", async (t) => {
+  const { createServer } = await import("node:http");
+  const { networkInterfaces } = await import("node:os");
+  const hostIp = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === "IPv4" && !i.internal)?.address;
+  if (!hostIp) return t.skip("no non-loopback address");
+  const server = createServer((req, res) => {
+    res.writeHead(req.headers["x-api-key"] === "k-123" ? 200 : 401, { "content-type": "application/json" });
+    res.end(JSON.stringify({ data: { token: `gen-${suffix()}`, ttl: 5, nested: { a: 1 } } }));
+  });
+  await new Promise<void>((r) => server.listen(0, "0.0.0.0", r));
+  const port = (server.address() as { port: number }).port;
+  try {
+    await apply(`apiVersion: v1
+kind: Secret
+metadata:
+  name: gen-api-key
+  labels: { external-secrets.io/type: webhook }
+stringData: { key: k-123 }
+---
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: Webhook
+metadata: { name: token }
+spec:
+  url: "http://${hostIp}:${port}/token"
+  method: POST
+  headers: { X-Api-Key: "{{ .auth.key }}" }
+  result: { jsonPath: "$.data" }
+  secrets:
+    - name: auth
+      secretRef: { name: gen-api-key, key: key }
+---
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: Webhook
+metadata: { name: local }
+spec:
+  url: "http://127.0.0.1:${port}/token"
+  result: { jsonPath: "$.data" }
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: from-webhook }
+spec:
+  refreshInterval: 1h
+  dataFrom:
+    - sourceRef: { generatorRef: { apiVersion: generators.external-secrets.io/v1alpha1, kind: Webhook, name: token } }
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: from-local }
+spec:
+  refreshInterval: 1h
+  dataFrom:
+    - sourceRef: { generatorRef: { apiVersion: generators.external-secrets.io/v1alpha1, kind: Webhook, name: local } }
+`);
+    const d = await ready("from-webhook");
+    assert.match(d.token ?? "", /^gen-/);
+    assert.equal(d.ttl, "5");
+    assert.equal(d.nested, '{"a":1}');
+    const message = await eventually(
+      "from-local failing",
+      async () => {
+        const c = readyCondition(await esStatus(api, ns, "from-local"));
+        return c?.status === "False" ? (c.message ?? "") : undefined;
+      },
+      60_000,
+    );
+    assert.match(message, /loopback address/);
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});

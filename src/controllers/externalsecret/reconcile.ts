@@ -168,7 +168,7 @@ async function sync(
   for (const [i, d] of (es.spec?.dataFrom ?? []).entries()) {
     if (!d.sourceRef?.generatorRef || d.extract || d.find) continue;
     results.generated ??= new Map();
-    results.generated.set(i, await runGenerator(ctx.api, namespace, d.sourceRef.generatorRef));
+    results.generated.set(i, await runGenerator(ctx.api, ctx.kube, namespace, d.sourceRef.generatorRef));
   }
 
   const sources = await templateSources(ctx, es);

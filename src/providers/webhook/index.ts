@@ -6,7 +6,7 @@
  * as the operator (see net.ts and docs/security.md).
  */
 import { createHash } from "node:crypto";
-import type { ProviderDefinition, StoreContext } from "../types.ts";
+import type { ProviderDefinition, ProviderDeps, StoreContext } from "../types.ts";
 import { CustosError } from "../../util/errors.ts";
 import { parseDuration } from "../../util/duration.ts";
 import { compileTemplate } from "../../template/index.ts";
@@ -102,10 +102,17 @@ export const webhookProvider: ProviderDefinition<WebhookProviderSpec> = {
     const h = createHash("sha256").update(JSON.stringify(spec)).digest("hex");
     return `webhook|${ctx.storeKind}|${ctx.namespace}|${ctx.operator ? "operator" : "tenant"}|${h}`;
   },
-  async connect(spec, ctx, deps) {
-    const problems = webhookProvider.validate(spec);
-    if (problems.length)
-      throw new CustosError("CUSTOS_INVALID_SPEC", problems.join("; "), { retryable: false });
-    return new WebhookSession(spec, ctx, deps, await caPem(spec, ctx), timeoutMs(spec));
-  },
+  connect: connectWebhook,
 };
+
+/** A checked session (the provider's connect; the Webhook generator uses it too). */
+export async function connectWebhook(
+  spec: WebhookProviderSpec,
+  ctx: StoreContext,
+  deps: ProviderDeps,
+): Promise<WebhookSession> {
+  const problems = webhookProvider.validate(spec);
+  if (problems.length)
+    throw new CustosError("CUSTOS_INVALID_SPEC", problems.join("; "), { retryable: false });
+  return new WebhookSession(spec, ctx, deps, await caPem(spec, ctx), timeoutMs(spec));
+}

@@ -123,14 +123,21 @@ export class WebhookSession implements Session {
     return out;
   }
 
-  async read(ref: RemoteKey): Promise<RemoteSecret> {
+  /** One request: templates rendered (with `.remoteRef` when reading a key), the answer and jsonPath. */
+  async #request(ref: RemoteKey | undefined): Promise<{ answer: Uint8Array; jsonPath: string }> {
     const secrets = await this.#secretData();
     const remote = (escape: boolean): Record<string, string> => {
       const e = escape ? goQueryEscape : (s: string) => s;
-      return { key: e(ref.key), version: e(ref.version ?? ""), property: "", namespace: this.ctx.namespace };
+      return {
+        key: e(ref?.key ?? ""),
+        version: e(ref?.version ?? ""),
+        property: "",
+        namespace: this.ctx.namespace,
+      };
     };
-    const raw: TemplateData = { ...secrets, remoteRef: remote(false) };
-    const escaped: TemplateData = { ...secrets, remoteRef: remote(true) };
+    // a generator's templates have no .remoteRef (ESO passes no reference)
+    const raw: TemplateData = ref ? { ...secrets, remoteRef: remote(false) } : secrets;
+    const escaped: TemplateData = ref ? { ...secrets, remoteRef: remote(true) } : secrets;
     const { url, body, headers, jsonPath } = withTemplateBudget(() => ({
       url: renderTemplate("url", this.spec.url, escaped),
       body: this.spec.body ? renderTemplate("body", this.spec.body, raw) : "",
@@ -139,26 +146,49 @@ export class WebhookSession implements Session {
       ),
       jsonPath: this.spec.result?.jsonPath ? renderTemplate("jsonPath", this.spec.result.jsonPath, raw) : "",
     }));
-    const answer = await this.#call(url, body, headers);
+    return { answer: await this.#call(url, body, headers), jsonPath };
+  }
+
+  #json(answer: Uint8Array, what: string): unknown {
+    try {
+      return parseJson(new TextDecoder().decode(answer));
+    } catch {
+      throw new CustosError("CUSTOS_DECODE", `webhook answer ${what} is not JSON`, { retryable: false });
+    }
+  }
+
+  async read(ref: RemoteKey): Promise<RemoteSecret> {
+    const { answer, jsonPath } = await this.#request(ref);
     if (!jsonPath) {
       this.deps.redact(answer);
       return { kind: "bytes", value: answer };
     }
-    let doc: unknown;
-    try {
-      doc = parseJson(new TextDecoder().decode(answer));
-    } catch {
-      throw new CustosError(
-        "CUSTOS_DECODE",
-        `webhook answer for "${ref.key}" is not JSON (result.jsonPath is set)`,
-        {
-          retryable: false,
-        },
-      );
-    }
+    const doc = this.#json(answer, `for "${ref.key}" (result.jsonPath is set)`);
     const value = resultBytes(evalJsonPath(jsonPath, doc));
     this.deps.redact(value);
     return { kind: "bytes", value };
+  }
+
+  /**
+   * ESO's Webhook generator (GetSecretMap without a reference): the JSON object at jsonPath (or a
+   * string holding one), each value as bytes (strings as they are, others as JSON).
+   */
+  async generate(): Promise<Record<string, Uint8Array>> {
+    const { answer, jsonPath } = await this.#request(undefined);
+    let doc = this.#json(answer, "of the Webhook generator");
+    if (jsonPath) doc = evalJsonPath(jsonPath, doc);
+    if (typeof doc === "string") doc = this.#json(new TextEncoder().encode(doc), "at result.jsonPath");
+    if (doc === null || typeof doc !== "object" || Array.isArray(doc))
+      throw new CustosError("CUSTOS_DECODE", "the Webhook generator's answer is not a JSON object", {
+        retryable: false,
+      });
+    const out: Record<string, Uint8Array> = Object.create(null) as Record<string, Uint8Array>;
+    for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
+      out[k] =
+        typeof v === "string" ? new TextEncoder().encode(v) : new TextEncoder().encode(goJsonMarshal(v));
+      this.deps.redact(out[k]);
+    }
+    return out;
   }
 
   async #call(urlText: string, body: string, headers: (readonly [string, string])[]): Promise<Uint8Array> {
