@@ -11,6 +11,7 @@ import { isNotFound, resourcePath } from "../kube/api.ts";
 import { CustosError } from "../util/errors.ts";
 import { redactor } from "../util/redact.ts";
 import { passwords } from "./password.ts";
+import { sshKey } from "./sshkey.ts";
 import type { KubeAccess } from "../providers/types.ts";
 import { connectWebhook } from "../providers/webhook/index.ts";
 import type { WebhookProviderSpec } from "../providers/webhook/schema.ts";
@@ -35,6 +36,7 @@ const CLUSTER_FIELD: Record<GeneratorKind, string> = {
   UUID: "uuidSpec",
   Fake: "fakeSpec",
   Webhook: "webhookSpec",
+  SSHKey: "sshKeySpec",
 };
 
 const isKind = (k: string): k is GeneratorKind => Object.hasOwn(GENERATOR_KINDS, k);
@@ -66,6 +68,14 @@ export function generate(kind: string, spec: unknown): Record<string, Uint8Array
     case "UUID":
       out = { uuid: new TextEncoder().encode(randomUUID()) };
       break;
+    case "SSHKey": {
+      const k = sshKey((spec ?? {}));
+      out = {
+        privateKey: new TextEncoder().encode(k.privateKey),
+        publicKey: new TextEncoder().encode(k.publicKey),
+      };
+      break;
+    }
     case "Fake": {
       out = Object.create(null) as Record<string, Uint8Array>;
       for (const [k, v] of Object.entries((spec as FakeSpecT | undefined)?.data ?? {}))

@@ -29,6 +29,12 @@ export const PasswordSpec = Type.Object({
 
 export const UUIDSpec = Type.Object({}, { additionalProperties: true });
 
+export const SSHKeySpecSchema = Type.Object({
+  keyType: Type.Optional(Type.Union([Type.Literal("rsa"), Type.Literal("ecdsa"), Type.Literal("ed25519")])),
+  keySize: Type.Optional(Type.Integer({ minimum: 256, maximum: 8192 })),
+  comment: Type.Optional(Type.String()),
+});
+
 export const FakeSpec = Type.Object({
   controller: Type.Optional(Type.String()),
   data: Type.Optional(Type.Record(Type.String(), Type.String())),
@@ -43,6 +49,7 @@ export const ClusterGeneratorSpec = Type.Object({
       uuidSpec: Type.Optional(UUIDSpec),
       fakeSpec: Type.Optional(FakeSpec),
       webhookSpec: Type.Optional(WebhookProviderSchema),
+      sshKeySpec: Type.Optional(SSHKeySpecSchema),
     },
     // ESO's other generator kinds are accepted and reported as unsupported when used
     { additionalProperties: true },
@@ -60,5 +67,6 @@ export const GENERATOR_KINDS = {
   Fake: { plural: "fakes", spec: FakeSpec },
   // ESO's WebhookSpec is the webhook provider's spec
   Webhook: { plural: "webhooks", spec: WebhookProviderSchema },
+  SSHKey: { plural: "sshkeys", spec: SSHKeySpecSchema },
 } as const;
 export type GeneratorKind = keyof typeof GENERATOR_KINDS;

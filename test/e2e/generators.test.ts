@@ -250,3 +250,25 @@ spec:
     await new Promise<void>((r) => server.close(() => r()));
   }
 });
+
+test("SSHKey generator (ESO's manifest): an OpenSSH key pair in the Secret", async () => {
+  await apply(`apiVersion: generators.external-secrets.io/v1alpha1
+kind: SSHKey
+metadata: { name: ssh-key }
+spec:
+  keyType: ed25519
+  comment: deploy@example
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: ssh }
+spec:
+  refreshInterval: "0"
+  target: { name: ssh, template: { type: kubernetes.io/ssh-auth, data: { ssh-privatekey: "{{ .privateKey }}", ssh-publickey: "{{ .publicKey }}" } } }
+  dataFrom:
+    - sourceRef: { generatorRef: { apiVersion: generators.external-secrets.io/v1alpha1, kind: SSHKey, name: ssh-key } }
+`);
+  const d = await ready("ssh");
+  assert.match(d["ssh-privatekey"] ?? "", /^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
+  assert.match(d["ssh-publickey"] ?? "", /^ssh-ed25519 [A-Za-z0-9+/=]+ deploy@example\n$/);
+});
