@@ -92,7 +92,7 @@ test("UUID and Fake generators; generated values are registered for redaction", 
   assert.equal(redactor.redact(pw), pw, "passwords() alone registers nothing");
   const g = new TextDecoder().decode(generate("Password", {}).password);
   assert.ok(!redactor.redact(`x ${g} y`).includes(g));
-  assert.throws(() => generate("SSHKey", {}), /not supported yet/);
+  assert.throws(() => generate("VaultDynamicSecret", {}), /not supported yet/);
 });
 
 test("generatorRef checks and an ExternalSecret with only generators needs no store", () => {
