@@ -12,6 +12,7 @@ import { CustosError } from "../util/errors.ts";
 import { redactor } from "../util/redact.ts";
 import { passwords } from "./password.ts";
 import { sshKey } from "./sshkey.ts";
+import { vaultDynamicSecret } from "./vault.ts";
 import type { KubeAccess } from "../providers/types.ts";
 import { connectWebhook } from "../providers/webhook/index.ts";
 import type { WebhookProviderSpec } from "../providers/webhook/schema.ts";
@@ -37,6 +38,7 @@ const CLUSTER_FIELD: Record<GeneratorKind, string> = {
   Fake: "fakeSpec",
   Webhook: "webhookSpec",
   SSHKey: "sshKeySpec",
+  VaultDynamicSecret: "vaultDynamicSecretSpec",
 };
 
 const isKind = (k: string): k is GeneratorKind => Object.hasOwn(GENERATOR_KINDS, k);
@@ -69,7 +71,7 @@ export function generate(kind: string, spec: unknown): Record<string, Uint8Array
       out = { uuid: new TextEncoder().encode(randomUUID()) };
       break;
     case "SSHKey": {
-      const k = sshKey((spec ?? {}));
+      const k = sshKey(spec ?? {});
       out = {
         privateKey: new TextEncoder().encode(k.privateKey),
         publicKey: new TextEncoder().encode(k.publicKey),
@@ -138,7 +140,7 @@ export async function runGenerator(
 }
 
 /**
- * Webhook: ESO's generator calls the URL as the ExternalSecret's namespace (secrets[] there, with
+ * VaultDynamicSecret and Webhook need the network (vault.ts, the webhook provider). Webhook: ESO's generator calls the URL as the ExternalSecret's namespace (secrets[] there, with
  * the webhook label), and, like a namespaced store, never loopback or link-local addresses.
  */
 async function produce(
@@ -147,6 +149,7 @@ async function produce(
   kube: KubeAccess,
   namespace: string,
 ): Promise<Record<string, Uint8Array>> {
+  if (kind === "VaultDynamicSecret") return vaultDynamicSecret(spec ?? {}, kube, namespace);
   if (kind !== "Webhook") return generate(kind, spec);
   const session = await connectWebhook(
     (spec ?? {}) as WebhookProviderSpec,

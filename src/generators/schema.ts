@@ -4,6 +4,7 @@
  */
 import { Type, type Static } from "@sinclair/typebox";
 import { WebhookProviderSchema } from "../providers/webhook/schema.ts";
+import { VaultProviderSchema } from "../providers/vault/schema.ts";
 
 export const GENERATOR_GROUP = "generators.external-secrets.io";
 export const GENERATOR_VERSION = "v1alpha1";
@@ -35,6 +36,17 @@ export const SSHKeySpecSchema = Type.Object({
   comment: Type.Optional(Type.String()),
 });
 
+export const VaultDynamicSecretSpecSchema = Type.Object({
+  controller: Type.Optional(Type.String()),
+  method: Type.Optional(Type.String()),
+  parameters: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  resultType: Type.Optional(Type.Union([Type.Literal("Data"), Type.Literal("Auth"), Type.Literal("Raw")])),
+  provider: VaultProviderSchema,
+  path: Type.String(),
+  allowEmptyResponse: Type.Optional(Type.Boolean()),
+  retrySettings: Type.Optional(Type.Object({}, { additionalProperties: true })),
+});
+
 export const FakeSpec = Type.Object({
   controller: Type.Optional(Type.String()),
   data: Type.Optional(Type.Record(Type.String(), Type.String())),
@@ -50,6 +62,7 @@ export const ClusterGeneratorSpec = Type.Object({
       fakeSpec: Type.Optional(FakeSpec),
       webhookSpec: Type.Optional(WebhookProviderSchema),
       sshKeySpec: Type.Optional(SSHKeySpecSchema),
+      vaultDynamicSecretSpec: Type.Optional(VaultDynamicSecretSpecSchema),
     },
     // ESO's other generator kinds are accepted and reported as unsupported when used
     { additionalProperties: true },
@@ -68,5 +81,6 @@ export const GENERATOR_KINDS = {
   // ESO's WebhookSpec is the webhook provider's spec
   Webhook: { plural: "webhooks", spec: WebhookProviderSchema },
   SSHKey: { plural: "sshkeys", spec: SSHKeySpecSchema },
+  VaultDynamicSecret: { plural: "vaultdynamicsecrets", spec: VaultDynamicSecretSpecSchema },
 } as const;
 export type GeneratorKind = keyof typeof GENERATOR_KINDS;

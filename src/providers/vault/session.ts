@@ -8,7 +8,7 @@ import { CustosError, isCustosError } from "../../util/errors.ts";
 import { specMatcher } from "../../util/regex.ts";
 import { login } from "./auth.ts";
 import { metadataProperties } from "./metadata.ts";
-import type { AuthInfo, VaultClient } from "./client.ts";
+import type { AuthInfo, VaultClient, VaultResponse } from "./client.ts";
 import {
   findPathSegments,
   fixedPath,
@@ -129,6 +129,19 @@ export class VaultSession implements Session {
       const fresh = await this.#token();
       return fn(fresh);
     }
+  }
+
+  /**
+   * One call with the session's token to any checked path (the VaultDynamicSecret generator): the
+   * token's own policy is the boundary, as in ESO.
+   */
+  request<T>(
+    call: string,
+    method: "GET" | "POST" | "PUT" | "LIST" | "DELETE",
+    path: VaultPath,
+    opts: { body?: unknown; query?: Record<string, string>; allow404?: boolean } = {},
+  ): Promise<VaultResponse<T>> {
+    return this.#authed((token) => this.client.call<T>(call, method, path, { ...opts, token }));
   }
 
   read(ref: RemoteKey): Promise<RemoteSecret> {
