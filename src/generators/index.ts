@@ -13,6 +13,7 @@ import { redactor } from "../util/redact.ts";
 import { passwords } from "./password.ts";
 import { sshKey } from "./sshkey.ts";
 import { vaultDynamicSecret } from "./vault.ts";
+import { stsSessionToken } from "./aws.ts";
 import type { KubeAccess } from "../providers/types.ts";
 import { connectWebhook } from "../providers/webhook/index.ts";
 import type { WebhookProviderSpec } from "../providers/webhook/schema.ts";
@@ -39,6 +40,7 @@ const CLUSTER_FIELD: Record<GeneratorKind, string> = {
   Webhook: "webhookSpec",
   SSHKey: "sshKeySpec",
   VaultDynamicSecret: "vaultDynamicSecretSpec",
+  STSSessionToken: "stsSessionTokenSpec",
 };
 
 const isKind = (k: string): k is GeneratorKind => Object.hasOwn(GENERATOR_KINDS, k);
@@ -149,6 +151,7 @@ async function produce(
   kube: KubeAccess,
   namespace: string,
 ): Promise<Record<string, Uint8Array>> {
+  if (kind === "STSSessionToken") return stsSessionToken(spec ?? {}, kube, namespace);
   if (kind === "VaultDynamicSecret") return vaultDynamicSecret(spec ?? {}, kube, namespace);
   if (kind !== "Webhook") return generate(kind, spec);
   const session = await connectWebhook(

@@ -5,6 +5,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { WebhookProviderSchema } from "../providers/webhook/schema.ts";
 import { VaultProviderSchema } from "../providers/vault/schema.ts";
+import { AwsProviderSchema } from "../providers/aws/schema.ts";
 
 export const GENERATOR_GROUP = "generators.external-secrets.io";
 export const GENERATOR_VERSION = "v1alpha1";
@@ -47,6 +48,19 @@ export const VaultDynamicSecretSpecSchema = Type.Object({
   retrySettings: Type.Optional(Type.Object({}, { additionalProperties: true })),
 });
 
+export const STSSessionTokenSpecSchema = Type.Object({
+  region: Type.String(),
+  role: Type.Optional(Type.String()),
+  auth: Type.Optional(AwsProviderSchema.properties.auth),
+  requestParameters: Type.Optional(
+    Type.Object({
+      sessionDuration: Type.Optional(Type.Integer()),
+      serialNumber: Type.Optional(Type.String()),
+      tokenCode: Type.Optional(Type.String()),
+    }),
+  ),
+});
+
 export const FakeSpec = Type.Object({
   controller: Type.Optional(Type.String()),
   data: Type.Optional(Type.Record(Type.String(), Type.String())),
@@ -63,6 +77,7 @@ export const ClusterGeneratorSpec = Type.Object({
       webhookSpec: Type.Optional(WebhookProviderSchema),
       sshKeySpec: Type.Optional(SSHKeySpecSchema),
       vaultDynamicSecretSpec: Type.Optional(VaultDynamicSecretSpecSchema),
+      stsSessionTokenSpec: Type.Optional(STSSessionTokenSpecSchema),
     },
     // ESO's other generator kinds are accepted and reported as unsupported when used
     { additionalProperties: true },
@@ -82,5 +97,6 @@ export const GENERATOR_KINDS = {
   Webhook: { plural: "webhooks", spec: WebhookProviderSchema },
   SSHKey: { plural: "sshkeys", spec: SSHKeySpecSchema },
   VaultDynamicSecret: { plural: "vaultdynamicsecrets", spec: VaultDynamicSecretSpecSchema },
+  STSSessionToken: { plural: "stssessiontokens", spec: STSSessionTokenSpecSchema },
 } as const;
 export type GeneratorKind = keyof typeof GENERATOR_KINDS;
