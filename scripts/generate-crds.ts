@@ -17,6 +17,7 @@ import {
 import { SEALED_SECRET_CRD } from "../src/api/sealedsecrets.ts";
 import { KES_CRD } from "../src/controllers/kes/api.ts";
 import { VSO_CRDS } from "../src/api/vso.ts";
+import { generatorCrds } from "../src/generators/crds.ts";
 
 const dir = join(import.meta.dirname, "..", "deploy", "crds");
 // The Helm chart carries the same files (Helm installs crds/ before the templates).
@@ -97,6 +98,7 @@ const files: Record<string, JsonSchema> = {
     ],
   }),
   "bitnami.com_sealedsecrets.yaml": SEALED_SECRET_CRD,
+  ...generatorCrds(),
 };
 
 // Optional CRDs are chart toggles (a cluster may run KES or VSO itself): templates, not crds/.

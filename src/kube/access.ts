@@ -2,6 +2,7 @@
  * The `KubeAccess` providers use: reads of credentials and ServiceAccount tokens named by a store.
  * The operator's own token is not here (see src/engine/operator-identity.ts).
  */
+import { readFileSync } from "node:fs";
 import type { KubeAccess } from "../providers/types.ts";
 import { CustosError } from "../util/errors.ts";
 import { redactor } from "../util/redact.ts";
@@ -84,6 +85,32 @@ export function createKubeAccess(api: KubeApi): KubeAccess {
         `ServiceAccount ${namespace}/${name}`,
       );
       return sa.metadata.annotations ?? {};
+    },
+    async secret(namespace, name) {
+      const s = await getOr(
+        api,
+        resourcePath({ ...SECRETS, namespace, name }),
+        `Secret ${namespace}/${name}`,
+      );
+      const data: Record<string, Uint8Array> = Object.create(null) as Record<string, Uint8Array>;
+      for (const [k, v] of Object.entries(s.data ?? {})) {
+        data[k] = Buffer.from(v, "base64");
+        redactor.add(data[k]);
+      }
+      return { data, labels: s.metadata.labels ?? {} };
+    },
+    apiServer() {
+      const cluster = api.kubeConfig.getCurrentCluster();
+      let caPem: string | undefined;
+      if (cluster?.caData) caPem = Buffer.from(cluster.caData, "base64").toString("utf8");
+      else if (cluster?.caFile) {
+        try {
+          caPem = readFileSync(cluster.caFile, "utf8");
+        } catch {
+          caPem = undefined;
+        }
+      }
+      return { url: api.server, caPem };
     },
   };
 }

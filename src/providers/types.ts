@@ -21,6 +21,20 @@ export interface KubeAccess {
   ): Promise<string>;
   /** Annotations of a ServiceAccount (for IRSA-style role annotations). */
   serviceAccountAnnotations(namespace: string, name: string): Promise<Record<string, string>>;
+  /**
+   * Every key of a Secret and its labels (the webhook provider's `secrets[]`, which ESO passes
+   * whole to templates, and checks for the label `external-secrets.io/type: webhook`). Throws
+   * CUSTOS_MISSING_CREDENTIALS when absent.
+   */
+  secret?(
+    namespace: string,
+    name: string,
+  ): Promise<{ data: Record<string, Uint8Array>; labels: Record<string, string> }>;
+  /**
+   * The API server this process talks to and its CA: where ESO's default `kubernetes.default`
+   * points in-cluster (the `kubernetes` provider without `server.url`). Not a credential.
+   */
+  apiServer?(): { url: string; caPem?: string | undefined };
 }
 
 /**
@@ -69,6 +83,12 @@ export type RemoteSecret =
       value: Record<string, unknown>;
       /** The version metadata the store returned with the value (Vault KV v2), when it has any. */
       metadata?: Record<string, unknown> | undefined;
+      /**
+       * The exact bytes of each top-level value when `value` holds them as (possibly lossy) UTF-8
+       * strings: a Kubernetes Secret's data. With it, `property` follows ESO's kubernetes provider:
+       * an exact key gives its bytes, else `key.path` is a gjson path inside that key's JSON value.
+       */
+      raw?: Record<string, Uint8Array>;
     }
   | { kind: "bytes"; value: Uint8Array };
 

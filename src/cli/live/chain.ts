@@ -336,6 +336,10 @@ function recording(inner: KubeAccess, log: CredentialRead[]): KubeAccess {
       rec(`token of ServiceAccount ${ns}/${name}`, () => inner.serviceAccountToken(ns, name, aud, exp)),
     serviceAccountAnnotations: (ns, name) =>
       rec(`ServiceAccount ${ns}/${name}`, () => inner.serviceAccountAnnotations(ns, name)),
+    ...(inner.secret
+      ? { secret: (ns: string, name: string) => rec(`Secret ${ns}/${name}`, () => inner.secret!(ns, name)) }
+      : {}),
+    ...(inner.apiServer ? { apiServer: () => inner.apiServer!() } : {}),
   };
 }
 

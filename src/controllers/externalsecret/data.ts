@@ -30,6 +30,8 @@ export interface FetchResults {
   reads: Map<string, RemoteSecret | Error>;
   /** By `findId(storeRef, query)`. */
   finds: Map<string, Map<string, RemoteSecret> | Error>;
+  /** Generated values, by index of the dataFrom entry with a generatorRef. */
+  generated?: Map<number, Record<string, Uint8Array> | Error>;
 }
 
 /** Renders a Go template with `data` as its dot (used by rewrite transforms). */
@@ -111,7 +113,8 @@ const dec = new TextDecoder();
 
 /** A remote secret as one value: bytes as they are, a map as Go's json.Marshal writes it (as ESO). */
 function wholeValue(s: RemoteSecret): Uint8Array {
-  return s.kind === "bytes" ? s.value : enc.encode(goJsonMarshal(s.value));
+  // a Kubernetes Secret (raw): ESO's esutils.JSONMarshal, which does not escape HTML characters
+  return s.kind === "bytes" ? s.value : enc.encode(goJsonMarshal(s.value, !s.raw));
 }
 
 /** A remote secret as a map of top-level keys (for extract); bytes must hold a JSON object. */
@@ -158,6 +161,7 @@ function gjsonBytes(v: unknown): Uint8Array {
 /** `property`: an exact top-level key first, then a gjson path. */
 export function extractProperty(s: RemoteSecret, ref: RemoteRef): Uint8Array {
   if (!ref.property) return wholeValue(s);
+  if (s.kind === "map" && s.raw) return rawProperty(s.raw, ref);
   let obj: unknown;
   if (s.kind === "map") obj = s.value;
   else {
@@ -184,6 +188,31 @@ export function extractProperty(s: RemoteSecret, ref: RemoteRef): Uint8Array {
     );
   }
   return s.kind === "map" ? gjsonBytes(found) : enc.encode(toGjsonString(found));
+}
+
+/**
+ * ESO's kubernetes provider: an exact data key gives its bytes; else `key.rest` is the gjson path
+ * `rest` inside the JSON value of `key` (split at the first dot).
+ */
+function rawProperty(raw: Record<string, Uint8Array>, ref: RemoteRef): Uint8Array {
+  const p = ref.property ?? "";
+  if (Object.hasOwn(raw, p)) return raw[p]!;
+  const dot = p.indexOf(".");
+  const inner =
+    dot > 0 && dot < p.length - 1 && Object.hasOwn(raw, p.slice(0, dot)) ? raw[p.slice(0, dot)] : undefined;
+  let found: unknown = undefined;
+  if (inner) {
+    try {
+      found = getPath(parseJson(dec.decode(inner)), p.slice(dot + 1));
+    } catch {
+      found = undefined;
+    }
+  }
+  if (found === undefined)
+    throw new CustosError("CUSTOS_PROPERTY_NOT_FOUND", `secret "${ref.key}" has no property "${p}"`, {
+      retryable: false,
+    });
+  return enc.encode(toGjsonString(found));
 }
 
 export function decode(value: Uint8Array, strategy: string | undefined, what: string): Uint8Array {
@@ -265,12 +294,22 @@ function isNotFound(e: unknown): boolean {
 function dataFromEntry(
   es: ExternalSecret,
   d: DataFromEntry,
+  index: number,
   results: FetchResults,
   render: RenderFn,
   missing: { any: boolean },
 ): Record<string, Uint8Array> {
   const store = storeRefOf(es, d.sourceRef?.storeRef);
   const out = dict<Uint8Array>();
+  if (d.sourceRef?.generatorRef && !d.extract && !d.find) {
+    const g = results.generated?.get(index);
+    if (g === undefined)
+      throw new CustosError("CUSTOS_INTERNAL", `no generated values for dataFrom[${index}]`);
+    if (g instanceof Error) throw g;
+    Object.assign(out, g);
+    // ESO: a generator's keys go through the rewrites only, without key conversion
+    return d.rewrite?.length ? applyRewrites(out, d.rewrite, render) : out;
+  }
   if (d.extract) {
     const r = results.reads.get(refId(store, keyOf(d.extract)));
     if (r === undefined)
@@ -290,9 +329,11 @@ function dataFromEntry(
       : asMap(r, `secret "${d.extract.key}"`);
     // a provider's map (Vault) goes through ESO's GetSecretMap: JSON bytes decoded to float64 values
     const fromMap = r.kind === "map";
+    // a Kubernetes Secret's data: each key's exact bytes (ESO's GetSecretMap returns secret.Data)
+    const raw = r.kind === "map" && !d.extract.property ? r.raw : undefined;
     for (const [k, v] of Object.entries(m)) {
       out[k] = decode(
-        fromMap ? mapValueBytes(v, true) : valueBytes(v),
+        raw && Object.hasOwn(raw, k) ? raw[k]! : fromMap ? mapValueBytes(v, true) : valueBytes(v),
         d.extract.decodingStrategy,
         `dataFrom.extract "${d.extract.key}" key "${k}"`,
       );
@@ -320,8 +361,8 @@ export function buildSecretData(es: ExternalSecret, results: FetchResults, rende
   const missingKeys: string[] = [];
   const missing = { any: false };
   const missingRemote: string[] = [];
-  for (const d of es.spec?.dataFrom ?? [])
-    Object.assign(data, dataFromEntry(es, d, results, render, missing));
+  for (const [i, d] of (es.spec?.dataFrom ?? []).entries())
+    Object.assign(data, dataFromEntry(es, d, i, results, render, missing));
   for (const d of es.spec?.data ?? []) {
     const store = storeRefOf(es, d.sourceRef?.storeRef);
     const r = results.reads.get(refId(store, keyOf(d.remoteRef)));

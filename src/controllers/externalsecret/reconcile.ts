@@ -44,6 +44,7 @@ import { nextCycleIn, readWindow, spread } from "./schedule.ts";
 import { bindStore, groupByStore, resolveStore, runFinds, siblingReads } from "./stores.ts";
 import { fetchTemplateSources } from "./sources.ts";
 import { planFromResults } from "./outcome.ts";
+import { runGenerator } from "../../generators/index.ts";
 
 export interface ReconcileContext {
   api: KubeApi;
@@ -161,6 +162,13 @@ async function sync(
       if (r !== undefined) results.reads.set(refId(group.storeRef, ref), r);
     }
     await runFinds(session, group, results);
+  }
+
+  // generators: new values for each sync that is due (ESO), never shared between ExternalSecrets
+  for (const [i, d] of (es.spec?.dataFrom ?? []).entries()) {
+    if (!d.sourceRef?.generatorRef || d.extract || d.find) continue;
+    results.generated ??= new Map();
+    results.generated.set(i, await runGenerator(ctx.api, ctx.kube, namespace, d.sourceRef.generatorRef));
   }
 
   const sources = await templateSources(ctx, es);

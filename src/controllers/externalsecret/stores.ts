@@ -103,7 +103,8 @@ export function groupByStore(es: ExternalSecret, reads: RefRead[], finds: RefFin
   };
   for (const r of reads) group(r.storeRef).reads.push(r.ref);
   for (const f of finds) group(f.storeRef).finds.push(f.query);
-  if (groups.size === 0) group(undefined);
+  // nothing to read: the main store is still resolved (its errors reported), if there is one
+  if (groups.size === 0 && main.name) group(undefined);
   return [...groups.values()];
 }
 

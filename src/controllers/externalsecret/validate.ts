@@ -4,6 +4,7 @@
  */
 import { parseDuration } from "../../util/duration.ts";
 import type { ExternalSecret } from "./types.ts";
+import { generatorRefProblem } from "../../generators/index.ts";
 
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 /** A Secret's name: a DNS-1123 subdomain, as the API server requires for every object name. */
@@ -22,7 +23,11 @@ export function validateExternalSecret(es: ExternalSecret): string[] {
   const target = spec.target ?? {};
   const creation = target.creationPolicy ?? "Owner";
   const deletion = target.deletionPolicy ?? "Retain";
-  if (!spec.secretStoreRef?.name && !(spec.data ?? []).every((d) => d.sourceRef?.storeRef?.name)) {
+  // a store is needed by every entry that reads (generators need none, as in ESO)
+  const needsMainStore =
+    (spec.data ?? []).some((d) => !d.sourceRef?.storeRef?.name) ||
+    (spec.dataFrom ?? []).some((d) => !d.sourceRef?.generatorRef && !d.sourceRef?.storeRef?.name);
+  if (!spec.secretStoreRef?.name && needsMainStore) {
     problems.push("spec.secretStoreRef.name is required");
   }
   if ((spec.data ?? []).length === 0 && (spec.dataFrom ?? []).length === 0 && !target.template) {
@@ -56,7 +61,10 @@ export function validateExternalSecret(es: ExternalSecret): string[] {
     const set = [d.extract, d.find, d.sourceRef?.generatorRef].filter(Boolean).length;
     if (set !== 1)
       problems.push(`dataFrom[${i}] must set exactly one of extract, find or sourceRef.generatorRef`);
-    if (d.sourceRef?.generatorRef) problems.push(`dataFrom[${i}]: generators are not supported yet`);
+    if (d.sourceRef?.generatorRef) {
+      const problem = generatorRefProblem(d.sourceRef.generatorRef);
+      if (problem) problems.push(`dataFrom[${i}].sourceRef.${problem}`);
+    }
     if (d.extract && !d.extract.key) problems.push(`dataFrom[${i}].extract.key is required`);
   }
   if (spec.refreshInterval !== undefined) {

@@ -131,6 +131,19 @@ export class VaultSession implements Session {
     }
   }
 
+  /**
+   * One call with the session's token to any checked path (the VaultDynamicSecret generator): the
+   * token's own policy is the boundary, as in ESO.
+   */
+  request<T>(
+    call: string,
+    method: "GET" | "POST" | "PUT" | "LIST" | "DELETE",
+    path: VaultPath,
+    opts: { body?: unknown; query?: Record<string, string>; allow404?: boolean } = {},
+  ): Promise<VaultResponse<T>> {
+    return this.#authed((token) => this.client.call<T>(call, method, path, { ...opts, token }));
+  }
+
   read(ref: RemoteKey): Promise<RemoteSecret> {
     let path: VaultPath;
     try {
