@@ -77,6 +77,8 @@ export interface RequestOptions {
 export class KubeApi {
   readonly server: string;
   #dispatcher: Dispatcher | undefined;
+  /** Called once per answered request (code 0: unreachable); watches report method `WATCH`. */
+  onResponse: ((method: string, code: number) => void) | undefined;
 
   constructor(readonly kubeConfig: KubeConfig) {
     const cluster = kubeConfig.getCurrentCluster();
@@ -131,8 +133,10 @@ export class KubeApi {
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
     } catch (e) {
+      this.onResponse?.(method, 0);
       throw new KubeApiError(0, "Unreachable", `${method} ${path}: ${(e as Error).message}`);
     }
+    this.onResponse?.(method, res.status);
     const text = await res.text();
     if (!res.ok) {
       let reason = res.statusText;

@@ -196,6 +196,7 @@ export class Informer<T extends KubeObject> {
     watchdog.unref();
     try {
       const res = await fetch(url, { headers, signal: abort.signal, ...(dispatcher ? { dispatcher } : {}) });
+      this.api.onResponse?.("WATCH", res.status);
       if (res.status === 410) return "gone";
       if (res.status !== 200 || !res.body) throw new Error(`watch ${this.path}: HTTP ${res.status}`);
       const lines = createInterface({ input: Readable.fromWeb(res.body), crlfDelay: Infinity });

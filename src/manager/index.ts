@@ -65,6 +65,9 @@ export async function runOperator(options: OperatorOptions): Promise<RunningOper
   else kc.loadFromDefault();
   const api = new KubeApi(kc);
   const metrics = new Metrics();
+  api.onResponse = (method, code) => {
+    metrics.kubeRequests.inc({ method, code: String(code) });
+  };
   const events = new EventRecorder(api, "custos", log);
   const http = new HttpEndpoints(metrics);
   const deps = {

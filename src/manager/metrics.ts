@@ -102,6 +102,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly kubeRequests = new Counter({
+    name: "rest_client_requests_total",
+    help: "Requests to the Kubernetes API server by method and HTTP code (client-go's name)",
+    labelNames: ["method", "code"] as const,
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
