@@ -22,5 +22,8 @@ COPY --from=build /src/bin ./bin
 # 65532: the conventional "nonroot" uid; matches runAsUser in deploy/ and the Helm chart
 USER 65532:65532
 EXPOSE 8080 8081
+# `custos operator` derives V8's heap settings from the container's memory limit and re-executes
+# itself with them (bin/heap-defaults.js); NODE_OPTIONS with heap flags, or
+# CUSTOS_HEAP_DEFAULTS=off, replaces them.
 ENTRYPOINT ["node", "/app/bin/custos.js"]
 CMD ["operator"]

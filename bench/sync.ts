@@ -182,6 +182,14 @@ spec:
     entry: process.env.BENCH_ENTRY === "dist" ? "dist" : "tsx",
     nodeOptions: process.env.BENCH_NODE_OPTIONS ?? "",
     nodeArgs: nodeArgs.join(" "),
+    // as running (bin/custos.js adds its heap defaults by re-executing itself)
+    operatorNodeFlags: ((args) =>
+      args
+        .slice(
+          1,
+          args.findIndex((a) => /\.(js|ts)$/.test(a)),
+        )
+        .join(" "))(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")),
     coldStartToAllReadySeconds: +(coldMs / 1000).toFixed(1),
     operatorCpuSecondsColdStart: +cpuAtReady.toFixed(2),
     apiRequestsDuringColdStart: total(requestsAtReady),
