@@ -146,5 +146,8 @@ export class Metrics {
     for (const s of ["True", "False", "Unknown"])
       this.statusCondition.remove({ name, namespace, condition: "Ready", status: s });
     this.reconcileDuration.remove({ name, namespace });
+    // per-object series go with the object: label sets stay bounded by the live objects
+    this.syncCalls.remove({ name, namespace });
+    this.syncErrors.remove({ name, namespace });
   }
 }

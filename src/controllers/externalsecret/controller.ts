@@ -24,6 +24,7 @@ import { ApiSecretWriter } from "../../engine/writer.ts";
 import { redactor } from "../../util/redact.ts";
 import { GROUP, VERSION_STORAGE, type ExternalSecret, type SecretStoreObject } from "./types.ts";
 import { reconcileExternalSecret, type ReconcileContext } from "./reconcile.ts";
+import { forgetRefresh } from "./status.ts";
 
 export const MANAGED_LABEL = "reconcile.external-secrets.io/managed";
 
@@ -113,6 +114,7 @@ export class ExternalSecretController {
       if (event === "delete") {
         this.queue.forget(key);
         this.deps.metrics.removeExternalSecret(obj.metadata.namespace ?? "", obj.metadata.name ?? "");
+        forgetRefresh(obj.metadata.uid); // bounded by the live objects, not by every one ever seen
         return;
       }
       if (event === "add" || !old || specOrMetaChanged(old, obj)) this.queue.add(key, "urgent");
