@@ -6,7 +6,8 @@
  */
 import type { KubeConfig, HttpMethod } from "@kubernetes/client-node";
 import { createRequire } from "node:module";
-import { fetch, type Dispatcher } from "undici";
+import { STATUS_CODES } from "node:http";
+import { request, type Dispatcher } from "undici";
 import { CustosError } from "../util/errors.ts";
 import { loadCredentials, type KubeCredentials } from "./credentials.ts";
 
@@ -156,9 +157,10 @@ export class KubeApi {
       body = typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body);
       headers["content-type"] = opts.contentType ?? "application/json";
     }
-    let res: Awaited<ReturnType<typeof fetch>>;
+    // undici's request, not fetch: no WHATWG streams per response (a third of the client's CPU)
+    let res: Dispatcher.ResponseData;
     try {
-      res = await fetch(url, {
+      res = await request(url, {
         method,
         headers,
         ...(body !== undefined ? { body } : {}),
@@ -169,10 +171,10 @@ export class KubeApi {
       this.onResponse?.(method, 0);
       throw new KubeApiError(0, "Unreachable", `${method} ${path}: ${(e as Error).message}`);
     }
-    this.onResponse?.(method, res.status);
-    const text = await res.text();
-    if (!res.ok) {
-      let reason = res.statusText;
+    this.onResponse?.(method, res.statusCode);
+    const text = await res.body.text();
+    if (res.statusCode < 200 || res.statusCode > 299) {
+      let reason = STATUS_CODES[res.statusCode] ?? String(res.statusCode);
       let message = text.slice(0, 500);
       try {
         const status = JSON.parse(text) as { reason?: string; message?: string };
@@ -181,7 +183,7 @@ export class KubeApi {
       } catch {
         /* not a Status object */
       }
-      throw new KubeApiError(res.status, reason, `${method} ${path}: ${res.status} ${message}`);
+      throw new KubeApiError(res.statusCode, reason, `${method} ${path}: ${res.statusCode} ${message}`);
     }
     return (text ? JSON.parse(text) : undefined) as T;
   }

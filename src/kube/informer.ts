@@ -7,9 +7,8 @@
  * - any error (410 Gone, network, non-200) leads to a relist after a backoff, never to a stop;
  * - a relist diffs against the cache and emits add/update/delete, so nothing is missed.
  */
-import { fetch } from "undici";
+import { request } from "undici";
 import { createInterface } from "node:readline";
-import { Readable } from "node:stream";
 import type { KubeApi, KubeObject, Query } from "./api.ts";
 
 export type InformerEvent = "add" | "update" | "delete";
@@ -232,11 +231,18 @@ export class Informer<T extends KubeObject> {
     );
     watchdog.unref();
     try {
-      const res = await fetch(url, { headers, signal: abort.signal, ...(dispatcher ? { dispatcher } : {}) });
-      this.api.onResponse?.("WATCH", res.status);
-      if (res.status === 410) return "gone";
-      if (res.status !== 200 || !res.body) throw new Error(`watch ${this.path}: HTTP ${res.status}`);
-      const lines = createInterface({ input: Readable.fromWeb(res.body), crlfDelay: Infinity });
+      const res = await request(url, {
+        headers,
+        signal: abort.signal,
+        ...(dispatcher ? { dispatcher } : {}),
+      });
+      this.api.onResponse?.("WATCH", res.statusCode);
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        if (res.statusCode === 410) return "gone";
+        throw new Error(`watch ${this.path}: HTTP ${res.statusCode}`);
+      }
+      const lines = createInterface({ input: res.body, crlfDelay: Infinity });
       for await (const line of lines) {
         if (!line) continue;
         const ev = JSON.parse(line) as { type: string; object: T & { code?: number } };
