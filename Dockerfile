@@ -25,5 +25,8 @@ COPY --from=build /src/vendor ./vendor
 # 65532: the conventional "nonroot" uid; matches runAsUser in deploy/ and the Helm chart
 USER 65532:65532
 EXPOSE 8080 8081
+# `custos operator` derives V8's heap settings from the container's memory limit and re-executes
+# itself with them (bin/heap-defaults.js); NODE_OPTIONS with heap flags, or
+# CUSTOS_HEAP_DEFAULTS=off, replaces them.
 ENTRYPOINT ["node", "/app/bin/custos.js"]
 CMD ["operator"]

@@ -3,10 +3,17 @@
  * through one ClusterSecretStore.
  *   - time from operator start (cold) until every ExternalSecret is Ready
  *   - Vault requests (from Vault's audit log) and API-server writes per refresh cycle
- *   - operator RSS
+ *   - operator memory: peak RSS (VmHWM) and RSS after the refresh cycles, V8 heap
+ *   - operator CPU and requests to the API server (its `rest_client_requests_total`), cold start
+ *     and per cycle; event-loop lag p99
  * Usage: npx tsx bench/sync.ts [N] [refreshSeconds]
+ *   BENCH_ENTRY=dist  runs bin/custos.js over the compiled CLI (dist/, built first with
+ *                     tsconfig.build.json), as the image does; default: the sources through tsx,
+ *                     as the tests do. BENCH_SKIP_BUILD=1: use dist/ as it is.
+ *   BENCH_NODE_OPTIONS, BENCH_NODE_ARGS  NODE_OPTIONS, or node arguments, for the operator.
  */
 import { readFileSync, mkdtempSync, rmSync, existsSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startEnv } from "../test/env/index.ts";
@@ -80,15 +87,30 @@ spec:
           .filter((l) => l.includes('"type":"request"')).length
       : 0;
 
+  const root = join(import.meta.dirname, "..");
+  // BENCH_ENTRY=dist: bin/custos.js over a fresh build, as the image runs it (heap defaults included)
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  if (process.env.BENCH_ENTRY === "dist" && !process.env.BENCH_SKIP_BUILD)
+    execFileSync(
+      process.execPath,
+      [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"],
+      {
+        cwd: root,
+        stdio: "inherit",
+      },
+    );
+  const entry =
+    process.env.BENCH_ENTRY === "dist"
+      ? [...nodeArgs, join(root, "bin/custos.js")]
+      : [...nodeArgs, "--import", "tsx", join(root, "src/cli/main.ts")];
+  const extraEnv = process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {};
   const t0 = Date.now();
-  const op = await startOperator(env, [
-    "--controllers",
-    "externalsecret",
-    "--concurrent",
-    "8",
-    "--log-level",
-    "warn",
-  ]);
+  const op = await startOperator(
+    env,
+    ["--controllers", "externalsecret", "--concurrent", "8", "--log-level", "warn"],
+    extraEnv,
+    entry,
+  );
   const readyCount = async (): Promise<number> => {
     const list = await api.list<{ status?: { conditions?: { type: string; status: string }[] } }>(
       "/apis/external-secrets.io/v1/externalsecrets",
@@ -97,13 +119,35 @@ spec:
       e.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
     ).length;
   };
-  while ((await readyCount()) < N) await sleep(250);
+  // each poll lists every ExternalSecret: poll less often at scale (its own load on the API server)
+  while ((await readyCount()) < N) await sleep(Math.max(250, N / 10));
   const coldMs = Date.now() - t0;
   const vaultAtReady = auditCount();
-  const rss = async (): Promise<number> => {
-    const status = readFileSync(`/proc/${op.child.pid ?? 0}/status`, "utf8");
-    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  const pid = op.child.pid ?? 0;
+  const memMiB = (field: "VmRSS" | "VmHWM"): number => {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    return +(Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024).toFixed(1);
   };
+  const rss = async (): Promise<number> => memMiB("VmRSS");
+  /** utime + stime of the operator process, in seconds (clock ticks of 1/100 s on Linux). */
+  const cpuSeconds = (): number => {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  };
+  const kubeRequests = async (): Promise<Record<string, number>> => {
+    const out: Record<string, number> = {};
+    for (const x of (await op.metrics()).matchAll(/^rest_client_requests_total\{([^}]*)\} (\d+)/gm)) {
+      const method = /method="([^"]*)"/.exec(x[1] ?? "")?.[1] ?? "?";
+      out[method] = (out[method] ?? 0) + Number(x[2]);
+    }
+    return out;
+  };
+  const total = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
+  const cpuAtReady = cpuSeconds();
+  const requestsAtReady = await kubeRequests();
+  const rssAtReady = memMiB("VmRSS");
+  const peakAtReady = memMiB("VmHWM");
   const heap = async (): Promise<Record<string, number>> => {
     const m = await op.metrics();
     const g = (name: string): number =>
@@ -124,19 +168,43 @@ spec:
   // measure whole cycles: start after the next cycle boundary (plus its spread), end after two more
   const cycleMs = REFRESH * 1000;
   const settle = cycleMs * 0.05 + 2000;
-  await sleep(cycleMs - (Date.now() % cycleMs) + settle);
+  // BENCH_CYCLES=0: cold start only (quick comparisons of runtime settings)
+  const cycles = Number(process.env.BENCH_CYCLES ?? 2);
+  if (cycles > 0) await sleep(cycleMs - (Date.now() % cycleMs) + settle);
   const w0 = await writes();
   const v0 = auditCount();
-  const cycles = 2;
+  const c0 = cpuSeconds();
+  const r0 = total(await kubeRequests());
   await sleep(cycles * cycleMs);
+  const lag = Number(/^nodejs_eventloop_lag_p99_seconds (\S+)/m.exec(await op.metrics())?.[1] ?? 0);
   const result = {
     externalSecrets: N,
     distinctRemoteSecrets: DISTINCT,
+    entry: process.env.BENCH_ENTRY === "dist" ? "dist" : "tsx",
+    nodeOptions: process.env.BENCH_NODE_OPTIONS ?? "",
+    nodeArgs: nodeArgs.join(" "),
+    // as running (bin/custos.js adds its heap defaults by re-executing itself)
+    operatorNodeFlags: ((args) =>
+      args
+        .slice(
+          1,
+          args.findIndex((a) => /\.(js|ts)$/.test(a)),
+        )
+        .join(" "))(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")),
     coldStartToAllReadySeconds: +(coldMs / 1000).toFixed(1),
+    operatorCpuSecondsColdStart: +cpuAtReady.toFixed(2),
+    apiRequestsDuringColdStart: total(requestsAtReady),
+    apiRequestsDuringColdStartByMethod: requestsAtReady,
     vaultRequestsDuringColdStart: vaultAtReady,
-    vaultRequestsPerRefreshCycle: +((auditCount() - v0) / cycles).toFixed(1),
-    secretWritesPerRefreshCycle: ((await writes()) - w0) / cycles,
+    vaultRequestsPerRefreshCycle: +((auditCount() - v0) / Math.max(cycles, 1)).toFixed(1),
+    secretWritesPerRefreshCycle: ((await writes()) - w0) / Math.max(cycles, 1),
+    apiRequestsPerRefreshCycle: (total(await kubeRequests()) - r0) / Math.max(cycles, 1),
+    operatorCpuSecondsPerRefreshCycle: +((cpuSeconds() - c0) / Math.max(cycles, 1)).toFixed(2),
+    rssAtReadyMiB: rssAtReady,
+    peakRssAtReadyMiB: peakAtReady,
+    peakRssMiB: memMiB("VmHWM"),
     operatorRssMiB: +(await rss()).toFixed(1),
+    eventLoopLagP99Ms: +(lag * 1000).toFixed(1),
     ...(await heap()),
     runId: suffix(),
   };

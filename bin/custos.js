@@ -5,8 +5,32 @@
 // --ignore-scripts, or sources changed since the build) the TypeScript sources run through tsx
 // instead: a slower start, never a stale or missing CLI.
 import { existsSync, readdirSync, statSync } from "node:fs";
+import { totalmem } from "node:os";
 import process from "node:process";
 import { URL, fileURLToPath } from "node:url";
+import { heapDefaults } from "./heap-defaults.js";
+
+// `custos operator`: memory defaults derived from the container's limit (heap-defaults.js), applied
+// by re-executing this same process with them before anything is loaded.
+const heapArgs = heapDefaults({
+  args: process.argv.slice(2),
+  execArgv: process.execArgv,
+  env: process.env,
+  constrainedMemory: process.constrainedMemory?.() ?? 0,
+  totalMemory: totalmem(),
+});
+if (heapArgs && typeof process.execve === "function") {
+  try {
+    process.execve(process.execPath, [
+      process.execPath,
+      ...process.execArgv,
+      ...heapArgs,
+      ...process.argv.slice(1),
+    ]);
+  } catch {
+    // not supported here: run with V8's defaults
+  }
+}
 
 const compiled = new URL("../dist/cli/main.js", import.meta.url);
 const sources = new URL("../src/", import.meta.url);

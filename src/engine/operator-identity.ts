@@ -7,7 +7,6 @@
  * (ESO lets namespaced stores use the controller's identity; that is a known weakness.)
  */
 import { readFile } from "node:fs/promises";
-import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import type { OperatorIdentity, StoreContext } from "../providers/types.ts";
 import { redactor } from "../util/redact.ts";
 
@@ -31,7 +30,12 @@ export function processOperatorIdentity(): OperatorIdentity {
       }
     },
     awsCredentials(clientConfig) {
-      return fromNodeProviderChain({ clientConfig });
+      // the SDK's chain loads on first use: most operators never need it (tens of MiB)
+      const chain = import("@aws-sdk/credential-providers").then((m) =>
+        m.fromNodeProviderChain({ clientConfig }),
+      );
+      chain.catch(() => undefined); // reported by the first call, never as an unhandled rejection
+      return async (props) => (await chain)(props);
     },
   };
 }

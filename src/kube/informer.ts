@@ -7,9 +7,8 @@
  * - any error (410 Gone, network, non-200) leads to a relist after a backoff, never to a stop;
  * - a relist diffs against the cache and emits add/update/delete, so nothing is missed.
  */
-import { fetch } from "undici";
+import { request } from "undici";
 import { createInterface } from "node:readline";
-import { Readable } from "node:stream";
 import type { KubeApi, KubeObject, Query } from "./api.ts";
 
 export type InformerEvent = "add" | "update" | "delete";
@@ -31,8 +30,41 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
   /**
    * Applied to every object as it arrives, before it is cached or handed to handlers: keeps only
    * what a controller needs (e.g. a hash instead of a Secret's data), so the cache holds no more.
+   * `metadata.managedFields` is dropped from every object in any case (after the transform).
    */
   transform?: (obj: T) => T;
+}
+
+export const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+
+/**
+ * Drops `kubectl apply`'s copy of the whole object from the annotations (in place): for caches of
+ * objects that are never written back whole (a PUT of the cached object would remove it).
+ */
+export function dropLastApplied<T extends KubeObject>(obj: T): T {
+  const a = obj.metadata.annotations;
+  if (a && LAST_APPLIED in a) {
+    delete a[LAST_APPLIED];
+    if (Object.keys(a).length === 0) delete obj.metadata.annotations;
+  }
+  return obj;
+}
+
+/** Keeps an object's identity and labels only (e.g. namespaces, for their selectors). */
+export function identityAndLabels<T extends KubeObject>(obj: T): T {
+  const { name, namespace, uid, resourceVersion, labels, deletionTimestamp } = obj.metadata;
+  return {
+    ...(obj.apiVersion ? { apiVersion: obj.apiVersion } : {}),
+    ...(obj.kind ? { kind: obj.kind } : {}),
+    metadata: {
+      ...(name !== undefined ? { name } : {}),
+      ...(namespace !== undefined ? { namespace } : {}),
+      ...(uid !== undefined ? { uid } : {}),
+      ...(resourceVersion !== undefined ? { resourceVersion } : {}),
+      ...(labels ? { labels } : {}),
+      ...(deletionTimestamp ? { deletionTimestamp } : {}),
+    },
+  } as T;
 }
 
 const META_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
@@ -111,7 +143,11 @@ export class Informer<T extends KubeObject> {
   }
 
   #shape(obj: T): T {
-    return this.options.transform ? this.options.transform(obj) : obj;
+    const shaped = this.options.transform ? this.options.transform(obj) : obj;
+    // nothing reads managedFields from a cache; they are often the largest part of an object (a
+    // PUT without them keeps the server's)
+    delete shaped.metadata.managedFields;
+    return shaped;
   }
 
   #selectors(): Query {
@@ -195,10 +231,18 @@ export class Informer<T extends KubeObject> {
     );
     watchdog.unref();
     try {
-      const res = await fetch(url, { headers, signal: abort.signal, ...(dispatcher ? { dispatcher } : {}) });
-      if (res.status === 410) return "gone";
-      if (res.status !== 200 || !res.body) throw new Error(`watch ${this.path}: HTTP ${res.status}`);
-      const lines = createInterface({ input: Readable.fromWeb(res.body), crlfDelay: Infinity });
+      const res = await request(url, {
+        headers,
+        signal: abort.signal,
+        ...(dispatcher ? { dispatcher } : {}),
+      });
+      this.api.onResponse?.("WATCH", res.statusCode);
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        if (res.statusCode === 410) return "gone";
+        throw new Error(`watch ${this.path}: HTTP ${res.statusCode}`);
+      }
+      const lines = createInterface({ input: res.body, crlfDelay: Infinity });
       for await (const line of lines) {
         if (!line) continue;
         const ev = JSON.parse(line) as { type: string; object: T & { code?: number } };

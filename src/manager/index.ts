@@ -3,7 +3,6 @@
  * controllers, HTTP endpoints and leader election. Controllers start only while leading (or at
  * once without leader election); the HTTP endpoints run on every replica.
  */
-import { KubeConfig } from "@kubernetes/client-node";
 import { KubeApi } from "../kube/api.ts";
 import { createKubeAccess } from "../kube/access.ts";
 import { EventRecorder } from "../kube/events.ts";
@@ -68,11 +67,11 @@ export interface RunningOperator {
 
 export async function runOperator(options: OperatorOptions): Promise<RunningOperator> {
   const log = options.logger ?? createLogger({ level: options.logLevel, format: options.logFormat });
-  const kc = new KubeConfig();
-  if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
-  else kc.loadFromDefault();
-  const api = new KubeApi(kc);
+  const api = KubeApi.forOperator(options.kubeconfig);
   const metrics = new Metrics();
+  api.onResponse = (method, code) => {
+    metrics.kubeRequests.inc({ method, code: String(code) });
+  };
   const events = new EventRecorder(api, "custos", log);
   const http = new HttpEndpoints(metrics);
   const deps = {

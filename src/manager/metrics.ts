@@ -102,6 +102,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly kubeRequests = new Counter({
+    name: "rest_client_requests_total",
+    help: "Requests to the Kubernetes API server by method and HTTP code (client-go's name)",
+    labelNames: ["method", "code"] as const,
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
@@ -139,5 +146,8 @@ export class Metrics {
     for (const s of ["True", "False", "Unknown"])
       this.statusCondition.remove({ name, namespace, condition: "Ready", status: s });
     this.reconcileDuration.remove({ name, namespace });
+    // per-object series go with the object: label sets stay bounded by the live objects
+    this.syncCalls.remove({ name, namespace });
+    this.syncErrors.remove({ name, namespace });
   }
 }

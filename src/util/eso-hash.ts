@@ -23,12 +23,31 @@ function goMapOfStrings(m: Record<string, string> | undefined): string {
   return `map[${keys.map((k) => `${k}:${m![k]!}`).join(" ")}]`;
 }
 
-/** ESO's `<generation>-<hash>` over the ExternalSecret's labels and annotations. */
-export function syncedResourceVersion(meta: {
+interface HashedMeta {
   generation?: number;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
-}): string {
+}
+
+const remembered = new WeakMap<object, string>();
+
+/**
+ * Computes the version of this metadata object now and remembers it: an informer's transform
+ * calls it before dropping kubectl's last-applied annotation from the cached object (ESO's hash
+ * covers every annotation), and later calls cost no hashing.
+ */
+export function rememberSyncedResourceVersion(meta: HashedMeta): string {
+  const v = computeSyncedResourceVersion(meta);
+  remembered.set(meta, v);
+  return v;
+}
+
+/** ESO's `<generation>-<hash>` over the ExternalSecret's labels and annotations. */
+export function syncedResourceVersion(meta: HashedMeta): string {
+  return remembered.get(meta) ?? computeSyncedResourceVersion(meta);
+}
+
+function computeSyncedResourceVersion(meta: HashedMeta): string {
   // Go's %+v of ESO's struct{annotations, labels map[string]string}
   const h = createHash("sha3-224")
     .update(`{annotations:${goMapOfStrings(meta.annotations)} labels:${goMapOfStrings(meta.labels)}}`)

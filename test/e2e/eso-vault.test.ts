@@ -341,6 +341,38 @@ spec:
   );
 });
 
+test("a target Secret that exists without the managed label (creationPolicy Owner) is read after the create conflicts and taken over, its other metadata kept", async () => {
+  const ns = await createNamespace(api, "adopt");
+  const kv = await kvStore(ns);
+  await kv.put("adopt/db", { password: "pw" });
+  // not labelled as managed: not in the operator's cache of managed Secrets
+  await api.create(`/api/v1/namespaces/${ns}/secrets`, {
+    metadata: { name: "db", annotations: { "team.example/owner": "ops" } },
+    stringData: { password: "old" },
+  });
+  await applyEs(
+    ns,
+    `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: db
+spec:
+  refreshInterval: 1h
+  secretStoreRef: { name: vault }
+  data:
+  - secretKey: password
+    remoteRef: { key: adopt/db, property: password }
+`,
+  );
+  await waitForData(ns, "db", (d) => d.password === "pw");
+  const s = await api.get<SecretObj>(`/api/v1/namespaces/${ns}/secrets/db`);
+  assert.equal(s.metadata.labels?.["reconcile.external-secrets.io/managed"], "true");
+  assert.equal(s.metadata.annotations?.["team.example/owner"], "ops");
+  assert.ok(
+    s.metadata.ownerReferences?.some((r) => r.kind === "ExternalSecret" && r.name === "db" && r.controller),
+  );
+});
+
 test("creationPolicy Orphan/Merge/None and deletionPolicy Delete/Retain", async () => {
   const ns = await createNamespace(api, "policy");
   const kv = await kvStore(ns);

@@ -60,14 +60,14 @@ export async function startOperator(
   env: SharedEnv,
   args: string[] = [],
   extraEnv: NodeJS.ProcessEnv = {},
+  /** How to run the CLI (node's arguments before `operator`); default: the sources through tsx. */
+  entry: string[] = ["--import", "tsx", join(root, "src/cli/main.ts")],
 ): Promise<OperatorProcess> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
     [
-      "--import",
-      "tsx",
-      join(root, "src/cli/main.ts"),
+      ...entry,
       "operator",
       "--kubeconfig",
       env.kubeconfig,

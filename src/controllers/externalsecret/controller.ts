@@ -10,7 +10,8 @@
  * - the refresh schedule (refresh lane, jittered).
  */
 import type { KubeApi, KubeObject } from "../../kube/api.ts";
-import { Informer, objectKey } from "../../kube/informer.ts";
+import { dropLastApplied, identityAndLabels, Informer, objectKey } from "../../kube/informer.ts";
+import { rememberSyncedResourceVersion, syncedResourceVersion } from "../../util/eso-hash.ts";
 import { WorkQueue } from "../../kube/workqueue.ts";
 import type { EventRecorder } from "../../kube/events.ts";
 import type { Logger } from "../../util/log.ts";
@@ -23,6 +24,7 @@ import { ApiSecretWriter } from "../../engine/writer.ts";
 import { redactor } from "../../util/redact.ts";
 import { GROUP, VERSION_STORAGE, type ExternalSecret, type SecretStoreObject } from "./types.ts";
 import { reconcileExternalSecret, type ReconcileContext } from "./reconcile.ts";
+import { forgetRefresh } from "./status.ts";
 
 export const MANAGED_LABEL = "reconcile.external-secrets.io/managed";
 
@@ -58,18 +60,30 @@ export class ExternalSecretController {
     const onError = (e: unknown): void => {
       deps.log.warn({ err: errorMessage(e) }, "watch error; relisting");
     };
+    // Caches keep what the reconcile reads: no managedFields (every informer drops them), no
+    // kubectl last-applied copy (ExternalSecrets keep its effect on ESO's syncedResourceVersion,
+    // computed on arrival), namespaces as names and labels. Target Secrets keep their annotations
+    // whole: an update writes them back.
     this.externalSecrets = new Informer(api, `/apis/${GROUP}/${VERSION_STORAGE}${ns}/externalsecrets`, {
       onError,
+      transform: (es) => {
+        rememberSyncedResourceVersion(es.metadata);
+        return dropLastApplied(es);
+      },
     });
-    this.secretStores = new Informer(api, `/apis/${GROUP}/${VERSION_STORAGE}${ns}/secretstores`, { onError });
+    this.secretStores = new Informer(api, `/apis/${GROUP}/${VERSION_STORAGE}${ns}/secretstores`, {
+      onError,
+      transform: dropLastApplied,
+    });
     this.clusterSecretStores = new Informer(api, `/apis/${GROUP}/${VERSION_STORAGE}/clustersecretstores`, {
       onError,
+      transform: dropLastApplied,
     });
     this.managedSecrets = new Informer(api, `/api/v1${ns}/secrets`, {
       labelSelector: `${MANAGED_LABEL}=true`,
       onError,
     });
-    this.namespaces = new Informer(api, "/api/v1/namespaces", { onError });
+    this.namespaces = new Informer(api, "/api/v1/namespaces", { onError, transform: identityAndLabels });
     this.#ctx = {
       ...deps,
       now: deps.now ?? Date.now,
@@ -100,6 +114,7 @@ export class ExternalSecretController {
       if (event === "delete") {
         this.queue.forget(key);
         this.deps.metrics.removeExternalSecret(obj.metadata.namespace ?? "", obj.metadata.name ?? "");
+        forgetRefresh(obj.metadata.uid); // bounded by the live objects, not by every one ever seen
         return;
       }
       if (event === "add" || !old || specOrMetaChanged(old, obj)) this.queue.add(key, "urgent");
@@ -178,12 +193,9 @@ export class ExternalSecretController {
   }
 }
 
+/** Generation, labels or annotations (kubectl's last-applied included) changed. */
 function specOrMetaChanged(old: ExternalSecret, cur: ExternalSecret): boolean {
-  return (
-    old.metadata.generation !== cur.metadata.generation ||
-    JSON.stringify(old.metadata.labels ?? {}) !== JSON.stringify(cur.metadata.labels ?? {}) ||
-    JSON.stringify(old.metadata.annotations ?? {}) !== JSON.stringify(cur.metadata.annotations ?? {})
-  );
+  return syncedResourceVersion(old.metadata) !== syncedResourceVersion(cur.metadata);
 }
 
 function usesStore(es: ExternalSecret, kind: string, store: SecretStoreObject): boolean {

@@ -98,7 +98,7 @@ export async function reconcileExternalSecret(
   }
 
   const target = targetName(es);
-  const existing = await currentSecret(ctx, namespace, target);
+  const existing = await currentSecret(ctx, namespace, target, es.spec?.target?.creationPolicy);
   const decision = syncDecision(es, existing, ctx.now(), ctx.minRefreshIntervalMs);
   ctx.log.debug(
     { namespace, name, due: decision.due, reason: decision.reason, nextInMs: decision.nextInMs },
@@ -172,24 +172,39 @@ async function sync(
   }
 
   const sources = await templateSources(ctx, es);
-  const { plan } = planFromResults({
-    es,
-    results,
-    templateSources: sources,
-    existing,
-    now: new Date(now),
-  });
-
-  ctx.log.debug(
-    { namespace: es.metadata.namespace, name: es.metadata.name, action: plan.action },
-    "secret plan",
-  );
+  const planFor = (current: SecretObject | undefined): ReturnType<typeof planFromResults>["plan"] => {
+    const { plan } = planFromResults({
+      es,
+      results,
+      templateSources: sources,
+      existing: current,
+      now: new Date(now),
+    });
+    ctx.log.debug(
+      { namespace: es.metadata.namespace, name: es.metadata.name, action: plan.action },
+      "secret plan",
+    );
+    return plan;
+  };
+  let plan = planFor(existing);
   const origin = { controller: "externalsecret", object: withKind(es) };
   let written: SecretObject | undefined;
   if (plan.action === "delete") {
     await ctx.writer.delete(namespace, targetName(es), origin, "the remote secret no longer exists");
   } else {
-    written = await ctx.writer.apply(plan, existing, origin);
+    try {
+      written = await ctx.writer.apply(plan, existing, origin);
+    } catch (e) {
+      // Absent from the cache of managed Secrets was taken for absent (see currentSecret): the
+      // Secret exists without the label, or the cache is behind. Read it and plan again, once.
+      if (!(plan.action === "create" && isCustosError(e, "CUSTOS_WRITE_CONFLICT"))) throw e;
+      const found = await ctx.api.getOrUndefined<SecretObject>(
+        resourcePath({ ...SECRETS, namespace, name: targetName(es) }),
+      );
+      plan = planFor(found);
+      if (plan.action === "delete") throw e; // not reached: a delete plan never depends on the Secret
+      written = await ctx.writer.apply(plan, found, origin);
+    }
   }
   // a rename is a spec change: periodic refreshes need not scan for orphans
   if (reason !== "refresh") await deleteOrphans(ctx, es);
@@ -236,10 +251,17 @@ async function currentSecret(
   ctx: ReconcileContext,
   namespace: string,
   name: string,
+  policy: string | undefined,
 ): Promise<SecretObject | undefined> {
   const cached = ctx.managedSecrets.get(`${namespace}/${name}`);
   if (cached) return cached;
-  // Not (yet) labelled as managed: Merge/None targets, or a Secret someone else created.
+  // Every Secret Custos writes carries the managed label, so with Owner and Orphan (which create
+  // the Secret) a miss in the synced cache is taken for "absent": the create that follows meets a
+  // conflict if it is not (a Secret someone else created, or a cache behind), and sync() reads it
+  // then. This saves one GET per ExternalSecret on a cold start.
+  const creation = policy ?? "Owner";
+  if ((creation === "Owner" || creation === "Orphan") && ctx.managedSecrets.synced) return undefined;
+  // Merge and None never create: their target is usually not labelled; read it.
   return ctx.api.getOrUndefined<SecretObject>(resourcePath({ ...SECRETS, namespace, name }));
 }
 

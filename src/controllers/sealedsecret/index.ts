@@ -1,9 +1,10 @@
 /** The SealedSecret controller's factory (`--controllers sealedsecret`). */
 import type { ControllerFactory } from "../../manager/registry.ts";
-import { SealedSecretController } from "./controller.ts";
 import { renderEsoTemplate } from "../../template/index.ts";
 
-export const sealedSecretController: ControllerFactory = ({ api, log, metrics, events, options }) => {
+export const sealedSecretController: ControllerFactory = async ({ api, log, metrics, events, options }) => {
+  // the controller and its X.509/RSA libraries load only when it runs (`--controllers`)
+  const { SealedSecretController } = await import("./controller.ts");
   const c = new SealedSecretController({
     api,
     log,

@@ -5,7 +5,6 @@
  * `additionalRoles` assumed in turn, with those credentials. The SDK clients of a session memoize these providers until
  * shortly before expiry, so STS is called once per session and expiry, never per reconcile.
  */
-import { fromTemporaryCredentials, fromWebToken } from "@aws-sdk/credential-providers";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@aws-sdk/types";
 import type { ProviderDeps, StoreContext } from "../types.ts";
 import { operatorIdentity, type OperatorIdentityUse } from "../operator.ts";
@@ -78,6 +77,8 @@ export async function credentialsFor(
   region: string,
   fields: AwsAuthFields = { at: "auth" },
 ): Promise<AwsCredentialIdentityProvider> {
+  // loaded with the first AWS store (see index.ts)
+  const { fromTemporaryCredentials, fromWebToken } = await import("@aws-sdk/credential-providers");
   const stsEndpoint = endpointFor("STS");
   const clientConfig = { region, ...(stsEndpoint ? { endpoint: stsEndpoint } : {}) };
   let base: AwsCredentialIdentityProvider;

@@ -9,7 +9,6 @@ import { CustosError } from "../../util/errors.ts";
 import { chainUse, credentialsFor, refNamespace } from "./credentials.ts";
 import { assertIdentityAllowed, identityProblems, type OperatorIdentityUse } from "../operator.ts";
 import { AwsProviderSchema, type AwsProviderSpec } from "./schema.ts";
-import { AwsSession } from "./session.ts";
 
 function regionOf(spec: AwsProviderSpec): string {
   const region = spec.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
@@ -73,6 +72,8 @@ export const awsProvider: ProviderDefinition<AwsProviderSpec> = {
     const region = regionOf(spec);
     const credentials = await credentialsFor(spec, ctx, deps, region);
     await credentials(); // fail early, with the cause, when the credentials do not work
+    // the SDK clients load with the first AWS store, not with every operator (tens of MiB)
+    const { AwsSession } = await import("./session.ts");
     return new AwsSession(spec, region, credentials, deps);
   },
 };

@@ -5,7 +5,6 @@
  * ServiceAccount, the default chain, then an optional role), cached by the session.
  */
 import { createHash, createHmac } from "node:crypto";
-import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentity } from "@aws-sdk/types";
 
 const BODY = "Action=GetCallerIdentity&Version=2011-06-15";
@@ -45,6 +44,7 @@ export async function iamLoginBody(
   serverId: string | undefined,
 ): Promise<Record<string, string>> {
   const host = stsHost(region);
+  const { SignatureV4 } = await import("@smithy/signature-v4"); // loaded with the first IAM login
   const signer = new SignatureV4({ service: "sts", region, credentials, sha256: Sha256 });
   const signed = await signer.sign({
     method: "POST",
