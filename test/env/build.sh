@@ -3,12 +3,18 @@
 # versions.env, into ${CUSTOS_CACHE:-~/.cache/custos}/<tool>-<version>/. Idempotent and safe to
 # run concurrently: a per-tool flock means each tool is built at most once.
 #
-# usage: test/env/build.sh kubernetes|etcd|vault|moto|kubeseal|helm   (prints the install dir)
+# usage: test/env/build.sh kubernetes|etcd|vault|moto|kubeseal|helm|eso   (prints the install dir)
+#
+# eso (the real External Secrets Operator, for the differential harness only; not used by npm test)
+# is built from its public git repository: ESO_SOURCE_GIT names a git directory (a clone or mirror of
+# github.com/external-secrets/external-secrets) holding the tag ESO_VERSION. Its nested modules are
+# replaced by ./paths in its go.mod and are not served by the module proxy, so the tree is exported
+# whole and built in place; its dependencies come from the module proxy.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
-tool=${1:?usage: build.sh kubernetes|etcd|vault|moto|kubeseal|helm}
+tool=${1:?usage: build.sh kubernetes|etcd|vault|moto|kubeseal|helm|eso}
 cache=${CUSTOS_CACHE:-$HOME/.cache/custos}
 mkdir -p "$cache"
 
@@ -21,6 +27,7 @@ case "$tool" in
   moto) version=$MOTO_VERSION ;;
   kubeseal) version=$KUBESEAL_VERSION ;;
   helm) version=$HELM_VERSION ;;
+  eso) version=$ESO_VERSION ;;
   *) echo "unknown tool: $tool" >&2; exit 2 ;;
 esac
 dest="$cache/$tool-$version"
@@ -107,6 +114,18 @@ case "$tool" in
     log "building helm $version (once)"
     wrapper helm.sh/helm/v3 "$version"
     go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$version" -o "$work/bin/helm" helm.sh/helm/v3/cmd/helm
+    ;;
+  eso)
+    need go "the Go toolchain builds ESO from its source"
+    need git "the ESO source is exported from a git directory"
+    src=${ESO_SOURCE_GIT:-}
+    [ -n "$src" ] && git --git-dir="$src" rev-parse -q --verify "refs/tags/$version" >/dev/null || {
+      echo "custos test env: cannot build eso: set ESO_SOURCE_GIT to a git directory of github.com/external-secrets/external-secrets with tag $version" >&2; exit 3; }
+    log "building external-secrets $version from $src (tags vault,aws,fake; many minutes, once)"
+    mkdir -p "$work/src"
+    git --git-dir="$src" archive "$version" | tar -x -C "$work/src"
+    cd "$work/src"
+    go build -trimpath -tags vault,aws,fake -ldflags "-s -w" -o "$work/bin/external-secrets" .
     ;;
 esac
 
