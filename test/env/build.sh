@@ -126,6 +126,9 @@ case "$tool" in
     git --git-dir="$src" archive "$version" | tar -x -C "$work/src"
     cd "$work/src"
     go build -trimpath -tags vault,aws,fake -ldflags "-s -w" -o "$work/bin/external-secrets" .
+    # its CRDs go with it: the differential harness installs ESO's own for its phase
+    mkdir -p "$dest/crds"
+    cp config/crds/bases/*.yaml "$dest/crds/"
     ;;
 esac
 
