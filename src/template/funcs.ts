@@ -715,6 +715,22 @@ function sprigMore(f: Record<string, Func>): Record<string, Func> {
       }
       return r.join("");
     },
+    // Masterminds/semver's NewVersion: its fields as a map, so `(semver "1.2.3").Minor` reads them
+    semver: (v) => {
+      const m =
+        /^v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$/.exec(
+          toStr(v),
+        );
+      if (!m) throw new FuncError("Invalid Semantic Version");
+      const out = newMap();
+      ownSet(out, "Major", Number(m[1]));
+      ownSet(out, "Minor", Number((m[2] ?? ".0").slice(1)));
+      ownSet(out, "Patch", Number((m[3] ?? ".0").slice(1)));
+      ownSet(out, "Prerelease", m[4] ?? "");
+      ownSet(out, "Metadata", m[5] ?? "");
+      ownSet(out, "Original", toStr(v));
+      return out;
+    },
     htmlDate: (d) => f.date!("2006-01-02", d),
     htmlDateInZone: (d, zone) => f.dateInZone!("2006-01-02", d, zone),
   };

@@ -69,3 +69,11 @@ test("toDecimal, must aliases, htmlDate, random helpers", () => {
   assert.equal(Buffer.from(r("{{ randBytes 12 }}"), "base64").length, 12);
   assert.equal(Array.from(r(`{{ shuffle "abcd" }}`)).sort().join(""), "abcd");
 });
+
+test("semver's fields", () => {
+  assert.equal(
+    r('{{ (semver "1.2.3").Minor }} {{ (semver "v2.0").Major }} {{ (semver "1.2.3-rc.1+b5").Prerelease }}'),
+    "2 2 rc.1",
+  );
+  assert.throws(() => r('{{ semver "x" }}'));
+});
