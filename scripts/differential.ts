@@ -18,6 +18,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { tmpdir } from "node:os";
 import { request } from "undici";
 import { ensureTool, freePort, startEnv, type TestEnv } from "../test/env/index.ts";
 import { CASES, VAULT_MOUNT_V2, type Case } from "../test/differential/cases.ts";
@@ -87,7 +88,8 @@ class Eso {
     p.stdout?.on("data", (d: Buffer) => chunks.push(d));
     p.stderr?.on("data", (d: Buffer) => chunks.push(d));
     p.once("exit", () => {
-      writeFileSync(join(this.env.dir, `${name}.log`), Buffer.concat(chunks));
+      // kept after the environment is gone, for reading why ESO did what it did
+      writeFileSync(join(tmpdir(), `custos-differential-${name}.log`), Buffer.concat(chunks));
     });
     this.procs.push(p);
     return p;

@@ -131,7 +131,31 @@ export interface Allowance {
   reason: string;
 }
 
-export const ALLOWED: readonly Allowance[] = [];
+export const ALLOWED: readonly Allowance[] = [
+  {
+    title: /^policy creation=None .* existing=true$|^policy missing remote /,
+    field: /^secret\.labels\[reconcile\.external-secrets\.io\/managed\]$/,
+    reason:
+      "ESO labels any existing Secret named by the target at the start of each reconcile (its label-filtered cache needs it), even with creationPolicy None or when the sync then fails; Custos labels only a Secret it writes",
+  },
+  {
+    title: /^policy missing remote creation=Owner deletion=Delete$/,
+    field: /^secret$/,
+    reason:
+      "with deletionPolicy Delete and the remote secret gone, ESO deletes a Secret it did not create (it labelled it managed a moment before); Custos deletes only a Secret it manages",
+  },
+  {
+    title: /^ssm find path /,
+    field: /^ready\.|^secret$/,
+    reason: "ESO refuses a Parameter Store find with a path but no name or tags; Custos lists the path",
+  },
+  {
+    title: /^duplicate secretKey deletion=(\(unset\)|Retain)$/,
+    field: /^admitted$/,
+    reason:
+      "ESO's webhook refuses duplicate secretKeys under Retain; Custos has no webhook and refuses them in the Ready condition (a linear CEL check needs Kubernetes 1.33)",
+  },
+];
 
 /** The differences no allowance covers. */
 export function unallowed(
