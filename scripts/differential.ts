@@ -92,6 +92,8 @@ class Eso {
       writeFileSync(join(tmpdir(), `custos-differential-${name}.log`), Buffer.concat(chunks));
     });
     this.procs.push(p);
+    // ESO must not outlive this script, however it ends
+    process.once("exit", () => p.kill("SIGKILL"));
     return p;
   }
 
@@ -313,9 +315,11 @@ async function quiet(api: KubeApi, ns: string, quietMs: number, limitMs: number)
   let last = "";
   let since = Date.now();
   while (Date.now() < deadline) {
-    const a = await api.list<unknown>(`/api/v1/namespaces/${ns}/secrets`);
-    const b = await api.list<unknown>(`/apis/external-secrets.io/v1/namespaces/${ns}/externalsecrets`);
-    const sig = `${a.metadata.resourceVersion}/${b.metadata.resourceVersion}/${a.items.length}`;
+    type Item = { metadata: { resourceVersion: string } };
+    const a = await api.list<Item>(`/api/v1/namespaces/${ns}/secrets`);
+    const b = await api.list<Item>(`/apis/external-secrets.io/v1/namespaces/${ns}/externalsecrets`);
+    // the objects' own versions: a list's resourceVersion moves with every write in the cluster
+    const sig = [...a.items, ...b.items].map((o) => o.metadata.resourceVersion).join(",");
     if (sig !== last) {
       last = sig;
       since = Date.now();
@@ -403,6 +407,8 @@ async function takeover(env: TestEnv, api: KubeApi, eso: Eso, n: number): Promis
   return 0;
 }
 
+process.once("SIGTERM", () => process.exit(143));
+process.once("SIGINT", () => process.exit(130));
 const env = await startEnv({ verbose: true });
 let eso: Eso | undefined;
 let exitCode: number;
