@@ -3,6 +3,7 @@
  * Secrets and ExternalSecrets, tallying Secret writes and ExternalSecret status changes (and
  * Ready flips: a change of the Ready condition's status or reason). For the takeover figures.
  */
+import { fetch } from "undici";
 import type { KubeApi } from "../../src/kube/api.ts";
 
 export interface WriteCounts {
@@ -26,7 +27,7 @@ async function watchStream(
 ): Promise<void> {
   const url = api.url(path, { watch: 1, resourceVersion, allowWatchBookmarks: false });
   const { headers, dispatcher } = await api.prepare("GET", url);
-  const res = await fetch(url, { headers, signal, ...(dispatcher ? { dispatcher } : {}) } as RequestInit);
+  const res = await fetch(url, { headers, signal, ...(dispatcher ? { dispatcher } : {}) });
   if (!res.ok || !res.body) throw new Error(`watch ${path}: ${res.status}`);
   const decoder = new TextDecoder();
   let buf = "";
