@@ -80,7 +80,9 @@ export async function countWrites(
   return {
     stop: async () => {
       ctl.abort();
-      await Promise.allSettled(streams);
+      // a watch that failed would count nothing: say so instead of reporting zero
+      for (const r of await Promise.allSettled(streams))
+        if (r.status === "rejected") throw new Error(`watch failed: ${String(r.reason)}`);
       return counts;
     },
   };
