@@ -10,6 +10,8 @@ RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bin ./bin
+# the Secrets Store CSI driver's provider API, loaded at run time by `custos csi-provider`
+COPY vendor ./vendor
 RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --ignore-scripts
 
 FROM node:24-bookworm-slim
@@ -19,6 +21,7 @@ COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/bin ./bin
+COPY --from=build /src/vendor ./vendor
 # 65532: the conventional "nonroot" uid; matches runAsUser in deploy/ and the Helm chart
 USER 65532:65532
 EXPOSE 8080 8081

@@ -7,12 +7,13 @@
  *   redact [values] [bytes]     redact() time per message with many registered values
  *   regex [millisPerCase]       user regexes on re2js vs V8 RegExp, and the catastrophic case
  *   cli-startup [runs]          CLI start-up (help, seal, render) against node -e '' and kubeseal
+ *   csi [pods] [concurrency]    CSI provider: mounts per second (cold, warm), Vault calls, RSS
  * Benchmarks print JSON; they never assert timings.
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 
-const all = ["sync", "rollout", "sealing", "template", "redact", "regex", "cli-startup"];
+const all = ["sync", "rollout", "sealing", "template", "redact", "regex", "cli-startup", "csi"];
 const [name, ...args] = process.argv.slice(2);
 const chosen = name ? [name] : all;
 let failed = false;

@@ -67,4 +67,15 @@ export const COMMANDS: readonly CommandEntry[] = [
       "Configure Vault for the cluster's stores: auth method, least-privilege policy, role (vault setup)",
     load: async () => (await import("./commands/vault.ts")).registerVaultCommand,
   },
+  {
+    name: "migrate",
+    summary:
+      "Convert kubernetes-external-secrets (KES) manifests to ESO ExternalSecrets and stores (migrate kes)",
+    load: async () => (await import("./commands/migrate.ts")).registerMigrateCommand,
+  },
+  {
+    name: "csi-provider",
+    summary: "Serve the Secrets Store CSI driver's provider API: secrets as files, read as the pod",
+    load: async () => (await import("./commands/csi-provider.ts")).registerCsiProviderCommand,
+  },
 ];

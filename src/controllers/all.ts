@@ -5,8 +5,10 @@
 import type { ControllerFactory } from "../manager/registry.ts";
 import { rolloutController } from "./rollout/index.ts";
 import { sealedSecretController } from "./sealedsecret/index.ts";
+import { kesController } from "./kes/index.ts";
 
 export const CONTROLLERS: ReadonlyArray<readonly [string, ControllerFactory]> = [
   ["rollout", rolloutController],
   ["sealedsecret", sealedSecretController],
+  ["kes", kesController],
 ];

@@ -32,7 +32,10 @@ export interface SessionPoolOptions {
   now?: () => number;
   /** Who may act as the operator (default: ClusterSecretStores only). */
   operatorIdentity?: OperatorIdentityPolicy;
-  /** For tests: the operator's identity (default: this process's). */
+  /**
+   * The operator's identity (default: this process's). Tests pass their own; the CSI provider
+   * passes one that grants nothing, since it acts only as the mounting pod.
+   */
   identity?: OperatorIdentity;
 }
 

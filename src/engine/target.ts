@@ -34,11 +34,22 @@ export interface DesiredSecret {
   /** The controller owner reference the kind sets; absent for Secrets it must not own. */
   owner?: OwnerReference | undefined;
   immutable?: boolean | undefined;
+  /** Finalizers set on creation only (Sealed Secrets' template). */
+  finalizers?: string[] | undefined;
 }
 
 export interface TargetRules {
+  /** Keep the existing Secret's other data keys (ESO Merge, Sealed Secrets' patch annotation). */
   mergeData?: boolean | undefined;
+  /**
+   * The kind's own precondition on an existing Secret: a message refuses the write. When given and
+   * it passes, the kind vouches the Secret is its own, and owner references `supersedes` matches
+   * (a deleted and re-created object of the same kind) are replaced rather than a conflict.
+   */
   mayWrite?: ((existing: SecretObject) => string | undefined) | undefined;
+  supersedes?: ((ref: OwnerReference) => boolean) | undefined;
+  /** "replace": the Secret's labels become exactly the desired ones (Sealed Secrets). Default merge. */
+  labels?: "merge" | "replace" | undefined;
 }
 
 export type TargetPlan =
@@ -50,17 +61,19 @@ export function planTarget(
   rules: TargetRules = {},
 ): TargetPlan {
   const { name, owner } = desired;
+  const superseded = (r: OwnerReference): boolean =>
+    (owner !== undefined && r.uid === owner.uid) || (rules.mayWrite !== undefined && !!rules.supersedes?.(r));
   if (existing) {
-    const controllerRef = existing.metadata.ownerReferences?.find((r) => r.controller);
-    if (owner && controllerRef && controllerRef.uid !== owner.uid) {
+    const refusal = rules.mayWrite?.(existing);
+    if (refusal) throw new CustosError("CUSTOS_OWNERSHIP_CONFLICT", refusal, { retryable: false });
+    const controllerRef = existing.metadata.ownerReferences?.find((r) => r.controller && !superseded(r));
+    if (owner && controllerRef) {
       throw new CustosError(
         "CUSTOS_OWNERSHIP_CONFLICT",
         `target Secret "${name}" is already controlled by ${controllerRef.kind} "${controllerRef.name}"`,
         { retryable: false },
       );
     }
-    const refusal = rules.mayWrite?.(existing);
-    if (refusal) throw new CustosError("CUSTOS_OWNERSHIP_CONFLICT", refusal, { retryable: false });
   }
   const data = rules.mergeData ? { ...decodeSecretData(existing), ...desired.data } : desired.data;
   const encoded = encodeSecretData(data);
@@ -79,6 +92,7 @@ export function planTarget(
           labels: { ...desired.labels },
           annotations: { ...desired.annotations },
           ...(owner ? { ownerReferences: [owner] } : {}),
+          ...(desired.finalizers?.length ? { finalizers: [...desired.finalizers] } : {}),
         },
         type,
         data: encoded,
@@ -88,11 +102,19 @@ export function planTarget(
   }
 
   const sameData = sameMap(existing.data ?? {}, encoded);
+  const replaceLabels = rules.labels === "replace";
+  const labelsOk = replaceLabels
+    ? sameMap(existing.metadata.labels ?? {}, desired.labels)
+    : Object.entries(desired.labels).every(([k, v]) => existing.metadata.labels?.[k] === v);
   const metaOk =
-    Object.entries(desired.labels).every(([k, v]) => existing.metadata.labels?.[k] === v) &&
+    labelsOk &&
     Object.entries(desired.annotations).every(([k, v]) => existing.metadata.annotations?.[k] === v);
+  const others = (existing.metadata.ownerReferences ?? []).filter((r) => !superseded(r));
+  const ownerReferences = owner ? [...others, owner] : others;
   const ownerOk =
-    !owner || existing.metadata.ownerReferences?.some((r) => r.uid === owner.uid && r.controller);
+    !owner ||
+    (existing.metadata.ownerReferences?.some((r) => r.uid === owner.uid && r.controller) === true &&
+      ownerReferences.length === (existing.metadata.ownerReferences ?? []).length);
   const typeOk = (existing.type ?? "Opaque") === type;
   const immutableOk = (existing.immutable ?? false) === (immutable ?? false) || existing.immutable === true;
   if (sameData && metaOk && ownerOk && typeOk && immutableOk) return { action: "none" };
@@ -111,8 +133,6 @@ export function planTarget(
       { retryable: false },
     );
   }
-  const others = (existing.metadata.ownerReferences ?? []).filter((r) => !owner || r.uid !== owner.uid);
-  const ownerReferences = owner ? [...others, owner] : others;
   return {
     action: "update",
     secret: {
@@ -120,7 +140,7 @@ export function planTarget(
       kind: "Secret",
       metadata: {
         ...existing.metadata,
-        labels: { ...existing.metadata.labels, ...desired.labels },
+        labels: replaceLabels ? { ...desired.labels } : { ...existing.metadata.labels, ...desired.labels },
         annotations: { ...existing.metadata.annotations, ...desired.annotations },
         ...(ownerReferences.length ? { ownerReferences } : {}),
       },

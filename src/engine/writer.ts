@@ -15,6 +15,8 @@ import type { SecretObject, TargetPlan } from "./target.ts";
 export interface WriteOrigin {
   controller: string;
   object: KubeObject & { apiVersion: string; kind: string };
+  /** Record Created/Updated/Deleted events (default true; Sealed Secrets records its own). */
+  events?: boolean | undefined;
 }
 
 export interface SecretWriter {
@@ -31,8 +33,8 @@ export interface SecretWriter {
 export class ApiSecretWriter implements SecretWriter {
   constructor(
     private readonly api: KubeApi,
-    private readonly metrics: Metrics,
-    private readonly events: EventRecorder,
+    private readonly metrics?: Metrics | undefined,
+    private readonly events?: EventRecorder | undefined,
   ) {}
 
   async apply(
@@ -59,13 +61,14 @@ export class ApiSecretWriter implements SecretWriter {
         );
       throw e;
     }
-    this.metrics.secretWrites.inc({ controller: origin.controller, operation: plan.action });
-    this.events.record(
-      origin.object,
-      "Normal",
-      plan.action === "create" ? "Created" : "Updated",
-      `${plan.action === "create" ? "Created" : "Updated"} Secret ${name}`,
-    );
+    this.metrics?.secretWrites.inc({ controller: origin.controller, operation: plan.action });
+    if (origin.events !== false)
+      this.events?.record(
+        origin.object,
+        "Normal",
+        plan.action === "create" ? "Created" : "Updated",
+        `${plan.action === "create" ? "Created" : "Updated"} Secret ${name}`,
+      );
     return written;
   }
 
@@ -76,8 +79,9 @@ export class ApiSecretWriter implements SecretWriter {
       if (isNotFound(e)) return;
       throw e;
     }
-    this.metrics.secretWrites.inc({ controller: origin.controller, operation: "delete" });
-    this.events.record(origin.object, "Normal", "Deleted", `Deleted Secret ${name}: ${why}`);
+    this.metrics?.secretWrites.inc({ controller: origin.controller, operation: "delete" });
+    if (origin.events !== false)
+      this.events?.record(origin.object, "Normal", "Deleted", `Deleted Secret ${name}: ${why}`);
   }
 }
 

@@ -19,6 +19,7 @@ import { SecretStoreController } from "../controllers/secretstore/controller.ts"
 import { ClusterExternalSecretController } from "../controllers/clusterexternalsecret/controller.ts";
 import { CONTROLLERS } from "../controllers/all.ts";
 import type { Controller } from "./registry.ts";
+import type { KesOptions } from "../controllers/kes/config.ts";
 
 export type { Controller } from "./registry.ts";
 
@@ -44,6 +45,8 @@ export interface OperatorOptions {
   allowOperatorIdentityForNamespacedStores?: boolean;
   /** Floor for positive ExternalSecret refresh intervals; default none (the CLI's default is 5 s). */
   minRefreshIntervalMs?: number;
+  /** The KES (kubernetes-client.io) controller's settings; default: from KES's environment variables. */
+  kes?: KesOptions | undefined;
   logLevel: string;
   logFormat: LogFormat;
   /** For embedding and tests: use this logger instead of creating one. */
@@ -126,7 +129,17 @@ export async function runOperator(options: OperatorOptions): Promise<RunningOper
   for (const [name, factory] of CONTROLLERS) {
     if (options.controllers.has(name))
       controllers.push(
-        await factory({ api, log: log.child({ controller: name }), metrics, events, http, options }),
+        await factory({
+          api,
+          log: log.child({ controller: name }),
+          metrics,
+          events,
+          http,
+          options,
+          sessions,
+          reads,
+          kube,
+        }),
       );
   }
 

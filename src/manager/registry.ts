@@ -4,6 +4,9 @@
  */
 import type { KubeApi } from "../kube/api.ts";
 import type { EventRecorder } from "../kube/events.ts";
+import type { SessionPool } from "../engine/sessions.ts";
+import type { ReadCache } from "../engine/reads.ts";
+import type { KubeAccess } from "../providers/types.ts";
 import type { Logger } from "../util/log.ts";
 import type { HttpEndpoints } from "./http.ts";
 import type { Metrics } from "./metrics.ts";
@@ -22,6 +25,10 @@ export interface ControllerDeps {
   events: EventRecorder;
   http: HttpEndpoints;
   options: OperatorOptions;
+  /** The engine's shared sessions and reads (one login per identity, one read per key per window). */
+  sessions: SessionPool;
+  reads: ReadCache;
+  kube: KubeAccess;
 }
 
 export type ControllerFactory = (deps: ControllerDeps) => Controller | Promise<Controller>;

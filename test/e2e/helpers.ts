@@ -129,7 +129,7 @@ export function sleep(ms: number): Promise<void> {
 export async function eventually<T>(
   what: string,
   fn: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
+  timeoutMs = 60_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;

@@ -3,7 +3,7 @@
 # versions.env, into ${CUSTOS_CACHE:-~/.cache/custos}/<tool>-<version>/. Idempotent and safe to
 # run concurrently: a per-tool flock means each tool is built at most once.
 #
-# usage: test/env/build.sh kubernetes|etcd|vault|moto|kubeseal|helm|eso   (prints the install dir)
+# usage: test/env/build.sh kubernetes|etcd|vault|moto|kubeseal|helm|secrets-store-csi-driver|eso   (prints the install dir)
 #
 # eso (the real External Secrets Operator, for the differential harness only; not used by npm test)
 # is built from its public git repository: ESO_SOURCE_GIT names a git directory (a clone or mirror of
@@ -14,7 +14,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
-tool=${1:?usage: build.sh kubernetes|etcd|vault|moto|kubeseal|helm|eso}
+tool=${1:?usage: build.sh kubernetes|etcd|vault|moto|kubeseal|helm|secrets-store-csi-driver|eso}
 cache=${CUSTOS_CACHE:-$HOME/.cache/custos}
 mkdir -p "$cache"
 
@@ -27,6 +27,7 @@ case "$tool" in
   moto) version=$MOTO_VERSION ;;
   kubeseal) version=$KUBESEAL_VERSION ;;
   helm) version=$HELM_VERSION ;;
+  secrets-store-csi-driver) version=$SECRETS_STORE_CSI_DRIVER_VERSION ;;
   eso) version=$ESO_VERSION ;;
   *) echo "unknown tool: $tool" >&2; exit 2 ;;
 esac
@@ -115,6 +116,19 @@ case "$tool" in
     wrapper helm.sh/helm/v3 "$version"
     go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$version" -o "$work/bin/helm" helm.sh/helm/v3/cmd/helm
     ;;
+  secrets-store-csi-driver)
+    need go "the Go toolchain builds the Secrets Store CSI driver from sigs.k8s.io/secrets-store-csi-driver"
+    log "building secrets-store-csi-driver $version (once)"
+    wrapper sigs.k8s.io/secrets-store-csi-driver "$version"
+    # monis.app/mlog (its logging helper) is refused by the module proxy reachable here: a klog shim
+    go mod edit -replace=monis.app/mlog="$here/shims/mlog"
+    go build -trimpath -ldflags "-s -w -X sigs.k8s.io/secrets-store-csi-driver/pkg/version.BuildVersion=$version" \
+      -o "$work/bin/secrets-store-csi-driver" sigs.k8s.io/secrets-store-csi-driver/cmd/secrets-store-csi-driver
+    # its CRDs, and the CSI API it serves (for a test that plays the kubelet)
+    mkdir -p "$work/share/crds"
+    cp "$(go list -m -f '{{.Dir}}' sigs.k8s.io/secrets-store-csi-driver)"/config/crd/bases/*.yaml "$work/share/crds/"
+    cp "$(go list -m -f '{{.Dir}}' github.com/container-storage-interface/spec)/csi.proto" "$work/share/"
+    ;;
   eso)
     need go "the Go toolchain builds ESO from its source"
     need git "the ESO source is exported from a git directory"
@@ -134,6 +148,7 @@ esac
 
 mkdir -p "$dest/bin"
 cp -a "$work/bin/." "$dest/bin/"
+if [ -d "$work/share" ]; then cp -a "$work/share" "$dest/"; fi
 touch "$dest/.complete"
 log "$tool $version ready in $dest"
 echo "$dest"

@@ -7,6 +7,7 @@ import { Option } from "@commander-js/extra-typings";
 import type { OperatorOptions } from "../../manager/index.ts";
 import { parseDuration } from "../../util/duration.ts";
 import { hardenIntrinsics } from "../../util/harden.ts";
+import { kesOptions } from "../../controllers/kes/config.ts";
 
 function int(v: string): number {
   const n = Number.parseInt(v, 10);
@@ -42,7 +43,7 @@ export function registerOperatorCommand(program: Command): void {
     )
     .addOption(
       new Option("--controllers <list>", "comma-separated controllers to run").default(
-        "externalsecret,sealedsecret,rollout",
+        "externalsecret,sealedsecret,rollout,kes",
       ),
     )
     .option("--sealed-secrets-namespace <ns>", "namespace holding the sealing keys", "kube-system")
@@ -63,6 +64,45 @@ export function registerOperatorCommand(program: Command): void {
       "--min-refresh-interval <duration>",
       "floor for ExternalSecret refreshInterval: a shorter positive interval is raised to this (0 = no floor)",
       "5s",
+    )
+    // kubernetes-client.io (KES) objects; each flag wins over KES's environment variable named after it
+    .option(
+      "--kes-service-account <namespace/name>",
+      "KES objects log in to Vault with this ServiceAccount's token (TokenRequest); default: the operator's own token in a cluster",
+    )
+    .option("--kes-token-audiences <list>", "audiences of the --kes-service-account token", "vault")
+    .option("--kes-vault-addr <url>", "Vault address for KES objects (VAULT_ADDR)")
+    .option("--kes-vault-namespace <ns>", "Vault Enterprise namespace for KES objects (VAULT_NAMESPACE)")
+    .option(
+      "--kes-default-vault-mount-point <path>",
+      "auth mount when a KES object has no vaultMountPoint (DEFAULT_VAULT_MOUNT_POINT)",
+    )
+    .option("--kes-default-vault-role <role>", "role when a KES object has no vaultRole (DEFAULT_VAULT_ROLE)")
+    .option(
+      "--kes-poller-interval-ms <ms>",
+      "poll period of KES objects (POLLER_INTERVAL_MILLISECONDS, default 10000)",
+    )
+    .option("--kes-disable-polling", "sync KES objects only when they change (DISABLE_POLLING)")
+    .option(
+      "--kes-watched-namespaces <list>",
+      "namespaces of KES objects to serve (WATCHED_NAMESPACES; default all)",
+    )
+    .option("--kes-instance-id <id>", "serve KES objects whose spec.controllerId equals this (INSTANCE_ID)")
+    .option(
+      "--kes-enforce-namespace-annotations",
+      "KES objects need their namespace's permitted annotations (ENFORCE_NAMESPACE_ANNOTATIONS)",
+    )
+    .option(
+      "--kes-role-permitted-annotation <name>",
+      "namespace annotation with the roles KES objects may use (ROLE_PERMITTED_ANNOTATION)",
+    )
+    .option(
+      "--kes-naming-permitted-annotation <name>",
+      "namespace annotation with the key names KES objects may read (NAMING_PERMITTED_ANNOTATION)",
+    )
+    .option(
+      "--kes-aws-region <region>",
+      "AWS region of KES objects without spec.region (AWS_REGION, default us-west-2)",
     )
     .addOption(
       new Option("--log-level <level>", "log level")
@@ -105,6 +145,22 @@ export function registerOperatorCommand(program: Command): void {
         storeRequeueMs: parseDuration(o.storeRequeueInterval),
         allowOperatorIdentityForNamespacedStores: o.allowOperatorIdentityForNamespacedStores,
         minRefreshIntervalMs: parseDuration(o.minRefreshInterval),
+        kes: kesOptions({
+          serviceAccount: o.kesServiceAccount,
+          tokenAudiences: o.kesTokenAudiences,
+          vaultAddr: o.kesVaultAddr,
+          vaultNamespace: o.kesVaultNamespace,
+          defaultVaultMountPoint: o.kesDefaultVaultMountPoint,
+          defaultVaultRole: o.kesDefaultVaultRole,
+          pollerIntervalMs: o.kesPollerIntervalMs,
+          disablePolling: o.kesDisablePolling,
+          watchedNamespaces: o.kesWatchedNamespaces,
+          instanceId: o.kesInstanceId,
+          enforceNamespaceAnnotations: o.kesEnforceNamespaceAnnotations,
+          rolePermittedAnnotation: o.kesRolePermittedAnnotation,
+          namingPermittedAnnotation: o.kesNamingPermittedAnnotation,
+          awsRegion: o.kesAwsRegion,
+        }),
         logLevel: o.logLevel,
         logFormat: o.logFormat,
       };

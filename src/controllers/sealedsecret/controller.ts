@@ -7,7 +7,7 @@
  * `sealedsecrets.bitnami.com/managed: "true"`; `sealedsecrets.bitnami.com/patch: "true"` merges
  * into it instead of replacing its data. Writes happen only when something differs.
  */
-import type { KubeApi, KubeObject } from "../../kube/api.ts";
+import type { KubeApi, KubeObject, OwnerReference } from "../../kube/api.ts";
 import { isNotFound, resourcePath, SECRETS } from "../../kube/api.ts";
 import { Informer, objectKey } from "../../kube/informer.ts";
 import { WorkQueue } from "../../kube/workqueue.ts";
@@ -30,6 +30,14 @@ import {
 import { Keyring } from "./keyring.ts";
 import { mountSealingApi } from "./api.ts";
 import { withTemplateBudget } from "../../template/index.ts";
+import {
+  decodeSecretData,
+  planTarget,
+  type DesiredSecret,
+  type SecretObject,
+  type TargetRules,
+} from "../../engine/target.ts";
+import { ApiSecretWriter } from "../../engine/writer.ts";
 
 const GROUP_PATH = "/apis/bitnami.com/v1alpha1";
 const RESYNC_MS = 60 * 60_000;
@@ -70,9 +78,11 @@ export class SealedSecretController {
   readonly secrets: Informer<KubeObject>;
   readonly http = new HttpEndpoints();
   readonly #queue: WorkQueue;
+  readonly #writer: ApiSecretWriter;
   port = 0;
 
   constructor(readonly deps: SealedSecretControllerDeps) {
+    this.#writer = new ApiSecretWriter(deps.api, deps.metrics, deps.events);
     this.keyring = new Keyring(
       deps.api,
       {
@@ -158,25 +168,14 @@ export class SealedSecretController {
       return; // a new generation (or key) is needed: no retry storm
     }
     const path = resourcePath({ ...SECRETS, namespace, name });
-    const existing = await this.deps.api.getOrUndefined<SecretLike & KubeObject>(path);
+    const existing = await this.deps.api.getOrUndefined<SecretObject>(path);
     try {
-      if (!existing) {
-        await this.deps.api.create(resourcePath({ ...SECRETS, namespace }), desired);
-      } else {
-        const owned = (existing.metadata.ownerReferences ?? []).some(
-          (r) => (r as { uid?: string }).uid === ss.metadata.uid,
-        );
-        if (!owned && existing.metadata.annotations?.[ANNOTATION_MANAGED] !== "true") {
-          throw new CustosError(
-            "CUSTOS_OWNERSHIP_CONFLICT",
-            `Resource "${name}" already exists and is not managed by SealedSecret`,
-            { retryable: false },
-          );
-        }
-        const patch = ss.metadata.annotations?.[ANNOTATION_PATCH] === "true";
-        const next = mergeSecret(existing, desired, patch);
-        if (!sameSecret(existing, next)) await this.deps.api.replace(path, next);
-      }
+      const plan = planTarget(desiredSecret(desired, existing), existing, targetRules(ss, name));
+      await this.#writer.apply(plan, existing, {
+        controller: "sealedsecret",
+        object: withKind,
+        events: false,
+      });
     } catch (e) {
       const message = redactor.redact(errorMessage(e));
       this.deps.events?.record(withKind, "Warning", "ErrUpdateFailed", message);
@@ -245,35 +244,37 @@ export class SealedSecretController {
   }
 }
 
-function mergeSecret(
-  existing: SecretLike & KubeObject,
-  desired: SecretLike,
-  patch: boolean,
-): SecretLike & KubeObject {
-  const owners = (existing.metadata.ownerReferences ?? []).filter(
-    (r) => (r as { kind?: string }).kind !== "SealedSecret",
-  );
+/** The unsealed Secret in the engine's terms; an existing Secret keeps its type, as Bitnami's does. */
+function desiredSecret(desired: SecretLike, existing: SecretObject | undefined): DesiredSecret {
+  const meta = desired.metadata;
   return {
-    ...existing,
-    metadata: {
-      ...existing.metadata,
-      labels: { ...(patch ? existing.metadata.labels : {}), ...desired.metadata.labels },
-      annotations: { ...existing.metadata.annotations, ...desired.metadata.annotations },
-      ownerReferences: [...owners, ...((desired.metadata.ownerReferences as never[] | undefined) ?? [])],
-    },
-    type: existing.type ?? desired.type,
-    data: patch ? { ...existing.data, ...desired.data } : (desired.data ?? {}),
-  } as SecretLike & KubeObject;
+    namespace: meta.namespace ?? "",
+    name: meta.name ?? "",
+    type: existing?.type ?? desired.type,
+    data: decodeSecretData({ metadata: {}, ...(desired.data ? { data: desired.data } : {}) }),
+    labels: { ...meta.labels },
+    annotations: { ...meta.annotations },
+    owner: meta.ownerReferences?.[0] as OwnerReference | undefined,
+    immutable: desired.immutable,
+    finalizers: meta.finalizers,
+  };
 }
 
-function sameSecret(a: SecretLike, b: SecretLike): boolean {
-  const pick = (s: SecretLike): string =>
-    JSON.stringify([
-      s.data ?? {},
-      s.metadata.labels ?? {},
-      s.metadata.annotations ?? {},
-      s.metadata.ownerReferences ?? [],
-      s.type ?? "Opaque",
-    ]);
-  return pick(a) === pick(b);
+/**
+ * Bitnami's adoption rule: an existing Secret is written only when this SealedSecret owns it or it
+ * is annotated managed; a SealedSecret's earlier incarnation's reference is replaced. With the
+ * patch annotation data and labels merge into the Secret, otherwise they replace its own.
+ */
+function targetRules(ss: SealedObj, name: string): TargetRules {
+  const patch = ss.metadata.annotations?.[ANNOTATION_PATCH] === "true";
+  return {
+    mergeData: patch,
+    labels: patch ? "merge" : "replace",
+    mayWrite: (existing) =>
+      (existing.metadata.ownerReferences ?? []).some((r) => r.uid === ss.metadata.uid) ||
+      existing.metadata.annotations?.[ANNOTATION_MANAGED] === "true"
+        ? undefined
+        : `Resource "${name}" already exists and is not managed by SealedSecret`,
+    supersedes: (ref) => ref.kind === "SealedSecret",
+  };
 }

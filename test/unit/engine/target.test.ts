@@ -76,3 +76,38 @@ test("a type change and an immutable Secret are refused with the fix", () => {
     /immutable/,
   );
 });
+
+test("a kind that vouches for a Secret replaces its own earlier incarnation's reference", () => {
+  const stale = {
+    apiVersion: "bitnami.com/v1alpha1",
+    kind: "SealedSecret",
+    name: "s",
+    uid: "old",
+    controller: true,
+  };
+  const fresh = { ...stale, uid: "new" };
+  const rules = { mayWrite: () => undefined, supersedes: (r: { kind: string }) => r.kind === "SealedSecret" };
+  const p = planTarget(
+    desired({ owner: fresh }),
+    existing({ metadata: { name: "s", ownerReferences: [stale] } }),
+    rules,
+  );
+  assert.equal(p.action, "update");
+  assert.deepEqual(p.secret?.metadata.ownerReferences, [fresh]);
+  // without the kind's vouching, the stale controller is another controller
+  assert.throws(
+    () =>
+      planTarget(desired({ owner: fresh }), existing({ metadata: { name: "s", ownerReferences: [stale] } })),
+    (e) => isCustosError(e, "CUSTOS_OWNERSHIP_CONFLICT"),
+  );
+});
+
+test("labels: replace makes the Secret's labels exactly the desired ones", () => {
+  const p = planTarget(desired(), existing(), { labels: "replace" });
+  assert.equal(p.action, "update");
+  assert.deepEqual(p.secret?.metadata.labels, { l: "1" });
+  assert.equal(
+    planTarget(desired({ labels: { l: "1", other: "kept" } }), existing(), { labels: "replace" }).action,
+    "none",
+  );
+});

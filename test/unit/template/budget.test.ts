@@ -10,11 +10,21 @@ import { generateKeyPairSync } from "node:crypto";
 import {
   DEFAULT_LIMITS,
   renderEsoTemplate,
-  renderTemplate,
-  withTemplateBudget,
+  renderTemplate as renderWithClock,
+  withTemplateBudget as withBudgetAndClock,
+  type TemplateOptions,
 } from "../../../src/template/index.ts";
+import type { TemplateLimits } from "../../../src/template/exec.ts";
 import { isCustosError } from "../../../src/util/errors.ts";
 import { costly, Meter, withMeter } from "../../../src/template/budget.ts";
+
+// What these tests assert are the step, byte, depth and cost budgets: the wall clock (tested on its
+// own below, with an explicit maxMillis) is widened so a loaded machine never stops a render first.
+const WIDE_CLOCK = { maxMillis: 600_000 };
+const renderTemplate = (name: string, text: string, data: unknown, opts: TemplateOptions = {}): string =>
+  renderWithClock(name, text, data, { ...opts, limits: { ...WIDE_CLOCK, ...opts.limits } });
+const withTemplateBudget = <T>(fn: () => T, limits: Partial<TemplateLimits> = {}): T =>
+  withBudgetAndClock(fn, { ...WIDE_CLOCK, ...limits });
 
 const budget = (what: RegExp) => (e: unknown) =>
   isCustosError(e, "CUSTOS_TEMPLATE_BUDGET") &&

@@ -2,7 +2,8 @@
  * Every place a tenant's pattern reaches runs it on RE2 with Go's semantics: ExternalSecret
  * rewrites (ESO's ReplaceAllString), ClusterSecretStore namespaceRegexes, Reloader's reload
  * annotation, and find.name.regexp. Each hostile case below takes minutes or more on V8's
- * backtracking RegExp (the previous implementation); each semantic case gave a different answer.
+ * backtracking RegExp (the previous implementation), so finishing at all is the assertion (no clock:
+ * the test runner's timeout is the bound); each semantic case gave a different answer.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -18,16 +19,13 @@ const noRender = (): string => {
   throw new Error("no templates here");
 };
 const HOSTILE = "a".repeat(40) + "b";
-const fast = (t0: number): void => assert.ok(performance.now() - t0 < 2000, `${performance.now() - t0} ms`);
 
 test("rewrite.regexp: catastrophic source on hostile keys finishes at once", () => {
-  const t0 = performance.now();
   const out = applyRewrites(
     { [HOSTILE]: enc("1"), aaaa: enc("2") },
     [{ regexp: { source: "^(a+)+$", target: "matched" } }],
     noRender,
   );
-  fast(t0);
   assert.deepEqual(Object.keys(out).sort(), [HOSTILE, "matched"]);
 });
 
@@ -62,14 +60,12 @@ test("rewrite.regexp: many long keys x a heavy pattern end at the list's budget,
   const keys = Object.fromEntries(
     Array.from({ length: 2000 }, (_, i) => [`${"k".repeat(500)}${i}`, enc("v")]),
   );
-  const t0 = performance.now();
   assert.throws(
     () => applyRewrites(keys, [{ regexp: { source: "[a-z]{1000}x", target: "y" } }], noRender),
     (e: unknown) =>
       isCustosError(e, "CUSTOS_INVALID_SPEC") &&
       /rewrite\[0\]\.regexp\.source: .*more than \d+ ms/.test(e.message),
   );
-  fast(t0);
 });
 
 test("rewrite: a key named __proto__ stays a key", () => {
@@ -82,11 +78,9 @@ test("rewrite: a key named __proto__ stays a key", () => {
 });
 
 test("namespaceRegexes: a catastrophic pattern decides as Go would, at once", () => {
-  const t0 = performance.now();
   const cond = [{ namespaceRegexes: ["^(a+)+$"] }];
   assert.match(clusterStoreDenial("s", cond, HOSTILE, {}) ?? "", /not allowed/);
   assert.equal(clusterStoreDenial("s", cond, "aaaa", {}), undefined);
-  fast(t0);
 });
 
 test("namespaceRegexes: Go syntax (\\pL, [[:alpha:]], (?i)) and invalid patterns reported by the store", () => {
@@ -111,18 +105,14 @@ const workload = (reload: string): Workload => ({
 });
 
 test("Reloader reload annotation: catastrophic pattern decides at once; anchored Go regex", () => {
-  const t0 = performance.now();
   assert.equal(shouldRestart(workload("(a+)+"), { name: HOSTILE, namespace: "n" }), false);
   assert.equal(shouldRestart(workload("(a+)+"), { name: "aaaa", namespace: "n" }), true);
-  fast(t0);
   assert.equal(shouldRestart(workload("db-\\pL+"), { name: "db-main", namespace: "n" }), true);
   assert.equal(shouldRestart(workload("db"), { name: "db-main", namespace: "n" }), false);
   // thousands of heavy patterns: past the budget the rest compare literally, at once
   const many = Array.from({ length: 3000 }, (_, i) => `[a-z]{${900 + (i % 100)}}x${i}`).join(",");
-  const t1 = performance.now();
   assert.equal(shouldRestart(workload(many), { name: "[a-z]{999}x2999", namespace: "n" }), true);
   assert.equal(shouldRestart(workload(many), { name: "zzz", namespace: "n" }), false);
-  fast(t1);
   // an invalid pattern (Reloader would panic) matches its literal name only
   assert.equal(shouldRestart(workload("(?=x)"), { name: "(?=x)", namespace: "n" }), true);
   assert.equal(shouldRestart(workload("(?=x)"), { name: "x", namespace: "n" }), false);
@@ -147,9 +137,7 @@ test("find.name.regexp: catastrophic pattern over hostile names at once; invalid
     ctx,
     deps,
   );
-  const t0 = performance.now();
   const found = await session.find({ name: { regexp: "^(a+)+$" } });
-  fast(t0);
   assert.deepEqual([...found.keys()], ["aaaa"]);
   await assert.rejects(
     session.find({ name: { regexp: "(a)\\1" } }),

@@ -15,5 +15,6 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if .Values.controllers.externalsecret }}{{ $c = append $c "externalsecret" }}{{ end -}}
 {{- if .Values.controllers.sealedsecret }}{{ $c = append $c "sealedsecret" }}{{ end -}}
 {{- if .Values.controllers.rollout }}{{ $c = append $c "rollout" }}{{ end -}}
+{{- if .Values.controllers.kes }}{{ $c = append $c "kes" }}{{ end -}}
 {{- join "," $c -}}
 {{- end -}}
