@@ -25,5 +25,7 @@ export async function sharedEnv(components?: Component[]): Promise<SharedEnv> {
 
 /** The serialisable part of an environment, as written for test processes. */
 export function describeEnv(env: TestEnv): SharedEnv {
-  return Object.fromEntries(Object.entries(env).filter(([k]) => k !== "stop" && k !== "control")) as SharedEnv;
+  return Object.fromEntries(
+    Object.entries(env).filter(([k]) => k !== "stop" && k !== "control"),
+  ) as SharedEnv;
 }
