@@ -160,3 +160,19 @@ export function formatNotes(rows: readonly Row[]): string {
     .map((r) => `- **${r.scenario}**: ${r.notes.map(esc).join("; ")}`)
     .join("\n");
 }
+
+/**
+ * The most reads a down store should see per remote secret during an outage of `ms`: one, then one
+ * probe per back-off step of the read cache (2 s doubling to 30 s, src/engine/reads.ts).
+ */
+export function probeBound(ms: number): number {
+  let t = 0;
+  let d = 2000;
+  let n = 1;
+  while (t < ms) {
+    t += d;
+    n++;
+    d = Math.min(2 * d, 30_000);
+  }
+  return n;
+}

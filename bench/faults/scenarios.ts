@@ -12,6 +12,7 @@ import {
   spuriousWrites,
   wrongDeletions,
   overlappingWriters,
+  probeBound,
   type Row,
   type SecretContents,
 } from "./invariants.ts";
@@ -437,9 +438,14 @@ function vaultOutage(kind: Outage): Scenario {
         if (allFalseAt === undefined) failed.push("not every ExternalSecret became Ready=False");
         else if (allFalseAt - from > (cycle + 30) * 1000)
           failed.push(`Ready=False after ${((allFalseAt - from) / 1000).toFixed(0)} s (> one cycle + 30 s)`);
-        const outageMin = (returned - from) / 60_000;
-        if (outageCalls > Math.max(baselineCalls, c.load.remoteSecrets) * Math.max(1, outageMin) * 2)
-          failed.push(`${outageCalls} store calls during the outage (baseline ${baselineCalls} per cycle)`);
+        const bound = c.load.remoteSecrets * probeBound(returned - from);
+        if (outageCalls > bound)
+          failed.push(`${outageCalls} store calls during the outage (bound by the back-off: ${bound})`);
+        const recoveryBound = (c.load.refreshSeconds + 30 + 15) * 1000;
+        if (convergedMs !== undefined && convergedMs > recoveryBound)
+          failed.push(
+            `recovered ${(convergedMs / 1000).toFixed(0)} s after the store's return (> one refresh cycle + the 30 s maximum back-off + a 15 s request timeout)`,
+          );
         failed.push(...rolloutCheck(gens0, await c.generations(), () => 0));
         return finish({
           c,
@@ -459,7 +465,7 @@ function vaultOutage(kind: Outage): Scenario {
           storeCalls: `${outageCalls} / ${recoveryCalls} / ${peak}`,
           failed,
           notes: [
-            `baseline: ${baselineCalls} store calls per ${cycle} s cycle, peak ${baselinePeak}/s`,
+            `baseline: ${baselineCalls} store calls per ${cycle} s cycle, peak ${baselinePeak}/s; bound during the outage ${bound}`,
             allFalseAt === undefined
               ? `at most ${mostNotReady} of ${c.es.size} Ready=False: ${[...samples].map(([k, v]) => `${k} "${v}"`).join("; ")}`
               : `all Ready=False ${((allFalseAt - from) / 1000).toFixed(1)} s after the outage began: ${[

@@ -5,6 +5,7 @@ import {
   spuriousWrites,
   wrongDeletions,
   overlappingWriters,
+  probeBound,
   formatTable,
   verdict,
   type Row,
@@ -114,4 +115,11 @@ test("table: one row per scenario, failures named, pipes escaped", () => {
   assert.equal(t.length, 5);
   assert.match(t[2]!, /^\| s\\\|x \| 10 ES .* 1\.3 s .* held \|$/);
   assert.match(t[3]!, /never .* FAILED: 2 lost; did not converge \|$/);
+});
+
+test("probe bound: one read, then one per back-off step (2, 4, 8, 16, 30, 30 s ...)", () => {
+  assert.equal(probeBound(0), 1);
+  assert.equal(probeBound(2000), 2);
+  assert.equal(probeBound(60_000), 6);
+  assert.equal(probeBound(300_000), 14);
 });
