@@ -5,7 +5,7 @@
  * replicas as real `custos operator` processes under a supervisor that restarts them when they die
  * (as a Deployment would), and what the harness knows the Secrets must hold.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "undici";
@@ -69,6 +69,8 @@ export interface Replica {
   args: string[];
   kubeconfig: string;
   stopping: boolean;
+  /** output of earlier processes of this replica */
+  outputs: string[];
 }
 
 interface Es {
@@ -382,6 +384,7 @@ spec:
       args: extra,
       kubeconfig,
       stopping: false,
+      outputs: [],
     };
     this.replicas.push(r);
     await this.#launch(r);
@@ -407,6 +410,7 @@ spec:
     ]);
     r.proc = proc;
     proc.child.once("exit", () => {
+      r.outputs.push(proc.output());
       if (r.stopping || r.proc !== proc) return;
       if (proc.child.signalCode === "SIGKILL" && r.kills > 0 && killedByHarness.has(proc)) return;
       r.crashes++;
@@ -476,6 +480,14 @@ spec:
 
   get sealingCert(): string {
     return this.#sealingCert;
+  }
+
+  /** Keeps the operators' output (warnings and errors) for a look after the run. */
+  saveLogs(dir: string, scenario: string): void {
+    mkdirSync(dir, { recursive: true });
+    const slug = scenario.replace(/[^a-z0-9]+/gi, "-").toLowerCase();
+    for (const r of this.replicas)
+      writeFileSync(join(dir, `${slug}.${r.name}.log`), [...r.outputs, r.proc?.output() ?? ""].join("\n"));
   }
 
   async stop(): Promise<void> {

@@ -11,11 +11,13 @@
  *   --api-kills N        kube-apiserver kills per scenario (default 10)
  *   --operator-kills N   operator kills during a cold sync (default 50)
  *   --leader-kills N     leader kills (default 3)
+ *   --log-dir DIR        where the operators' output is kept (default $TMPDIR/custos-faults-logs)
  *   --out FILE           where the report goes (default docs/reliability.md); --no-write: nowhere
  */
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { tmpdir } from "node:os";
 import { SCENARIOS, type Options } from "./scenarios.ts";
 import { formatNotes, formatTable, verdict, type Row } from "./invariants.ts";
 
@@ -58,8 +60,12 @@ const options: Options = {
   leaderKills: num("--leader-kills", 3),
   convergeTimeoutSeconds: num("--converge-timeout", 300),
   log: (m) => process.stderr.write(`${m}\n`),
+  logDir: flag("--log-dir") ?? join(tmpdir(), "custos-faults-logs"),
 };
 
+// the environment's server processes are unref'd (they must not keep a test alive): awaiting
+// one of them must not let the event loop drain
+const keepAlive = setInterval(() => undefined, 60_000);
 const rows: Row[] = [];
 const started = new Date();
 for (const name of only) {
@@ -127,6 +133,7 @@ ${notes}
   writeFileSync(out, doc);
   process.stderr.write(`faults: wrote ${out}\n`);
 }
+clearInterval(keepAlive);
 process.exit(rows.every(verdict) ? 0 : 1);
 
 async function cpus(): Promise<string> {
