@@ -55,21 +55,21 @@ export function wrongDeletions(deletes: readonly AuditEvent[], allowed: Readonly
   return [...new Set(deletes.map(secretKey))].filter((k) => !allowed.has(k)).sort();
 }
 
-/** Two writers: any write by one identity after another identity's first later write. */
-export function overlappingWriters(writes: readonly AuditEvent[]): number {
-  // the sequence of writers in time order: a writer that reappears after another took over is
-  // a second concurrent writer (the old leader still writing)
-  const order = [...writes].sort((a, b) => a.time - b.time);
-  const finished = new Set<string>();
-  let current: string | undefined;
-  let overlaps = 0;
-  for (const w of order) {
-    if (w.user === current) continue;
-    if (finished.has(w.user)) overlaps++;
-    if (current) finished.add(current);
-    current = w.user;
+/**
+ * Two writers: between two leader kills (`kills`, ms) only one replica may write. A replica that
+ * writes again after a later kill (it was restarted and won the lease back) is a new term, not an
+ * overlap. Returns the number of terms with more than one writer.
+ */
+export function overlappingWriters(writes: readonly AuditEvent[], kills: readonly number[] = []): number {
+  const bounds = [...kills].sort((a, b) => a - b);
+  const terms = new Map<number, Set<string>>();
+  for (const w of writes) {
+    const term = bounds.filter((k) => k <= w.time).length;
+    const set = terms.get(term) ?? new Set<string>();
+    set.add(w.user);
+    terms.set(term, set);
   }
-  return overlaps;
+  return [...terms.values()].filter((s) => s.size > 1).length;
 }
 
 export interface Row {

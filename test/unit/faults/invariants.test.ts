@@ -53,12 +53,15 @@ test("writes beyond those justified are spurious; deletions not allowed are wron
   assert.deepEqual(wrongDeletions([ev({ verb: "delete", name: "x" })], new Set(["n/y"])), ["n/x"]);
 });
 
-test("two writers: a replica writing again after another took over", () => {
-  assert.equal(overlappingWriters([ev({ user: "a", time: 1 }), ev({ user: "b", time: 2 })]), 0);
-  assert.equal(
-    overlappingWriters([ev({ user: "a", time: 1 }), ev({ user: "b", time: 2 }), ev({ user: "a", time: 3 })]),
-    1,
-  );
+test("two writers: two replicas writing Secrets in one leader term", () => {
+  const a1 = ev({ user: "a", time: 1 });
+  const b2 = ev({ user: "b", time: 2 });
+  const a3 = ev({ user: "a", time: 3 });
+  assert.equal(overlappingWriters([a1, b2]), 1);
+  assert.equal(overlappingWriters([a1, b2], [2]), 0);
+  // a killed leader restarted and leading again after the next kill: a new term
+  assert.equal(overlappingWriters([a1, b2, a3], [2, 3]), 0);
+  assert.equal(overlappingWriters([a1, b2, a3], [2]), 1);
 });
 
 test("audit log: completed requests only, LISTs by resource, successful Secret writes", () => {
