@@ -148,31 +148,49 @@ export const PRELUDE = String.raw`
 
   // KES: lodash.template(value, { imports: { yaml }, variable: 'data' })(data) on every non-empty
   // string of the template object, recursing into plain objects (not arrays).
+  // the built-ins render itself needs, taken before any template runs: a template may replace
+  // JSON.stringify or Array.prototype.push, which then only breaks its own output
+  var stringify = JSON.stringify;
+  var parse = JSON.parse;
+  var keys = Object.keys;
+  var isArray = Array.isArray;
+  var freeze = Object.freeze;
+  var toString = String;
+  var ErrorType = Error;
   var at = [];
+  var depth = 0;
   function walk(v, data) {
     var out = {};
-    Object.keys(v).forEach(function (k) {
+    var ks = keys(v);
+    for (var i = 0; i < ks.length; i++) {
+      var k = ks[i];
       var x = v[k];
-      at.push(k);
-      if (x && typeof x === "string") out[k] = String(template(x, { imports: imports, variable: "data" })(data));
-      else if (x && typeof x === "object" && !Array.isArray(x)) out[k] = walk(x, data);
+      at[depth++] = k;
+      at.length = depth;
+      if (x && typeof x === "string") out[k] = toString(template(x, { imports: imports, variable: "data" })(data));
+      else if (x && typeof x === "object" && !isArray(x)) out[k] = walk(x, data);
       else out[k] = x;
-      at.pop();
-    });
+      depth--;
+    }
     return out;
+  }
+  function path() {
+    var s = "";
+    for (var i = 0; i < depth; i++) s += (i ? "." : "") + at[i];
+    return s;
   }
   function describe(e) {
     var name = "Error";
     var message = "";
     try {
-      if (e instanceof Error) {
-        name = String(e.name);
-        message = String(e.message);
+      if (e instanceof ErrorType) {
+        name = toString(e.name);
+        message = toString(e.message);
       } else name = "a thrown " + (e === null ? "null" : typeof e);
     } catch (_e) {
       name = "Error";
     }
-    return { name: name, message: message, at: at.join(".") };
+    return { name: name, message: message, at: path() };
   }
 
   // Only what KES templates use stays in scope.
@@ -183,14 +201,14 @@ export const PRELUDE = String.raw`
   );
 
   return function render(templateJson, dataJson) {
-    at = [];
+    depth = 0;
     var result;
     try {
-      result = { ok: walk(JSON.parse(templateJson), Object.freeze(JSON.parse(dataJson))) };
+      result = { ok: walk(parse(templateJson), freeze(parse(dataJson))) };
     } catch (e) {
-      return JSON.stringify({ error: describe(e) });
+      return stringify({ error: describe(e) });
     }
-    return JSON.stringify(result);
+    return stringify(result);
   };
 })();
 `;

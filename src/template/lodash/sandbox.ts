@@ -140,7 +140,12 @@ export async function renderInSandbox(
       }
       const out = vm.getString(called.value);
       called.value.dispose();
-      const parsed = JSON.parse(out) as { ok?: unknown; error?: Described };
+      let parsed: { ok?: unknown; error?: Described };
+      try {
+        parsed = JSON.parse(out) as { ok?: unknown; error?: Described };
+      } catch {
+        parsed = {};
+      }
       if (parsed.error !== undefined) throw sandboxError(parsed.error);
       if (parsed.ok === null || typeof parsed.ok !== "object" || Array.isArray(parsed.ok))
         throw new CustosError("CUSTOS_TEMPLATE", "template did not render to an object", {
