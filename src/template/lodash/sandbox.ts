@@ -55,7 +55,13 @@ function librarySources(): string {
 }
 
 let engine: Promise<QuickJSWASMModule> | undefined;
-const quickjs = (): Promise<QuickJSWASMModule> => (engine ??= getQuickJS());
+function quickjs(): Promise<QuickJSWASMModule> {
+  engine ??= getQuickJS().catch((e: unknown) => {
+    engine = undefined; // a failed load is tried again on the next render
+    throw e;
+  });
+  return engine;
+}
 
 interface Described {
   name?: unknown;
@@ -63,6 +69,7 @@ interface Described {
   at?: unknown;
 }
 
+const LOAD_MS = 10_000;
 const TIME = "template stopped: it ran longer than its time budget";
 const budget = (what: string): CustosError =>
   new CustosError("CUSTOS_TEMPLATE_BUDGET", what, { retryable: false });
@@ -113,7 +120,9 @@ export async function renderInSandbox(
   try {
     rt.setMemoryLimit(limits.memoryBytes);
     rt.setMaxStackSize(limits.stackBytes);
-    const deadline = Date.now() + limits.timeMs;
+    // loading the libraries (about 40 ms) has its own allowance, so a busy machine does not fail
+    // innocent templates; the template's own budget starts when they are loaded
+    let deadline = Date.now() + LOAD_MS;
     rt.setInterruptHandler(() => {
       if (Date.now() > deadline) outOfTime = true;
       return outOfTime;
@@ -128,6 +137,7 @@ export async function renderInSandbox(
         throw sandboxError(d);
       }
       const render = loaded.value;
+      deadline = Date.now() + limits.timeMs;
       const args = [vm.newString(JSON.stringify(template)), vm.newString(JSON.stringify(data))];
       const called = vm.callFunction(render, vm.undefined, ...args);
       for (const a of args) a.dispose();
