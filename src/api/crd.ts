@@ -60,6 +60,8 @@ const EXTRAS = [
   "maxLength",
   "minItems",
   "maxItems",
+  "minProperties",
+  "maxProperties",
   "enum",
   "nullable",
 ];

@@ -17,7 +17,11 @@ const StoreRef = Type.Object({
 });
 
 const GeneratorRef = Type.Object({ apiVersion: Opt(Str), kind: Str, name: Str });
-const SourceRef = Type.Object({ storeRef: Opt(StoreRef), generatorRef: Opt(GeneratorRef) });
+// ESO's schema: exactly one of its fields (maxProperties/minProperties 1)
+const SourceRef = Type.Object(
+  { storeRef: Opt(StoreRef), generatorRef: Opt(GeneratorRef) },
+  { maxProperties: 1, minProperties: 1 },
+);
 
 const RemoteRef = Type.Object({
   key: Str,
@@ -37,11 +41,15 @@ const Find = Type.Object({
   decodingStrategy: Opt(Enum(["Auto", "Base64", "Base64URL", "None"])),
 });
 
-const Rewrite = Type.Object({
-  regexp: Opt(Type.Object({ source: Str, target: Str })),
-  transform: Opt(Type.Object({ template: Str })),
-  merge: Opt(Type.Object({}, { "x-kubernetes-preserve-unknown-fields": true })),
-});
+// ESO's schema: exactly one operation per entry (maxProperties/minProperties 1)
+const Rewrite = Type.Object(
+  {
+    regexp: Opt(Type.Object({ source: Str, target: Str })),
+    transform: Opt(Type.Object({ template: Str })),
+    merge: Opt(Type.Object({}, { "x-kubernetes-preserve-unknown-fields": true })),
+  },
+  { maxProperties: 1, minProperties: 1 },
+);
 
 const TemplateItems = Type.Array(
   Type.Object({ key: Str, templateAs: Opt(Enum(["Values", "KeysAndValues"])) }),

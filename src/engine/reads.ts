@@ -3,7 +3,16 @@
  * version, metadata policy): concurrent identical reads share one request, and a result is reused
  * by other ExternalSecrets for `maxAge` ms — the refresh window — so each unique remote secret is
  * read once per refresh cycle however many ExternalSecrets use it. Values never cross session
- * keys, and so never cross identities. Errors are not cached.
+ * keys, and so never cross identities.
+ *
+ * A store that is down is not asked again by every ExternalSecret: a transient failure (the store
+ * unreachable or timing out, a 5xx such as a sealed Vault, throttling) is remembered and returned
+ * to everyone who needs it for a back-off (2 s doubling to 30 s), after which one read tries again.
+ * Unreachable (nothing answers: refused, reset, timed out) holds for every read through the
+ * session, since no other key can fare better; a 5xx or throttling holds for its key. A success
+ * clears it. Other errors (not found, denied) are not remembered. Without this, a blackholed store
+ * held every worker for a request timeout per ExternalSecret (1,000 objects took 30 minutes to
+ * report Ready=False) and a sealed one was asked once per ExternalSecret per retry.
  */
 import type { RemoteKey, RemoteSecret, Session } from "../providers/types.ts";
 import { CustosError } from "../util/errors.ts";
@@ -14,8 +23,30 @@ interface Cached {
   settled: boolean;
 }
 
+/** A remembered transient failure: returned instead of asking again until `until`. */
+interface Down {
+  error: Error;
+  until: number;
+  failures: number;
+  /** a read is trying the store again: others still get the error */
+  probing: boolean;
+}
+
+const DOWN_BASE_MS = 2_000;
+const DOWN_MAX_MS = 30_000;
+
+/** What a failure says about the store: down as a whole, down for this key, or nothing. */
+export function failureScope(e: unknown): "store" | "key" | undefined {
+  if (!(e instanceof CustosError)) return undefined;
+  if (e.code === "CUSTOS_STORE_UNREACHABLE") return "store";
+  if (e.code === "CUSTOS_THROTTLED" || (e.code === "CUSTOS_STORE_ERROR" && e.retryable)) return "key";
+  return undefined;
+}
+
 export class ReadCache {
   readonly #entries = new Map<string, Cached>();
+  /** by session key (store down) and by ref key (key failing) */
+  readonly #down = new Map<string, Down>();
   readonly #maxEntries: number;
   readonly #now: () => number;
   reads = 0;
@@ -49,17 +80,31 @@ export class ReadCache {
     const out = new Map<string, RemoteSecret | Error>();
     const waiting: [string, Promise<RemoteSecret>][] = [];
     const toRead: RemoteKey[] = [];
+    let probe = false;
     for (const ref of refs) {
       const k = ReadCache.refKey(sessionKey, ref);
       const c = this.#entries.get(k);
-      if (c && (!c.settled || now - c.at <= maxAge)) waiting.push([k, c.value]);
-      else toRead.push(ref);
+      if (c && (!c.settled || now - c.at <= maxAge)) {
+        waiting.push([k, c.value]);
+        continue;
+      }
+      const down = this.#held(sessionKey, now) ?? this.#held(k, now);
+      if (down) {
+        out.set(k, down.error);
+        continue;
+      }
+      const store = this.#down.get(sessionKey);
+      if (store) store.probing = probe = true; // this call tries the store again; others wait for it
+      const key = this.#down.get(k);
+      if (key) key.probing = true;
+      toRead.push(ref);
     }
     if (toRead.length) {
       let batch = toRead;
       if (session.readMany) {
         const seen = new Set(toRead.map((r) => ReadCache.refKey(sessionKey, r)));
-        for (const ref of prefetch()) {
+        // a probe of a store that was down reads its own refs only, not others' in its batch
+        for (const ref of probe ? [] : prefetch()) {
           const k = ReadCache.refKey(sessionKey, ref);
           if (seen.has(k)) continue;
           seen.add(k);
@@ -119,9 +164,17 @@ export class ReadCache {
         () => {
           entry.settled = true;
           entry.at = this.#now();
+          this.#down.delete(sessionKey);
+          this.#down.delete(k);
         },
-        () => {
+        (e: unknown) => {
           if (this.#entries.get(k) === entry) this.#entries.delete(k);
+          const scope = failureScope(e);
+          if (scope === "store") this.#remember(sessionKey, e as Error);
+          else if (scope === "key") this.#remember(k, e as Error);
+          else this.#down.delete(k);
+          // the store answered: it is up, whatever it said about this key
+          if (scope !== "store") this.#down.delete(sessionKey);
         },
       );
       if (this.#entries.size >= this.#maxEntries) this.#entries.delete(this.#entries.keys().next().value!);
@@ -132,9 +185,24 @@ export class ReadCache {
     return started;
   }
 
+  /** The remembered failure to return instead of reading, if it still holds. */
+  #held(key: string, now: number): Down | undefined {
+    const d = this.#down.get(key);
+    if (!d) return undefined;
+    return now < d.until || d.probing ? d : undefined;
+  }
+
+  #remember(key: string, error: Error): void {
+    const failures = (this.#down.get(key)?.failures ?? 0) + 1;
+    const ms = Math.min(DOWN_BASE_MS * 2 ** (failures - 1), DOWN_MAX_MS);
+    if (this.#down.size >= this.#maxEntries) this.#down.delete(this.#down.keys().next().value!);
+    this.#down.set(key, { error, until: this.#now() + ms, failures, probing: false });
+  }
+
   /** Forgets everything read through a session (its store changed). */
   dropSession(sessionKey: string): void {
     const prefix = JSON.stringify([sessionKey]).slice(0, -1) + ",";
     for (const k of this.#entries.keys()) if (k.startsWith(prefix)) this.#entries.delete(k);
+    for (const k of this.#down.keys()) if (k === sessionKey || k.startsWith(prefix)) this.#down.delete(k);
   }
 }

@@ -24,6 +24,12 @@ export interface WorkQueueOptions {
   handler: (key: string) => Promise<HandlerResult | undefined>;
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /**
+   * The latest a failed key may be retried, whatever its back-off (undefined: no limit). E.g. an
+   * ExternalSecret whose store is down is retried at least once per refresh interval, so it
+   * recovers within a cycle of the store's return however long the outage was.
+   */
+  maxRetryDelay?: (key: string, error: unknown) => number | undefined;
   /** Called when a handler throws (after the retry is scheduled). */
   onError?: (key: string, error: unknown, retryInMs: number) => void;
   metrics?: QueueMetrics;
@@ -208,7 +214,8 @@ export class WorkQueue {
             requeue = { delay: res.requeueAfter, lane: "refresh" };
           }
         } catch (e) {
-          const delay = this.backoff(key);
+          const cap = this.#opts.maxRetryDelay?.(key, e);
+          const delay = cap === undefined ? this.backoff(key) : Math.min(this.backoff(key), Math.max(0, cap));
           this.#failures.set(key, (this.#failures.get(key) ?? 0) + 1);
           this.#opts.metrics?.retry();
           requeue = { delay, lane: "urgent" };

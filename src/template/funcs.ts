@@ -627,7 +627,277 @@ export function builtinFuncs(): Map<string, Func> {
         ? ciphertext
         : utf8OrBytes(rsaDecrypt(toStr(scheme), toStr(hash), bytesOf(ciphertext), toStr(key))),
   };
+  Object.assign(f, sprigMore(f));
   return new Map(Object.entries(f));
+}
+
+/**
+ * More of Sprig v3's functions, as ESO's vendored copy has them: float math through decimals, list
+ * and dict helpers, Go's path functions, and the aliases (`must*` variants return an error where
+ * the plain one would panic; here both fail the render the same way).
+ */
+function sprigMore(f: Record<string, Func>): Record<string, Func> {
+  const out: Record<string, Func> = {
+    addf: (...a) => new GoFloat(decSum(a.map(toNumber))),
+    add1f: (a) => new GoFloat(decSum([toNumber(a), 1])),
+    subf: (a, ...v) => new GoFloat(decSum([toNumber(a), ...v.map((x) => -toNumber(x))])),
+    mulf: (a, ...v) => new GoFloat([a, ...v].map(toNumber).reduce((p, x) => decMul(p, x), 1)),
+    divf: (a, ...v) =>
+      new GoFloat(
+        v.map(toNumber).reduce((p, x) => {
+          if (x === 0) throw new FuncError("decimal division by 0");
+          return Number((p / x).toFixed(16));
+        }, toNumber(a)),
+      ),
+    maxf: (a, ...v) => new GoFloat(Math.max(toNumber(a), ...v.map(toNumber))),
+    minf: (a, ...v) => new GoFloat(Math.min(toNumber(a), ...v.map(toNumber))),
+    biggest: (...a) => Math.max(...a.map(toInt)),
+    seq: (...a) => seq(a.map(toInt)).join(" "),
+    untilStep: (start, stop, step) => untilStep(toInt(start), toInt(stop), toInt(step)),
+    splitn: (sep, n, s) => {
+      const out = newMap();
+      splitN(toStr(s), toStr(sep), toInt(n)).forEach((p, i) => {
+        ownSet(out, `_${i}`, p);
+      });
+      return out;
+    },
+    chunk: (size, l) => {
+      const n = toInt(size);
+      const items = list(l);
+      if (n <= 0) return [];
+      const chunks: unknown[][] = [];
+      for (let i = 0; i < items.length; i += n) chunks.push(items.slice(i, i + n));
+      return chunks;
+    },
+    pick: (d, ...ks) => {
+      const m = dict(d);
+      const out = newMap();
+      for (const k of ks.map((x) => checkKey(toStr(x)))) if (hasOwnKey(m, k)) ownSet(out, k, ownGet(m, k));
+      return out;
+    },
+    omit: (d, ...ks) => {
+      const drop = new Set(ks.map((x) => toStr(x)));
+      const out = newMap();
+      for (const [k, v] of ownEntries(dict(d))) if (!drop.has(k)) ownSet(out, k, v);
+      return out;
+    },
+    all: (...a) => a.every((x) => isTrue(x)),
+    any: (...a) => a.some((x) => isTrue(x)),
+    initials: (s) =>
+      toStr(s)
+        .split(/\s+/u)
+        .filter(Boolean)
+        .map((w) => Array.from(w)[0])
+        .join(""),
+    plural: (one, many, n) => (toInt(n) === 1 ? toStr(one) : toStr(many)),
+    hello: () => "Hello!",
+    base: (p) => pathBase(toStr(p)),
+    dir: (p) => pathDir(toStr(p)),
+    ext: (p) => pathExt(toStr(p)),
+    clean: (p) => pathClean(toStr(p)),
+    isAbs: (p) => toStr(p).startsWith("/"),
+    toDecimal: (s) => {
+      const t = toStr(s);
+      return /^[+-]?[0-7]+$/.test(t) ? Number.parseInt(t, 8) : 0;
+    },
+    randInt: (min, max) => {
+      const lo = toInt(min);
+      const hi = toInt(max);
+      if (hi <= lo) throw new FuncError("invalid argument to randInt");
+      return lo + (randomBytes(4).readUInt32BE(0) % (hi - lo));
+    },
+    randBytes: (n) => randomBytes(Math.max(0, Math.min(toInt(n), 1 << 20))).toString("base64"),
+    shuffle: (s) => {
+      const r = Array.from(toStr(s));
+      for (let i = r.length - 1; i > 0; i--) {
+        const j = randomBytes(4).readUInt32BE(0) % (i + 1);
+        [r[i], r[j]] = [r[j]!, r[i]!];
+      }
+      return r.join("");
+    },
+    // Masterminds/semver's NewVersion: its fields as a map, so `(semver "1.2.3").Minor` reads them
+    semver: (v) => {
+      const m =
+        /^v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$/.exec(
+          toStr(v),
+        );
+      if (!m) throw new FuncError("Invalid Semantic Version");
+      const out = newMap();
+      ownSet(out, "Major", Number(m[1]));
+      ownSet(out, "Minor", Number((m[2] ?? ".0").slice(1)));
+      ownSet(out, "Patch", Number((m[3] ?? ".0").slice(1)));
+      ownSet(out, "Prerelease", m[4] ?? "");
+      ownSet(out, "Metadata", m[5] ?? "");
+      ownSet(out, "Original", toStr(v));
+      return out;
+    },
+    htmlDate: (d) => f.date!("2006-01-02", d),
+    htmlDateInZone: (d, zone) => f.dateInZone!("2006-01-02", d, zone),
+  };
+  out.osBase = out.base!;
+  out.osDir = out.dir!;
+  out.osExt = out.ext!;
+  out.osClean = out.clean!;
+  out.osIsAbs = out.isAbs!;
+  const alias: Record<string, string> = {
+    trimall: "trimAll",
+    tuple: "list",
+    date_in_zone: "dateInZone",
+    mustAppend: "append",
+    mustPrepend: "prepend",
+    mustFirst: "first",
+    mustLast: "last",
+    mustRest: "rest",
+    mustInitial: "initial",
+    mustReverse: "reverse",
+    mustUniq: "uniq",
+    mustWithout: "without",
+    mustHas: "has",
+    mustCompact: "compact",
+    mustSlice: "slice",
+    mustMerge: "merge",
+    mustMergeOverwrite: "mergeOverwrite",
+    mustToJson: "toJson",
+    mustToPrettyJson: "toPrettyJson",
+    mustToRawJson: "toRawJson",
+    mustToDate: "toDate",
+    mustChunk: "chunk",
+  };
+  for (const [name, to] of Object.entries(alias)) {
+    const fn = f[to] ?? out[to];
+    if (fn) out[name] = fn;
+  }
+  return out;
+}
+
+/** Decimal places of a number's shortest text (shopspring/decimal works on those digits). */
+function decimals(x: number): number {
+  const [m, e] = x.toExponential().split("e") as [string, string];
+  const frac = (m.split(".")[1] ?? "").length;
+  return Math.max(0, frac - Number(e));
+}
+
+/** Sum as decimals then to float64 (Sprig's addf: 0.1 + 0.2 is 0.3). */
+function decSum(xs: number[]): number {
+  if (!xs.every(Number.isFinite)) return xs.reduce((a, b) => a + b, 0);
+  const scale = Math.min(40, Math.max(0, ...xs.map(decimals)));
+  const big = xs.reduce((a, x) => a + BigInt(x.toFixed(scale).replace(".", "")), 0n);
+  return scaled(big, scale);
+}
+
+function decMul(a: number, b: number): number {
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return a * b;
+  const da = Math.min(40, decimals(a));
+  const db = Math.min(40, decimals(b));
+  const big = BigInt(a.toFixed(da).replace(".", "")) * BigInt(b.toFixed(db).replace(".", ""));
+  return scaled(big, da + db);
+}
+
+function scaled(big: bigint, scale: number): number {
+  const neg = big < 0n;
+  const digits = (neg ? -big : big).toString().padStart(scale + 1, "0");
+  const text = scale ? `${digits.slice(0, -scale)}.${digits.slice(-scale)}` : digits;
+  return Number(`${neg ? "-" : ""}${text}`);
+}
+
+/** Sprig's untilStep. */
+function untilStep(start: number, stop: number, step: number): number[] {
+  const v: number[] = [];
+  if (stop < start) {
+    if (step >= 0) return v;
+    for (let i = start; i > stop; i += step) {
+      chargeSteps();
+      v.push(i);
+    }
+    return v;
+  }
+  if (step <= 0) return v;
+  for (let i = start; i < stop; i += step) {
+    chargeSteps();
+    v.push(i);
+  }
+  return v;
+}
+
+/** Sprig's seq: `seq end`, `seq start end`, `seq start step end`. */
+function seq(p: number[]): number[] {
+  if (p.length === 1) {
+    const inc = p[0]! < 1 ? -1 : 1;
+    return untilStep(1, p[0]! + inc, inc);
+  }
+  if (p.length === 2) {
+    const step = p[1]! < p[0]! ? -1 : 1;
+    return untilStep(p[0]!, p[1]! + step, step);
+  }
+  if (p.length === 3) {
+    const [start, step, end] = p as [number, number, number];
+    let inc = 1;
+    if (end < start) {
+      inc = -1;
+      if (step > 0) return [];
+    }
+    return untilStep(start, end + inc, step);
+  }
+  return [];
+}
+
+/** Go's strings.SplitN. */
+function splitN(s: string, sep: string, n: number): string[] {
+  if (n === 0) return [];
+  if (n < 0) return splitString(s, sep);
+  if (sep === "") {
+    // Go's explode: one element per character, the last holding the rest
+    const cps = Array.from(s);
+    const m = Math.min(n, cps.length);
+    return m === 0 ? [] : [...cps.slice(0, m - 1), cps.slice(m - 1).join("")];
+  }
+  const out: string[] = [];
+  let rest = s;
+  while (out.length < n - 1) {
+    const i = rest.indexOf(sep);
+    if (i < 0) break;
+    out.push(rest.slice(0, i));
+    rest = rest.slice(i + sep.length);
+  }
+  out.push(rest);
+  return out;
+}
+
+/** Go's path.Clean. */
+function pathClean(p: string): string {
+  if (p === "") return ".";
+  const rooted = p.startsWith("/");
+  const parts: string[] = [];
+  for (const seg of p.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") {
+      if (parts.length > 0 && parts[parts.length - 1] !== "..") parts.pop();
+      else if (!rooted) parts.push("..");
+      continue;
+    }
+    parts.push(seg);
+  }
+  const out = (rooted ? "/" : "") + parts.join("/");
+  return out === "" ? "." : out;
+}
+
+/** Go's path.Base. */
+function pathBase(p: string): string {
+  if (p === "") return ".";
+  const t = p.replace(/\/+$/, "");
+  if (t === "") return "/";
+  return t.slice(t.lastIndexOf("/") + 1);
+}
+
+/** Go's path.Dir. */
+function pathDir(p: string): string {
+  return pathClean(p.slice(0, p.lastIndexOf("/") + 1));
+}
+
+/** Go's path.Ext. */
+function pathExt(p: string): string {
+  for (let i = p.length - 1; i >= 0 && p[i] !== "/"; i--) if (p[i] === ".") return p.slice(i);
+  return "";
 }
 
 /** Go's strings.Trim(s, cutset): leading and trailing code points in cutset (linear). */

@@ -3,12 +3,18 @@
 # versions.env, into ${CUSTOS_CACHE:-~/.cache/custos}/<tool>-<version>/. Idempotent and safe to
 # run concurrently: a per-tool flock means each tool is built at most once.
 #
-# usage: test/env/build.sh kubernetes|etcd|vault|moto|kubeseal|helm|secrets-store-csi-driver   (prints the install dir)
+# usage: test/env/build.sh kubernetes|etcd|vault|moto|kubeseal|helm|secrets-store-csi-driver|eso   (prints the install dir)
+#
+# eso (the real External Secrets Operator, for the differential harness only; not used by npm test)
+# is built from its public git repository: ESO_SOURCE_GIT names a git directory (a clone or mirror of
+# github.com/external-secrets/external-secrets) holding the tag ESO_VERSION. Its nested modules are
+# replaced by ./paths in its go.mod and are not served by the module proxy, so the tree is exported
+# whole and built in place; its dependencies come from the module proxy.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
-tool=${1:?usage: build.sh kubernetes|etcd|vault|moto|kubeseal|helm}
+tool=${1:?usage: build.sh kubernetes|etcd|vault|moto|kubeseal|helm|secrets-store-csi-driver|eso}
 cache=${CUSTOS_CACHE:-$HOME/.cache/custos}
 mkdir -p "$cache"
 
@@ -22,6 +28,7 @@ case "$tool" in
   kubeseal) version=$KUBESEAL_VERSION ;;
   helm) version=$HELM_VERSION ;;
   secrets-store-csi-driver) version=$SECRETS_STORE_CSI_DRIVER_VERSION ;;
+  eso) version=$ESO_VERSION ;;
   *) echo "unknown tool: $tool" >&2; exit 2 ;;
 esac
 dest="$cache/$tool-$version"
@@ -121,6 +128,21 @@ case "$tool" in
     mkdir -p "$work/share/crds"
     cp "$(go list -m -f '{{.Dir}}' sigs.k8s.io/secrets-store-csi-driver)"/config/crd/bases/*.yaml "$work/share/crds/"
     cp "$(go list -m -f '{{.Dir}}' github.com/container-storage-interface/spec)/csi.proto" "$work/share/"
+    ;;
+  eso)
+    need go "the Go toolchain builds ESO from its source"
+    need git "the ESO source is exported from a git directory"
+    src=${ESO_SOURCE_GIT:-}
+    [ -n "$src" ] && git --git-dir="$src" rev-parse -q --verify "refs/tags/$version" >/dev/null || {
+      echo "custos test env: cannot build eso: set ESO_SOURCE_GIT to a git directory of github.com/external-secrets/external-secrets with tag $version" >&2; exit 3; }
+    log "building external-secrets $version from $src (tags vault,aws,fake; many minutes, once)"
+    mkdir -p "$work/src"
+    git --git-dir="$src" archive "$version" | tar -x -C "$work/src"
+    cd "$work/src"
+    go build -trimpath -tags vault,aws,fake -ldflags "-s -w" -o "$work/bin/external-secrets" .
+    # its CRDs go with it: the differential harness installs ESO's own for its phase
+    mkdir -p "$dest/crds"
+    cp config/crds/bases/*.yaml "$dest/crds/"
     ;;
 esac
 

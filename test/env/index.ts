@@ -29,6 +29,21 @@ export interface EnvOptions {
   components?: Component[];
   /** Print server logs' locations and progress to stderr. */
   verbose?: boolean;
+  /** Extra kube-apiserver flags (e.g. an audit log for the fault suite). */
+  apiServerArgs?: string[];
+}
+
+/** A server of the environment, by the name of its process. */
+export type ServerName = "etcd" | "kube-apiserver" | "kube-controller-manager" | "vault" | "moto";
+
+/** Fault injection on the real processes (the fault suite, faults/). */
+export interface EnvControl {
+  /** Signals the server's process group (guard.sh and the server); with SIGKILL, waits until it is gone. */
+  signal(name: ServerName, signal: NodeJS.Signals): Promise<void>;
+  /** Starts a stopped server again with the same flags, ports and data directory; resolves once ready. */
+  restart(name: ServerName): Promise<void>;
+  /** The server's log file (a restart starts a new one). */
+  log(name: ServerName): string;
 }
 
 export interface TestEnv {
@@ -48,6 +63,10 @@ export interface TestEnv {
   bin: { dir: string; kubectl: string; vault: string };
   /** Directory holding logs and state; removed by stop(). */
   dir: string;
+  /** etcd's client URL. */
+  etcdUrl?: string;
+  /** Not serialised for test processes (see describeEnv). */
+  control?: EnvControl;
   stop(): Promise<void>;
 }
 
@@ -62,7 +81,7 @@ export function readVersions(): Record<string, string> {
 
 /** Builds (once, cached) or finds a tool; returns its install directory. */
 export async function ensureTool(
-  tool: "kubernetes" | "etcd" | "vault" | "moto" | "kubeseal" | "helm" | "secrets-store-csi-driver",
+  tool: "kubernetes" | "etcd" | "vault" | "moto" | "kubeseal" | "helm" | "secrets-store-csi-driver" | "eso",
 ): Promise<string> {
   const run = execFileP("bash", [join(here, "build.sh"), tool], {
     maxBuffer: 64 * 1024 * 1024,
@@ -154,8 +173,12 @@ export async function startEnv(options: EnvOptions = {}): Promise<TestEnv> {
     rmSync(dir, { recursive: true, force: true });
   };
 
+  const specs = new Map<string, { bin: string; args: string[]; env?: NodeJS.ProcessEnv }>();
+  const readyChecks = new Map<string, (p: Proc) => Promise<void>>();
   const run = (name: string, bin: string, args: string[], env?: NodeJS.ProcessEnv): Proc => {
-    const log = join(dir, `${name}.log`);
+    specs.set(name, { bin, args, ...(env ? { env } : {}) });
+    const restarts = procs.filter((p) => p.name === name).length;
+    const log = join(dir, restarts ? `${name}.${restarts}.log` : `${name}.log`);
     const out = createWriteStream(log);
     const child = spawn(join(here, "guard.sh"), [bin, ...args], {
       detached: true, // own process group: stop() signals the whole group
@@ -207,7 +230,8 @@ export async function startEnv(options: EnvOptions = {}): Promise<TestEnv> {
         { HOME: dir, VAULT_DISABLE_MLOCK: "true" },
       );
       env.vault = { addr: `http://127.0.0.1:${port}`, token };
-      readiness.push(waitFor(p, `http://127.0.0.1:${port}/v1/sys/health`, {}));
+      readyChecks.set("vault", (q) => waitFor(q, `http://127.0.0.1:${port}/v1/sys/health`, {}));
+      readiness.push(readyChecks.get("vault")!(p));
     }
 
     if (want.has("moto")) {
@@ -235,7 +259,9 @@ export async function startEnv(options: EnvOptions = {}): Promise<TestEnv> {
         "--unsafe-no-fsync",
         "--log-level=warn",
       ]);
-      await waitFor(etcd, `http://127.0.0.1:${etcdPort}/health`, {});
+      readyChecks.set("etcd", (q) => waitFor(q, `http://127.0.0.1:${etcdPort}/health`, {}));
+      await readyChecks.get("etcd")!(etcd);
+      env.etcdUrl = `http://127.0.0.1:${etcdPort}`;
 
       const apiPort = await freePort();
       const certDir = join(dir, "pki");
@@ -265,8 +291,12 @@ export async function startEnv(options: EnvOptions = {}): Promise<TestEnv> {
         "--endpoint-reconciler-type=none",
         "--storage-backend=etcd3",
         "--v=0",
+        ...(options.apiServerArgs ?? []),
       ]);
-      await waitFor(api, `${apiUrl}/readyz`, { token: adminToken, insecure: true }, 90_000);
+      readyChecks.set("kube-apiserver", (q) =>
+        waitFor(q, `${apiUrl}/readyz`, { token: adminToken, insecure: true }, 90_000),
+      );
+      await readyChecks.get("kube-apiserver")!(api);
       const caPem = readFileSync(join(certDir, "apiserver.crt"), "utf8");
       const kubeconfig = join(dir, "kubeconfig");
       writeFileSync(kubeconfig, kubeconfigYaml(apiUrl, caPem, adminToken));
@@ -304,7 +334,27 @@ export async function startEnv(options: EnvOptions = {}): Promise<TestEnv> {
 
     await Promise.all(readiness);
     say("all ready");
-    return { ...(env as TestEnv), stop };
+    const current = (name: ServerName): Proc | undefined => procs.filter((p) => p.name === name).pop();
+    const control: EnvControl = {
+      async signal(name, signal) {
+        const p = current(name);
+        if (!p?.child.pid) throw new Error(`no ${name} process`);
+        try {
+          process.kill(-p.child.pid, signal);
+        } catch {
+          /* already gone */
+        }
+        if (signal === "SIGKILL") await p.exited;
+      },
+      async restart(name) {
+        const spec = specs.get(name);
+        if (!spec) throw new Error(`${name} was not started`);
+        const p = run(name, spec.bin, spec.args, spec.env);
+        await readyChecks.get(name)?.(p);
+      },
+      log: (name) => current(name)?.log ?? "",
+    };
+    return { ...(env as TestEnv), control, stop };
   } catch (e) {
     const logs = procs.map((p) => `--- ${p.name} (last lines of ${p.log})\n${tailOf(p.log)}`).join("\n");
     await stop();

@@ -10,7 +10,7 @@ export const ENV_VAR = "CUSTOS_TEST_ENV";
 
 let own: Promise<TestEnv> | undefined;
 
-export type SharedEnv = Omit<TestEnv, "stop">;
+export type SharedEnv = Omit<TestEnv, "stop" | "control">;
 
 export async function sharedEnv(components?: Component[]): Promise<SharedEnv> {
   const file = process.env[ENV_VAR];
@@ -25,5 +25,7 @@ export async function sharedEnv(components?: Component[]): Promise<SharedEnv> {
 
 /** The serialisable part of an environment, as written for test processes. */
 export function describeEnv(env: TestEnv): SharedEnv {
-  return Object.fromEntries(Object.entries(env).filter(([k]) => k !== "stop")) as SharedEnv;
+  return Object.fromEntries(
+    Object.entries(env).filter(([k]) => k !== "stop" && k !== "control"),
+  ) as SharedEnv;
 }

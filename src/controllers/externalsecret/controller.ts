@@ -18,7 +18,9 @@ import type { Logger } from "../../util/log.ts";
 import type { Metrics } from "../../manager/metrics.ts";
 import type { KubeAccess } from "../../providers/types.ts";
 import { SessionPool } from "../../engine/sessions.ts";
-import type { ReadCache } from "../../engine/reads.ts";
+import { failureScope, type ReadCache } from "../../engine/reads.ts";
+import { intervalOf } from "./status.ts";
+import { nextCycleIn } from "./schedule.ts";
 import { errorMessage } from "../../util/errors.ts";
 import { ApiSecretWriter } from "../../engine/writer.ts";
 import { redactor } from "../../util/redact.ts";
@@ -97,6 +99,12 @@ export class ExternalSecretController {
     this.queue = new WorkQueue({
       concurrency: deps.concurrent,
       handler: (key) => reconcileExternalSecret(this.#ctx, key),
+      // a store that is down: back off, but retry no later than the next refresh cycle
+      maxRetryDelay: (key, e) => {
+        const es = this.externalSecrets.get(key);
+        const interval = es ? intervalOf(es, deps.minRefreshIntervalMs) : 0;
+        return failureScope(e) && interval > 0 ? nextCycleIn(Date.now(), interval) : undefined;
+      },
       metrics: deps.metrics.queue("externalsecret"),
       onError: (key, e, retryIn) => {
         deps.log.warn(

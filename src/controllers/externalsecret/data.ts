@@ -221,25 +221,20 @@ export function decode(value: Uint8Array, strategy: string | undefined, what: st
     case "None":
       return value;
     case "Base64": {
-      const t = text().trim();
-      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(t) || t.length % 4 === 1)
+      const out = goBase64(text(), false);
+      if (!out)
         throw new CustosError("CUSTOS_DECODE", `${what}: value is not valid base64`, { retryable: false });
-      return Buffer.from(t, "base64");
+      return out;
     }
     case "Base64URL": {
-      const t = text().trim();
-      if (!/^[A-Za-z0-9_-]*={0,2}$/.test(t))
+      const out = goBase64(text(), true);
+      if (!out)
         throw new CustosError("CUSTOS_DECODE", `${what}: value is not valid base64url`, { retryable: false });
-      return Buffer.from(t, "base64url");
+      return out;
     }
-    case "Auto": {
-      const t = text().trim();
-      if (t.length > 0 && t.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(t))
-        return Buffer.from(t, "base64");
-      if (t.length > 0 && /^[A-Za-z0-9_-]+={0,2}$/.test(t) && /[-_]/.test(t))
-        return Buffer.from(t, "base64url");
-      return value;
-    }
+    case "Auto":
+      // ESO: standard base64, else URL-safe base64, else the value as it is
+      return goBase64(text(), false) ?? goBase64(text(), true) ?? value;
     default:
       throw new CustosError("CUSTOS_INVALID_SPEC", `unknown decodingStrategy "${strategy ?? ""}"`, {
         retryable: false,
@@ -247,12 +242,29 @@ export function decode(value: Uint8Array, strategy: string | undefined, what: st
   }
 }
 
-/** ESO's key conversion: Default replaces characters outside [-._a-zA-Z0-9] with "_". */
+/**
+ * ESO's key conversion: characters other than letters, numbers (Unicode's, as Go's
+ * unicode.IsLetter/IsNumber), "-", "." and "_" become "_" (Default) or "_Uxxxx_" (Unicode). Letters
+ * outside ASCII are kept, as ESO keeps them: the API server then refuses such a key, as it does ESO's.
+ */
 export function convertKey(key: string, strategy: string | undefined): string {
   if ((strategy ?? "Default") === "Unicode") {
-    return key.replace(/[^-._a-zA-Z0-9]/gu, (c) => `_U${c.codePointAt(0)!.toString(16).padStart(4, "0")}_`);
+    return key.replace(/[^-._\p{L}\p{N}]/gu, (c) => `_U${c.codePointAt(0)!.toString(16).padStart(4, "0")}_`);
   }
-  return key.replace(/[^-._a-zA-Z0-9]/g, "_");
+  return key.replace(/[^-._\p{L}\p{N}]/gu, "_");
+}
+
+/**
+ * Go's base64.StdEncoding / URLEncoding DecodeString: padding required, "\r" and "\n" ignored,
+ * nothing else outside the alphabet (not even spaces); undefined when Go would fail.
+ */
+export function goBase64(text: string, url: boolean): Buffer | undefined {
+  const s = text.replace(/[\r\n]/g, "");
+  if (s.length % 4 !== 0) return undefined;
+  const ok = url
+    ? /^[A-Za-z0-9_-]*(?:[A-Za-z0-9_-]{2}==|[A-Za-z0-9_-]{3}=)?$/.test(s)
+    : /^[A-Za-z0-9+/]*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(s);
+  return ok ? Buffer.from(s, url ? "base64url" : "base64") : undefined;
 }
 
 export function applyRewrites(

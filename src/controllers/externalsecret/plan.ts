@@ -94,8 +94,9 @@ export function planSecret(input: PlanInput): Plan {
       const ours = existing && existing.metadata.labels?.[MANAGED_LABEL] === "true";
       return {
         action: ours ? "delete" : "none",
+        // ESO marks the ExternalSecret done: Ready=True, reason SecretDeleted
         condition: {
-          ok: false,
+          ok: true,
           reason: "SecretDeleted",
           message: "secret deleted due to DeletionPolicy=Delete",
         },

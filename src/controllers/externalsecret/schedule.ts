@@ -28,6 +28,7 @@ export function readWindow(reason: SyncReason, intervalMs: number, now: number):
       return now - cycleStart(now, intervalMs);
     case "new":
     case "secret-missing":
+    case "retry":
       return NEW_OBJECT_READ_WINDOW_MS;
     default:
       return 0; // spec change or force-sync: the user asked for fresh data

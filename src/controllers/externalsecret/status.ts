@@ -10,7 +10,7 @@ import { parseDuration } from "../../util/duration.ts";
 import { esoDataHash, syncedResourceVersion } from "../../util/eso-hash.ts";
 import type { Condition, ExternalSecret, ExternalSecretStatus, SecretObject } from "./types.ts";
 
-export type SyncReason = "new" | "changed" | "secret-missing" | "secret-changed" | "refresh";
+export type SyncReason = "new" | "changed" | "secret-missing" | "secret-changed" | "refresh" | "retry";
 
 export interface SyncDecision {
   due: boolean;
@@ -68,7 +68,10 @@ export function syncDecision(
   const due = (reason: SyncReason): SyncDecision => ({ due: true, reason, intervalMs });
 
   if (!status?.syncedResourceVersion || !ready) return due("new");
-  if (ready.status !== "True") return due("changed"); // keep retrying a failed sync (with backoff)
+  // keep retrying a failed sync (with backoff); unless the spec changed, a retry is not a request
+  // for fresh data: after a store outage, one read per remote secret serves every retry
+  if (ready.status !== "True")
+    return due(status.syncedResourceVersion !== syncedResourceVersion(es.metadata) ? "changed" : "retry");
   // ESO's isSecretValid: a target that is gone or was changed by hand is always re-synced
   const writesSecret = creation === "Owner" || creation === "Orphan";
   if (writesSecret && !existing && ready.reason !== "SecretDeleted") return due("secret-missing");

@@ -119,7 +119,7 @@ test("deletionPolicy when the remote secret is gone (ESO's semantics)", () => {
   );
   assert.equal(del.action, "delete");
   assert.deepEqual(del.condition, {
-    ok: false,
+    ok: true,
     reason: "SecretDeleted",
     message: "secret deleted due to DeletionPolicy=Delete",
   });
@@ -312,7 +312,15 @@ test("not-found remote secrets are reported for deletionPolicy, not thrown", () 
 
 test("decoding strategies", () => {
   assert.equal(Buffer.from(decode(enc("aGk="), "Base64", "x")).toString(), "hi");
-  assert.equal(Buffer.from(decode(enc("aGk"), "Base64URL", "x")).toString(), "hi");
+  // Go's base64.URLEncoding, as ESO: padding required (the real ESO refuses "aGk")
+  assert.equal(Buffer.from(decode(enc("aGk="), "Base64URL", "x")).toString(), "hi");
+  assert.throws(() => decode(enc("aGk"), "Base64URL", "x"), /base64url/);
+  assert.throws(() => decode(enc("aGk"), "Base64", "x"), /base64/);
+  assert.throws(() => decode(enc(" aGk="), "Base64", "x"), /base64/);
+  assert.equal(Buffer.from(decode(enc("aG\nk="), "Base64", "x")).toString(), "hi");
+  // Auto: standard, then URL-safe, then the value itself
+  assert.equal(Buffer.from(decode(enc("Pz4-"), "Auto", "x")).toString(), "?>>");
+  assert.equal(Buffer.from(decode(enc("aGk"), "Auto", "x")).toString(), "aGk");
   assert.equal(Buffer.from(decode(enc("aGk="), "Auto", "x")).toString(), "hi");
   assert.equal(Buffer.from(decode(enc("not base64!"), "Auto", "x")).toString(), "not base64!");
   assert.equal(Buffer.from(decode(enc("aGk="), "None", "x")).toString(), "aGk=");
@@ -322,6 +330,9 @@ test("decoding strategies", () => {
 test("key conversion and Go regexp rewrites", () => {
   assert.equal(convertKey("path/to/key", "Default"), "path_to_key");
   assert.equal(convertKey("a b", "Unicode"), "a_U0020_b");
+  // Go's unicode.IsLetter/IsNumber: non-ASCII letters are kept, as ESO keeps them
+  assert.equal(convertKey("ключ/١", "Default"), "ключ_١");
+  assert.equal(convertKey("x@😀", "Unicode"), "x_U0040__U1f600_");
   const out = applyRewrites(
     { "db/user": enc("u"), "db/pass": enc("p") },
     [{ regexp: { source: "^db/(?P<rest>.*)$", target: "DB_${rest}" } }],

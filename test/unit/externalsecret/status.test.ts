@@ -7,6 +7,7 @@ import {
   recordRefresh,
   intervalOf,
 } from "../../../src/controllers/externalsecret/status.ts";
+import { readWindow } from "../../../src/controllers/externalsecret/schedule.ts";
 import { validateExternalSecret } from "../../../src/controllers/externalsecret/validate.ts";
 import { syncedResourceVersion } from "../../../src/util/eso-hash.ts";
 import type { ExternalSecret } from "../../../src/controllers/externalsecret/types.ts";
@@ -167,4 +168,17 @@ test("target.name must be a DNS subdomain: '.', '..', slashes and upper case are
   }
   for (const name of ["db", "db-creds.v2", "a", "x".repeat(253)])
     assert.deepEqual(validateExternalSecret(base({ target: { name } })), [], name);
+});
+test("a failed sync is retried as 'retry' (shared reads) unless its spec changed ('changed': fresh reads)", () => {
+  const failed = (srvOf: ExternalSecret["metadata"]): ExternalSecret => ({
+    ...base(),
+    status: {
+      syncedResourceVersion: syncedResourceVersion(srvOf),
+      conditions: [{ type: "Ready", status: "False", reason: "SecretSyncedError", message: "x" }],
+    },
+  });
+  assert.equal(syncDecision(failed(base().metadata), secret, 0).reason, "retry");
+  assert.equal(syncDecision(failed({ ...base().metadata, generation: 1 }), secret, 0).reason, "changed");
+  assert.ok(readWindow("retry", 60_000, 0) > 0);
+  assert.equal(readWindow("changed", 60_000, 0), 0);
 });

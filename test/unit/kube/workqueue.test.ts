@@ -144,3 +144,25 @@ test("delays beyond the 32-bit timer range do not fire early", async () => {
   assert.equal(q.scheduled, 1);
   await q.shutdown();
 });
+
+test("maxRetryDelay caps the back-off of the errors it names (a store down: retried each refresh cycle)", async () => {
+  let calls = 0;
+  const delays: number[] = [];
+  const q = new WorkQueue({
+    concurrency: 1,
+    baseDelayMs: 10,
+    maxDelayMs: 1000,
+    handler: async () => {
+      calls++;
+      if (calls <= 4) throw new Error(calls % 2 ? "store down" : "other");
+      return undefined;
+    },
+    maxRetryDelay: (_k, e) => ((e as Error).message === "store down" ? 15 : undefined),
+    onError: (_k, _e, d) => delays.push(d),
+  });
+  q.start();
+  q.add("k");
+  await tick(250);
+  assert.deepEqual(delays, [10, 20, 15, 80]);
+  await q.shutdown();
+});

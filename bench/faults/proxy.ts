@@ -1,0 +1,120 @@
+/**
+ * A counting loopback HTTP proxy between the operator and a store (Vault): counts every request
+ * with its arrival time, and injects network faults the store itself cannot produce:
+ * - "forward":   requests go to the store; if the store's port refuses, the client's connection
+ *                is reset (what a client of a stopped server sees after connecting);
+ * - "blackhole": connections are accepted and requests read, but nothing is ever answered;
+ * - "reset":     every request's connection is reset at once.
+ * Requests held by the blackhole are released (reset) when the mode changes.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import { request, Agent } from "undici";
+
+export type ProxyMode = "forward" | "blackhole" | "reset";
+
+export interface StoreProxy {
+  url: string;
+  mode: ProxyMode;
+  /** Arrival times (ms since epoch) of every request, in order. */
+  readonly times: number[];
+  /** Requests that arrived in [from, to). */
+  count(from: number, to?: number): number;
+  /** The highest number of requests in any one-second window starting in [from, to). */
+  peakPerSecond(from: number, to?: number): number;
+  stop(): Promise<void>;
+}
+
+export async function startStoreProxy(target: string): Promise<StoreProxy> {
+  const times: number[] = [];
+  const held = new Set<Socket>();
+  const sockets = new Set<Socket>();
+  const agent = new Agent({ keepAliveTimeout: 10_000, connections: 64 });
+  let mode: ProxyMode = "forward";
+
+  const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer): void => {
+    const headers: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(req.headers))
+      if (v !== undefined && k !== "host" && k !== "connection") headers[k] = v;
+    request(`${target}${req.url ?? "/"}`, {
+      method: (req.method ?? "GET") as "GET",
+      headers,
+      body: body.length ? body : null,
+      dispatcher: agent,
+      headersTimeout: 60_000,
+      bodyTimeout: 60_000,
+    })
+      .then(async (r) => {
+        const buf = Buffer.from(await r.body.arrayBuffer());
+        const h: Record<string, string | string[]> = {};
+        for (const [k, v] of Object.entries(r.headers))
+          if (v !== undefined && k !== "transfer-encoding" && k !== "connection" && k !== "keep-alive")
+            h[k] = v;
+        res.writeHead(r.statusCode, h);
+        res.end(buf);
+      })
+      .catch(() => {
+        // the store is not there: the client sees its connection reset
+        req.socket.destroy();
+      });
+  };
+
+  const server = createServer((req, res) => {
+    times.push(Date.now());
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      if (mode === "reset") {
+        req.socket.destroy();
+        return;
+      }
+      if (mode === "blackhole") {
+        held.add(req.socket);
+        return;
+      }
+      forward(req, res, Buffer.concat(chunks));
+    });
+  });
+  server.on("connection", (s: Socket) => {
+    sockets.add(s);
+    s.on("close", () => {
+      sockets.delete(s);
+      held.delete(s);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const addr = server.address();
+  const port = typeof addr === "object" && addr ? addr.port : 0;
+
+  const inWindow = (from: number, to = Infinity): number[] => times.filter((t) => t >= from && t < to);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get mode() {
+      return mode;
+    },
+    set mode(m: ProxyMode) {
+      mode = m;
+      for (const s of held) s.destroy();
+      held.clear();
+    },
+    times,
+    count: (from, to) => inWindow(from, to).length,
+    peakPerSecond: (from, to) => peakPerSecond(inWindow(from, to)),
+    stop: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+      await agent.close();
+    },
+  };
+}
+
+/** The most timestamps (ms, sorted) within any one-second window. */
+export function peakPerSecond(sorted: readonly number[]): number {
+  let best = 0;
+  let lo = 0;
+  for (let hi = 0; hi < sorted.length; hi++) {
+    while (sorted[hi]! - sorted[lo]! >= 1000) lo++;
+    best = Math.max(best, hi - lo + 1);
+  }
+  return best;
+}

@@ -1,0 +1,647 @@
+/**
+ * The fault scenarios. Each starts its own environment and load, injects its fault with the real
+ * mechanism (signals to the real processes, etcd compaction, Vault seal, a blackholing proxy) and
+ * returns one row of observations; the invariants are judged in invariants.ts.
+ */
+import { request } from "undici";
+import { sleep } from "../../test/e2e/helpers.ts";
+import { Cluster, compactEtcd, describeLoad, loadAt, type Replica } from "./cluster.ts";
+import { isList, isSecretDelete, isSecretWrite, listsByResource } from "./audit.ts";
+import {
+  checkState,
+  spuriousWrites,
+  wrongDeletions,
+  overlappingWriters,
+  probeBound,
+  type Row,
+  type SecretContents,
+} from "./invariants.ts";
+
+export interface Options {
+  /** ExternalSecrets in the load */
+  scale: number;
+  /** refresh interval of the ExternalSecrets, seconds */
+  refreshSeconds: number;
+  /** store outage length, seconds */
+  outageSeconds: number;
+  /** API server kills per scenario */
+  apiKills: number;
+  /** operator kills during a cold sync */
+  operatorKills: number;
+  /** leader kills */
+  leaderKills: number;
+  /** upper bound for convergence after a fault, seconds */
+  convergeTimeoutSeconds: number;
+  log: (msg: string) => void;
+  /** where the operators' output is kept */
+  logDir: string;
+}
+
+export interface Scenario {
+  name: string;
+  run(o: Options): Promise<Row>;
+}
+
+const rand = (lo: number, hi: number): number => lo + Math.random() * (hi - lo);
+
+/** Samples the Secrets while a fault lasts: any that vanish, or hold neither their old nor their expected data. */
+class Sampler {
+  readonly vanished = new Set<string>();
+  readonly corrupt = new Set<string>();
+  samples = 0;
+  #stop = false;
+  #loop: Promise<void> | undefined;
+  constructor(
+    readonly c: Cluster,
+    readonly before: SecretContents,
+    /** Secrets the scenario itself deletes or changes the source of */
+    readonly exempt: Set<string> = new Set(),
+  ) {}
+  start(): this {
+    this.#loop = (async () => {
+      while (!this.#stop) {
+        try {
+          const now = await this.c.actual();
+          const expected = this.c.expected();
+          for (const [key, want] of expected) {
+            if (this.exempt.has(key)) continue;
+            const old = this.before.get(key);
+            const got = now.get(key);
+            if (!got) {
+              if (old) this.vanished.add(key);
+            } else if (!same(got, want) && !(old && same(got, old))) this.corrupt.add(key);
+          }
+          this.samples++;
+        } catch {
+          /* API server down: nothing to see */
+        }
+        await sleep(2000);
+      }
+    })();
+    return this;
+  }
+  async stop(): Promise<void> {
+    this.#stop = true;
+    await this.#loop;
+  }
+}
+
+function same(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a).sort();
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
+
+interface Finish {
+  c: Cluster;
+  name: string;
+  faults: string;
+  /** start of the observed window (fault injection) */
+  from: number;
+  /** when the fault ended (convergence is timed from here) */
+  recoveredAt: number;
+  convergedMs: number | undefined;
+  allowedWrites: Map<string, number>;
+  allowedDeletes?: Set<string>;
+  sampler?: Sampler;
+  storeCalls?: string;
+  failed?: string[];
+  notes?: string[];
+}
+
+async function finish(f: Finish): Promise<Row> {
+  const { c } = f;
+  const end = Date.now() + 1000;
+  await sleep(1000);
+  const events = c.audit(f.from, end);
+  const state = checkState(c.expected(), await c.actual());
+  const lost = new Set([...state.missing, ...(f.sampler?.vanished ?? [])]);
+  const corrupted = new Set([...state.wrong, ...(f.sampler?.corrupt ?? [])]);
+  const spurious = spuriousWrites(events.filter(isSecretWrite), f.allowedWrites);
+  const deletions = wrongDeletions(events.filter(isSecretDelete), f.allowedDeletes ?? new Set());
+  const expectedKeys = c.expected();
+  const orphans = [...(await c.actual()).keys()].filter(
+    (k) => !expectedKeys.has(k) && !k.includes("/default-token") && !k.endsWith("/kube-root-ca.crt"),
+  );
+  const failed = [...(f.failed ?? [])];
+  if (orphans.length) failed.push(`${orphans.length} orphaned Secrets (${orphans.slice(0, 3).join(", ")})`);
+  const notes = [...(f.notes ?? [])];
+  const detail = (label: string, xs: Iterable<string>): void => {
+    const list = [...xs];
+    if (list.length) notes.push(`${label}: ${list.slice(0, 5).join(", ")}${list.length > 5 ? ", ..." : ""}`);
+  };
+  detail("lost", lost);
+  detail("corrupted", corrupted);
+  detail("spurious", spurious);
+  detail("wrongly deleted", deletions);
+  const lists = listsByResource(events);
+  notes.push(
+    `LIST by resource: ${
+      Object.entries(lists)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ") || "none"
+    }`,
+  );
+  notes.push(`operator RSS ${c.rss().toFixed(0)} MiB at the end`);
+  return {
+    scenario: f.name,
+    load: describeLoad(c.load),
+    faults: f.faults,
+    lost: lost.size,
+    corrupted: corrupted.size,
+    spurious: spurious.length,
+    wrongDeletions: deletions.length,
+    convergeSeconds: f.convergedMs === undefined ? undefined : f.convergedMs / 1000,
+    storeCalls: f.storeCalls ?? "-",
+    operatorRestarts: c.operatorRestarts,
+    lists: events.filter(isList).length,
+    failed,
+    notes,
+  };
+}
+
+/** Every Secret of the load written once (its creation). */
+function oncePerSecret(c: Cluster): Map<string, number> {
+  return new Map([...c.expected().keys()].map((k) => [k, 1]));
+}
+
+async function converge(c: Cluster, o: Options, what: string): Promise<number> {
+  const ms = await c.waitConverged(o.convergeTimeoutSeconds * 1000);
+  if (ms === undefined) {
+    const r = await c.readiness().catch(() => undefined);
+    throw new Error(
+      `${what}: not converged within ${o.convergeTimeoutSeconds} s (${r?.ready ?? "?"} Ready; ${[
+        ...(r?.samples ?? []),
+      ]
+        .map(([k, v]) => `${k}: ${v}`)
+        .join("; ")})`,
+    );
+  }
+  return ms;
+}
+
+async function withCluster(o: Options, body: (c: Cluster) => Promise<Row>): Promise<Row> {
+  const c = await Cluster.start(loadAt(o.scale, o.refreshSeconds));
+  let name = "scenario";
+  try {
+    const row = await body(c);
+    name = row.scenario;
+    return row;
+  } finally {
+    c.saveLogs(o.logDir, name);
+    await c.stop();
+  }
+}
+
+/** Restarts per Deployment compared with the changes of the Secrets it uses. */
+function rolloutCheck(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  expectedRestarts: (dep: string) => number,
+): string[] {
+  const dup: string[] = [];
+  const missed: string[] = [];
+  for (const [dep, g] of after) {
+    const n = g - (before.get(dep) ?? 1);
+    const want = expectedRestarts(dep);
+    if (n > want) dup.push(`${dep} (${n} restarts, ${want} expected)`);
+    if (n < want) missed.push(`${dep} (${n} restarts, ${want} expected)`);
+  }
+  const out: string[] = [];
+  if (dup.length) out.push(`${dup.length} duplicate restarts (${dup.slice(0, 2).join(", ")})`);
+  if (missed.length) out.push(`${missed.length} missed restarts (${missed.slice(0, 2).join(", ")})`);
+  return out;
+}
+
+/**
+ * Waits (up to a minute) until every Deployment has restarted as often as its Secrets changed, then
+ * compares: a restart late because a watch was backing off is not a missed one.
+ */
+async function settleRollouts(
+  c: Cluster,
+  before: Map<string, number>,
+  expectedRestarts: (dep: string) => number,
+  notes: string[],
+): Promise<string[]> {
+  const t0 = Date.now();
+  let failed: string[];
+  for (;;) {
+    failed = rolloutCheck(before, await c.generations(), expectedRestarts);
+    if (!failed.some((f) => f.includes("missed")) || Date.now() - t0 > 60_000) break;
+    await sleep(1000);
+  }
+  await sleep(2000); // and no duplicate arrives late
+  failed = rolloutCheck(before, await c.generations(), expectedRestarts);
+  if (Date.now() - t0 > 4000)
+    notes.push(`rollouts complete ${((Date.now() - t0) / 1000).toFixed(0)} s after the Secrets converged`);
+  return failed;
+}
+
+async function killApiServer(c: Cluster, downMs: number): Promise<void> {
+  const ctl = c.env.control!;
+  await ctl.signal("kube-apiserver", "SIGKILL");
+  await sleep(downMs);
+  await ctl.restart("kube-apiserver");
+}
+
+const apiServerColdSync: Scenario = {
+  name: "kube-apiserver SIGKILL during cold sync",
+  async run(o) {
+    return withCluster(o, async (c) => {
+      await c.applyExternalSecrets();
+      const gens0 = await c.generations();
+      const from = Date.now();
+      await c.startReplica();
+      // kill while the first Secrets are being written
+      while ((await c.readiness()).ready < Math.max(1, c.es.size * 0.1)) await sleep(200);
+      const sampler = new Sampler(c, new Map()).start();
+      for (let i = 0; i < o.apiKills; i++) {
+        o.log(`  kill ${i + 1}/${o.apiKills} of kube-apiserver`);
+        await killApiServer(c, rand(500, 3000));
+        await sleep(rand(1000, 4000));
+      }
+      const recoveredAt = Date.now();
+      const convergedMs = await c.waitConverged(o.convergeTimeoutSeconds * 1000);
+      await sampler.stop();
+      await sleep(3000); // let the rollout controller see the last Secrets
+      // a Secret created for the first time restarts nothing (as Reloader); at most one restart each
+      const failed = rolloutCheck(gens0, await c.generations(), () => 1).filter((f) =>
+        f.includes("duplicate"),
+      );
+      return finish({
+        c,
+        name: this.name,
+        faults: `${o.apiKills} × kube-apiserver SIGKILL + restart (same etcd), 0.5-3 s down`,
+        from,
+        recoveredAt,
+        convergedMs,
+        allowedWrites: oncePerSecret(c),
+        sampler,
+        failed,
+      });
+    });
+  },
+};
+
+const apiServerSteady: Scenario = {
+  name: "kube-apiserver SIGKILL during steady refresh",
+  async run(o) {
+    return withCluster(o, async (c) => {
+      await c.applyExternalSecrets();
+      await c.startReplica();
+      await converge(c, o, "initial sync");
+      await sleep(3000);
+      const gens0 = await c.generations();
+      const before = await c.actual();
+      const from = Date.now();
+      // change a tenth of the remote values: every change must arrive despite the restarts
+      const changed = new Set<string>();
+      for (let i = 0; i < c.load.remoteSecrets; i += 10) {
+        await c.setRemote(`s${i}`, `value-${i}-1`);
+        changed.add(`s${i}`);
+      }
+      const affected = new Set([...c.es].filter(([, e]) => changed.has(e.remote)).map(([k]) => k));
+      const sampler = new Sampler(c, before, affected).start();
+      for (let i = 0; i < o.apiKills; i++) {
+        o.log(`  kill ${i + 1}/${o.apiKills} of kube-apiserver`);
+        await killApiServer(c, rand(500, 3000));
+        await sleep(rand(1000, (c.load.refreshSeconds * 1000) / 2));
+      }
+      const recoveredAt = Date.now();
+      const convergedMs = await c.waitConverged(o.convergeTimeoutSeconds * 1000);
+      await sampler.stop();
+      const notes = [`${affected.size} Secrets had to change`];
+      const failed = await settleRollouts(
+        c,
+        gens0,
+        (dep) => (affected.has(dep.replace("dep-", "es-")) ? 1 : 0),
+        notes,
+      );
+      return finish({
+        c,
+        name: this.name,
+        faults: `${o.apiKills} × kube-apiserver SIGKILL + restart during refresh; ${changed.size} remote values changed`,
+        from,
+        recoveredAt,
+        convergedMs,
+        allowedWrites: new Map([...affected].map((k) => [k, 1])),
+        sampler,
+        failed,
+        notes,
+      });
+    });
+  },
+};
+
+const watchExpiry: Scenario = {
+  name: "watch expiry (etcd compaction, 410 Gone)",
+  async run(o) {
+    return withCluster(o, async (c) => {
+      await c.applyExternalSecrets();
+      const opStart = Date.now();
+      const op = await c.startReplica();
+      await converge(c, o, "initial sync");
+      await sleep(2000);
+      // one LIST per informer at start: the most a relist after the gap may cost
+      const informers = listsByResource(c.audit(opStart));
+      const before = await c.actual();
+      const from = Date.now();
+      // the operator stops seeing anything (SIGSTOP) while objects change under it
+      c.pauseReplica(op, true);
+      const n = Math.max(3, Math.round(c.load.externalSecrets / 100));
+      const allowedWrites = new Map<string, number>();
+      const exempt = new Set<string>();
+      const N = c.load.externalSecrets;
+      for (let i = 0; i < n; i++) {
+        // a target Secret deleted by someone: must be re-created
+        const del = c.es.get(`faults-${i % c.load.namespaces}/es-${i}`)!;
+        await c.api.delete(`/api/v1/namespaces/${del.namespace}/secrets/${del.name}`);
+        allowedWrites.set(`${del.namespace}/${del.name}`, 1);
+        exempt.add(`${del.namespace}/${del.name}`);
+      }
+      const docs: string[] = [];
+      for (let i = n; i < 2 * n; i++) {
+        // an ExternalSecret pointed at another remote secret: its Secret must follow
+        const remote = `s${(i + 1) % c.load.remoteSecrets}`;
+        docs.push(c.esDoc(i, remote));
+        const key = `faults-${i % c.load.namespaces}/es-${i}`;
+        allowedWrites.set(key, 1);
+        exempt.add(key);
+      }
+      for (let i = N; i < N + n; i++) {
+        // a new ExternalSecret: its Secret must be created
+        docs.push(c.esDoc(i));
+        allowedWrites.set(`faults-${i % c.load.namespaces}/es-${i}`, 1);
+      }
+      await c.applyDocs(docs);
+      // expire every watch: the API server restarts (its watch cache starts afresh) and etcd
+      // compacts its history up to now, so the operator's resourceVersions are gone
+      await c.env.control!.signal("kube-apiserver", "SIGKILL");
+      const revision = await compactEtcd(c.env.etcdUrl!);
+      await c.env.control!.restart("kube-apiserver");
+      const resumed = Date.now();
+      c.pauseReplica(op, false);
+      const convergedMs = await c.waitConverged(o.convergeTimeoutSeconds * 1000);
+      const lists = listsByResource(c.audit(resumed));
+      const failed: string[] = [];
+      const workloads = new Set(["deployments", "statefulsets", "daemonsets"]); // listed per rollout batch
+      for (const [res, count] of Object.entries(lists))
+        if (!workloads.has(res) && count > (informers[res] ?? 0))
+          failed.push(`${res} listed ${count} times after the gap (${informers[res] ?? 0} informers)`);
+      return finish({
+        c,
+        name: this.name,
+        faults: `operator paused; ${n} Secrets deleted, ${n} ES changed, ${n} ES created; kube-apiserver SIGKILL; etcd compacted at revision ${revision}; resumed`,
+        from,
+        recoveredAt: resumed,
+        convergedMs,
+        allowedWrites,
+        sampler: undefined,
+        failed,
+        notes: [
+          `${before.size} Secrets before the gap; LISTs at operator start (one per informer): ${Object.entries(
+            informers,
+          )
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", ")}`,
+        ],
+      });
+    });
+  },
+};
+
+type Outage = "sealed" | "stopped" | "blackhole";
+
+function vaultOutage(kind: Outage): Scenario {
+  return {
+    name: `Vault ${kind} under refresh`,
+    async run(o) {
+      return withCluster(o, async (c) => {
+        await c.applyExternalSecrets();
+        await c.startReplica();
+        await converge(c, o, "initial sync");
+        await sleep(2000);
+        const gens0 = await c.generations();
+        const before = await c.actual();
+        const baselineFrom = Date.now();
+        await sleep(c.load.refreshSeconds * 1000);
+        const baselineCalls = c.proxy.count(baselineFrom);
+        const baselinePeak = c.proxy.peakPerSecond(baselineFrom);
+        const sampler = new Sampler(c, before).start();
+        const from = Date.now();
+        const ctl = c.env.control!;
+        if (kind === "sealed") {
+          const r = await request(`${c.env.vault.addr}/v1/sys/seal`, {
+            method: "PUT",
+            headers: { "x-vault-token": c.env.vault.token },
+          });
+          await r.body.dump();
+          if (!(await c.vaultSealed())) throw new Error("Vault did not seal");
+        } else if (kind === "stopped") {
+          await ctl.signal("vault", "SIGKILL");
+        } else {
+          c.proxy.mode = "blackhole";
+        }
+        // every ExternalSecret Ready=False within one refresh cycle (plus a request timeout)
+        let allFalseAt: number | undefined;
+        let samples = new Map<string, string>();
+        let mostNotReady = 0;
+        const deadline = from + o.outageSeconds * 1000;
+        while (Date.now() < deadline) {
+          if (allFalseAt === undefined) {
+            const r = await c.readiness();
+            mostNotReady = Math.max(mostNotReady, r.notReady);
+            samples = r.samples;
+            if (r.notReady === c.es.size) {
+              allFalseAt = Date.now();
+              samples = r.samples;
+            }
+          }
+          await sleep(1000);
+        }
+        const outageCalls = c.proxy.count(from);
+        // the store returns
+        const returned = Date.now();
+        if (kind === "sealed") {
+          const r = await request(`${c.env.vault.addr}/v1/sys/unseal`, {
+            method: "PUT",
+            body: JSON.stringify({ key: c.vaultUnsealKey() }),
+          });
+          await r.body.dump();
+        } else if (kind === "stopped") {
+          await ctl.restart("vault");
+          await c.seedVault();
+        } else {
+          c.proxy.mode = "forward";
+        }
+        const convergedMs = await c.waitConverged(o.convergeTimeoutSeconds * 1000);
+        await sampler.stop();
+        const recoveryTo = returned + (convergedMs ?? 0);
+        const recoveryCalls = c.proxy.count(returned, recoveryTo + 1);
+        const peak = c.proxy.peakPerSecond(returned, recoveryTo + 1);
+        const failed: string[] = [];
+        const cycle = c.load.refreshSeconds;
+        if (allFalseAt === undefined) failed.push("not every ExternalSecret became Ready=False");
+        else if (allFalseAt - from > (cycle + 30) * 1000)
+          failed.push(`Ready=False after ${((allFalseAt - from) / 1000).toFixed(0)} s (> one cycle + 30 s)`);
+        const bound = c.load.remoteSecrets * probeBound(returned - from);
+        if (outageCalls > bound)
+          failed.push(`${outageCalls} store calls during the outage (bound by the back-off: ${bound})`);
+        const recoveryBound = (c.load.refreshSeconds + 30 + 15) * 1000;
+        if (convergedMs !== undefined && convergedMs > recoveryBound)
+          failed.push(
+            `recovered ${(convergedMs / 1000).toFixed(0)} s after the store's return (> one refresh cycle + the 30 s maximum back-off + a 15 s request timeout)`,
+          );
+        failed.push(...rolloutCheck(gens0, await c.generations(), () => 0));
+        return finish({
+          c,
+          name: this.name,
+          faults: `Vault ${
+            kind === "sealed"
+              ? "sealed (sys/seal)"
+              : kind === "stopped"
+                ? "process SIGKILL, restarted and re-seeded"
+                : "blackholed (proxy accepts, never answers)"
+          } for ${o.outageSeconds} s`,
+          from,
+          recoveredAt: returned,
+          convergedMs,
+          allowedWrites: new Map(),
+          sampler,
+          storeCalls: `${outageCalls} / ${recoveryCalls} / ${peak}`,
+          failed,
+          notes: [
+            `baseline: ${baselineCalls} store calls per ${cycle} s cycle, peak ${baselinePeak}/s; bound during the outage ${bound}`,
+            allFalseAt === undefined
+              ? `at most ${mostNotReady} of ${c.es.size} Ready=False: ${[...samples].map(([k, v]) => `${k} "${v}"`).join("; ")}`
+              : `all Ready=False ${((allFalseAt - from) / 1000).toFixed(1)} s after the outage began: ${[
+                  ...samples,
+                ]
+                  .map(([k, v]) => `${k} "${v}"`)
+                  .join("; ")}`,
+            `deletionPolicy Retain/Delete/Merge: ${c.es.size} ES, one third each`,
+          ],
+        });
+      });
+    },
+  };
+}
+
+const operatorKillCold: Scenario = {
+  name: "operator SIGKILL during cold sync",
+  async run(o) {
+    return withCluster(o, async (c) => {
+      await c.applyExternalSecrets();
+      const gens0 = await c.generations();
+      const from = Date.now();
+      const op = await c.startReplica();
+      const sampler = new Sampler(c, new Map()).start();
+      let kills = 0;
+      for (let i = 0; i < o.operatorKills; i++) {
+        await sleep(rand(200, 3000));
+        if (await c.converged().catch(() => false)) break;
+        o.log(`  kill ${i + 1}/${o.operatorKills} of the operator`);
+        await c.killReplica(op, true);
+        kills++;
+      }
+      const recoveredAt = Date.now();
+      const convergedMs = await c.waitConverged(o.convergeTimeoutSeconds * 1000);
+      await sampler.stop();
+      await sleep(3000);
+      const failed = rolloutCheck(gens0, await c.generations(), () => 1).filter((f) =>
+        f.includes("duplicate"),
+      );
+      return finish({
+        c,
+        name: this.name,
+        faults: `${kills} × operator SIGKILL at random points of a cold sync (ES, SealedSecrets, rollouts), restarted at once`,
+        from,
+        recoveredAt,
+        convergedMs,
+        allowedWrites: oncePerSecret(c),
+        sampler,
+        failed,
+        notes: kills < o.operatorKills ? [`converged after ${kills} kills`] : [],
+      });
+    });
+  },
+};
+
+const leaderFailover: Scenario = {
+  name: "two replicas, leader SIGKILL",
+  async run(o) {
+    return withCluster(o, async (c) => {
+      await c.applyExternalSecrets();
+      const args = ["--enable-leader-election", "--leader-election-namespace", "custos-system"];
+      await c.startReplica(args);
+      await c.startReplica(args);
+      await converge(c, o, "initial sync");
+      const from = Date.now();
+      const leaseMs = 15_000;
+      const failovers: number[] = [];
+      const kills: number[] = [];
+      const allowedWrites = new Map<string, number>();
+      const N = c.load.externalSecrets;
+      const leader = (): Replica | undefined => {
+        const renewals = c
+          .audit(Date.now() - 10_000)
+          .filter((e) => e.resource === "leases" && e.verb === "update");
+        const last = renewals[renewals.length - 1];
+        return c.replicas.find((r) => r.user === last?.user);
+      };
+      for (let i = 0; i < o.leaderKills; i++) {
+        let l: Replica | undefined;
+        while (!(l = leader())) await sleep(500);
+        o.log(`  kill ${i + 1}/${o.leaderKills} of the leader (${l.name})`);
+        const t0 = Date.now();
+        kills.push(t0);
+        await c.killReplica(l, false);
+        // new work arrives right after the crash: the standby must take over and do it
+        await c.applyDocs([c.esDoc(N + i)]);
+        allowedWrites.set(`faults-${(N + i) % c.load.namespaces}/es-${N + i}`, 1);
+        const ms = await c.waitConverged(o.convergeTimeoutSeconds * 1000);
+        failovers.push(ms === undefined ? Infinity : Date.now() - t0);
+        await c.restartReplica(l); // the kubelet restarts the pod: it becomes the standby
+        await sleep(2000);
+      }
+      const writes = c.audit(from).filter(isSecretWrite);
+      const failed: string[] = [];
+      const overlaps = overlappingWriters(writes, kills);
+      if (overlaps) failed.push(`${overlaps} leader terms with two replicas writing Secrets`);
+      const worst = Math.max(...failovers);
+      if (worst > leaseMs + 10_000) failed.push(`fail-over took ${(worst / 1000).toFixed(1)} s`);
+      return finish({
+        c,
+        name: this.name,
+        faults: `${o.leaderKills} × leader SIGKILL (lease 15 s), new ExternalSecret applied after each`,
+        from,
+        recoveredAt: Date.now(),
+        convergedMs: Number.isFinite(worst) ? worst : undefined,
+        allowedWrites,
+        failed,
+        notes: [
+          `fail-over (kill to new ExternalSecret's Secret written): ${failovers
+            .map((m) => `${(m / 1000).toFixed(1)} s`)
+            .join(", ")}`,
+          `Secret writers in order: ${
+            writes
+              .sort((a, b) => a.time - b.time)
+              .map((w) => w.user.split(":").pop())
+              .filter((u, i, a) => u !== a[i - 1])
+              .join(" → ") || "none"
+          }`,
+        ],
+      });
+    });
+  },
+};
+
+export const SCENARIOS: Record<string, Scenario> = {
+  "apiserver-cold": apiServerColdSync,
+  "apiserver-steady": apiServerSteady,
+  "watch-expiry": watchExpiry,
+  "vault-sealed": vaultOutage("sealed"),
+  "vault-stopped": vaultOutage("stopped"),
+  "vault-blackhole": vaultOutage("blackhole"),
+  "operator-kill": operatorKillCold,
+  "leader-failover": leaderFailover,
+};
