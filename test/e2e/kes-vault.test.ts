@@ -459,3 +459,83 @@ test("custos migrate kes on seed 002: the ESO manifests, served by Custos, produ
       await tolerate(api.delete(`/apis/external-secrets.io/v1/clustersecretstores/${storeName}`));
   }
 });
+
+test("lodash templates render in the sandbox as KES rendered them; hostile templates get ERROR statuses and an innocent object still syncs", async () => {
+  const n = await ns("kes-tpl");
+  await operator(["--controllers", "kes", "--kes-watched-namespaces", n, "--kes-poller-interval-ms", "2000"]);
+  await vault.call("POST", "kubernetes/data/tpl/app", {
+    data: { user: "robot", password: "tpl-pass-1", config: "db:\n  host: db.local\n  password: x\n" },
+  });
+  const kes = (name: string, template: string): string => `apiVersion: kubernetes-client.io/v1
+kind: ExternalSecret
+metadata: { name: ${name} }
+spec:
+  backendType: vault
+  vaultMountPoint: kubernetes
+  vaultRole: ${ROLE}
+  dataFrom: [kubernetes/data/tpl/app]
+  template:
+${template}
+`;
+  await kubectl(
+    env,
+    ["apply", "-n", n, "-f", "-"],
+    [
+      kes(
+        "templated",
+        `    type: kubernetes.io/dockerconfigjson
+    metadata:
+      labels: { user: "\${data.user}" }
+    stringData:
+      .dockerconfigjson: '{"auths":{"r.local":{"auth":"<%= Buffer.from(data.user + ":" + data.password).toString("base64") %>"}}}'
+      config.yml: "<% const c = yaml.safeLoad(data.config); c.db.password = data.password %><%= yaml.safeDump(c) %>"
+      keys: "<% Object.keys(data).sort().forEach(k => { %><%- k %>;<% }) %>"`,
+      ),
+      kes("loop", `    stringData: { x: "<% while (true) {} %>" }`),
+      kes(
+        "escape",
+        `    stringData: { x: "<%= this.constructor.constructor('return process')().env.HOME %>" }`,
+      ),
+      kes(
+        "bomb",
+        `    stringData: { x: "<% const a = []; for (;;) a.push({ n: a.length, s: 'x' + a.length }) %>" }`,
+      ),
+    ].join("---\n"),
+  );
+  const s = await eventually("the templated Secret", async () => {
+    const got = await secret(n, "templated");
+    return got?.data?.["config.yml"] ? got : undefined;
+  });
+  const text = (k: string): string => Buffer.from(s.data?.[k] ?? "", "base64").toString();
+  assert.equal(s.type, "kubernetes.io/dockerconfigjson");
+  assert.equal(s.metadata.labels?.user, "robot");
+  assert.equal(
+    text(".dockerconfigjson"),
+    `{"auths":{"r.local":{"auth":"${Buffer.from("robot:tpl-pass-1").toString("base64")}"}}}`,
+  );
+  assert.equal(text("config.yml"), "db:\n  host: db.local\n  password: tpl-pass-1\n");
+  assert.equal(text("keys"), "config;password;user;");
+  assert.equal(text("password"), "tpl-pass-1", "the fetched values are there too, as KES merged them");
+  assert.equal((await kesStatus(n, "templated"))?.status, "SUCCESS");
+
+  const expected: Record<string, RegExp> = {
+    loop: /^ERROR, template stopped: it ran longer than its time budget/,
+    escape: /^ERROR, template\.stringData\.x: template failed \(ReferenceError: 'process' is not defined\)/,
+    // a budget stops it: memory, or time when the machine is slow
+    bomb: /^ERROR, (template\.stringData\.x: )?template stopped: it (used more than its memory|ran longer than its time) budget/,
+  };
+  for (const [name, re] of Object.entries(expected)) {
+    const st = await eventually(`${name} status`, async () => (await kesStatus(n, name))?.status);
+    assert.match(st, re);
+    assert.ok(!st.includes("tpl-pass-1"));
+    assert.equal(await secret(n, name), undefined, `${name}: no Secret`);
+  }
+  // the operator keeps serving: an object created after the hostile ones syncs
+  await kubectl(
+    env,
+    ["apply", "-n", n, "-f", "-"],
+    kes("after", `    stringData: { u: "<%= data.user %>!" }`),
+  );
+  const after = await eventually("the innocent Secret", async () => (await secretData(api, n, "after"))?.u);
+  assert.equal(after, "robot!");
+});

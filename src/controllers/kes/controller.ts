@@ -35,12 +35,15 @@ import {
   isOurs,
   namespaceRefusal,
   normalize,
+  renderTemplate,
   secretData,
   specProblems,
   statusDue,
   statusText,
   type Fetched,
+  type KesTemplateRenderer,
 } from "./mapping.ts";
+import { cachedRenderer } from "../../template/lodash/sandbox.ts";
 
 /** The store name and uid KES objects' sessions carry: one pool of sessions for all of them. */
 export const KES_STORE = "kubernetes-client.io";
@@ -81,6 +84,8 @@ export class KesController implements Controller {
   readonly #writer: ApiSecretWriter;
   readonly #metrics: KesMetrics;
   readonly #now: () => number;
+  /** KES's lodash templates, run in a WebAssembly sandbox (src/template/lodash) */
+  readonly #render: KesTemplateRenderer = cachedRenderer();
   #crdTimer: NodeJS.Timeout | undefined;
   #running = false;
   #stopped = false;
@@ -294,7 +299,7 @@ export class KesController implements Controller {
           { namespace, name, keys: skipped },
           "kes: values that are not JSON were skipped (as KES did)",
         );
-      const desired = desiredSecret(es, spec, data);
+      const desired = desiredSecret(es, await renderTemplate(spec, data, this.#render), data);
       const path = resourcePath({ ...SECRETS, namespace, name });
       const existing = await this.deps.api.getOrUndefined<SecretObject>(path);
       const target = planTarget(desired, existing);

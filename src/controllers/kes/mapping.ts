@@ -7,7 +7,8 @@
  *                                                      existing vault / aws providers
  *   data / dataFrom / dataFromWithOptions            -> fetchPlan(): remote keys and SSM paths
  *   results                                         -> secretData(): KES's merge order and value rules
- *   template                                        -> desiredSecret(): name, owner, type, metadata, data
+ *   template                                        -> renderTemplate() (lodash, in a sandbox passed in),
+ *                                                      desiredSecret(): name, owner, type, metadata, data
  */
 import { CustosError } from "../../util/errors.ts";
 import { dict } from "../../util/dict.ts";
@@ -348,15 +349,39 @@ export function secretData(plan: Fetch[], results: (Fetched | Error)[]): DataRes
   return { data, skipped };
 }
 
-/** Lodash template syntax KES would have run: `<% %>`, `<%= %>`, `<%- %>`, `${ }`. */
+/** Lodash template syntax KES ran: `<% %>`, `<%= %>`, `<%- %>`, `${ }`. */
 const LODASH = /<%|\$\{/;
 
-function templatedStrings(v: unknown, at: string, out: string[]): void {
-  if (typeof v === "string") {
-    if (LODASH.test(v)) out.push(at);
-  } else if (v !== null && typeof v === "object" && !Array.isArray(v)) {
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) templatedStrings(x, `${at}.${k}`, out);
-  }
+function templated(v: unknown): boolean {
+  if (typeof v === "string") return LODASH.test(v);
+  if (v !== null && typeof v === "object" && !Array.isArray(v))
+    return Object.values(v as Record<string, unknown>).some(templated);
+  return false;
+}
+
+/** Runs KES's template step (lodash over every string) in a sandbox: see src/template/lodash. */
+export type KesTemplateRenderer = (
+  template: Record<string, unknown>,
+  data: Record<string, string>,
+) => Promise<Record<string, unknown>>;
+
+/**
+ * KES's template step: every non-empty string of spec.template (plain objects recursed, arrays
+ * kept) through lodash's `template` with `data` (the fetched values as text) and `yaml` in scope.
+ * A template without lodash syntax renders to itself, so it skips the sandbox. The values are
+ * decoded as UTF-8 (KES decoded them as 'ascii', which clears the high bit of non-ASCII bytes).
+ */
+export async function renderTemplate(
+  spec: KesSpec,
+  fetched: Record<string, Uint8Array>,
+  render: KesTemplateRenderer,
+): Promise<KesSpec> {
+  const t = spec.template;
+  if (t === undefined || t === null || typeof t !== "object" || Array.isArray(t) || !templated(t))
+    return spec;
+  const data = dict<string>();
+  for (const [k, v] of Object.entries(fetched)) data[k] = utf8.decode(v);
+  return { ...spec, template: await render(t, data) };
 }
 
 const stringMap = (v: Record<string, unknown> | undefined, what: string): Record<string, string> => {
@@ -372,8 +397,7 @@ const stringMap = (v: Record<string, unknown> | undefined, what: string): Record
 /**
  * The Secret KES would write: named as the object, controlled by it, type from template.type or
  * spec.type, template.metadata's labels and annotations, and for each key template.stringData >
- * backend value > template.data (base64). Templates with lodash syntax are refused with a status
- * (KES ran them as code with its own privileges).
+ * backend value > template.data (base64). `spec` is the one renderTemplate() returned.
  */
 export function desiredSecret(
   es: KesExternalSecret,
@@ -381,15 +405,6 @@ export function desiredSecret(
   fetched: Record<string, Uint8Array>,
 ): DesiredSecret {
   const t: KesTemplate = spec.template ?? {};
-  const templated: string[] = [];
-  templatedStrings(t, "template", templated);
-  if (templated.length)
-    throw new CustosError(
-      "CUSTOS_TEMPLATE",
-      `${templated.join(", ")} use${templated.length === 1 ? "s" : ""} lodash templating, which Custos does not run: ` +
-        "use literal values, or migrate the object to an ESO ExternalSecret (custos migrate kes)",
-      { retryable: false },
-    );
   const data = dict<Uint8Array>();
   for (const [k, v] of Object.entries(stringMap(t.data, "template.data"))) data[k] = Buffer.from(v, "base64");
   Object.assign(data, fetched);

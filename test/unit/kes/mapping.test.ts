@@ -269,25 +269,6 @@ test("template: stringData > value > template.data, type from template.type then
   assert.equal(typed.type, "kubernetes.io/tls");
 });
 
-test("lodash templates are refused with a status naming where, never run", () => {
-  const es: KesExternalSecret = {
-    metadata: { name: "t" },
-    spec: {
-      backendType: "vault",
-      template: {
-        stringData: { cfg: "<%= JSON.parse(data.x).a %>" },
-        metadata: { labels: { v: "${data.v}" } },
-      },
-    },
-  };
-  assert.throws(
-    () => desiredSecret(es, normalize(es), {}),
-    (e) =>
-      isCustosError(e, "CUSTOS_TEMPLATE") &&
-      /template.stringData.cfg, template.metadata.labels.v use lodash templating/.test(e.message),
-  );
-});
-
 test("namespace annotations: naming and role patterns (unanchored), empty allows all, enforce needs them", () => {
   const spec: KesSpec = {
     backendType: "vault",
