@@ -616,7 +616,15 @@ spec:
   );
   await waitForData(ns, "aws-creds", (x) => x.access_key !== d.access_key);
   // deleted with revoke: true → the lease is revoked in Vault
-  await kubectl(env, ["delete", "vaultdynamicsecrets.secrets.hashicorp.com", "creds", "-n", ns, "--wait=true", "--timeout=30s"]);
+  await kubectl(env, [
+    "delete",
+    "vaultdynamicsecrets.secrets.hashicorp.com",
+    "creds",
+    "-n",
+    ns,
+    "--wait=true",
+    "--timeout=30s",
+  ]);
   const lookup = await vault
     .call("PUT", "sys/leases/lookup", { lease_id: reissued.secretLease!.id })
     .catch((e: unknown) => e);
