@@ -2,6 +2,7 @@
  * `custos csi-provider`: serves the Secrets Store CSI driver's provider API on unix sockets
  * (src/csi/). Runs as a DaemonSet next to the driver; the heavy modules load only when it runs.
  */
+import { runUntilSignalled } from "../until-signal.ts";
 import type { Command } from "@commander-js/extra-typings";
 import { Option } from "@commander-js/extra-typings";
 import { parseDuration } from "../../util/duration.ts";
@@ -83,17 +84,6 @@ export function registerCsiProviderCommand(program: Command): void {
         logLevel: o.logLevel,
         logFormat: o.logFormat,
       });
-      await new Promise<void>((resolve) => {
-        let signalled = false;
-        const stop = (): void => {
-          if (signalled) process.exit(1);
-          signalled = true;
-          setTimeout(() => process.exit(1), 15_000).unref();
-          void running.stop().then(resolve);
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-      });
-      process.exit(0);
+      await runUntilSignalled(() => running.stop());
     });
 }

@@ -6,6 +6,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { Option } from "@commander-js/extra-typings";
 import type { OperatorOptions } from "../../manager/index.ts";
 import { parseDuration } from "../../util/duration.ts";
+import { runUntilSignalled } from "../until-signal.ts";
 import { hardenIntrinsics } from "../../util/harden.ts";
 import { kesOptions } from "../../controllers/kes/config.ts";
 
@@ -174,19 +175,6 @@ export function registerOperatorCommand(program: Command): void {
       // every module the operator uses is loaded by now
       hardenIntrinsics();
       const op = await runOperator(options);
-      await new Promise<void>((resolve) => {
-        let signalled = false;
-        const stop = (): void => {
-          // a second signal, or a shutdown that outlives its grace period, ends the process at once
-          if (signalled) process.exit(1);
-          signalled = true;
-          setTimeout(() => process.exit(1), 15_000).unref();
-          void op.stop().then(resolve);
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-      });
-      // Open keep-alive sockets or watch streams must not keep a stopped operator alive.
-      process.exit(0);
+      await runUntilSignalled(() => op.stop());
     });
 }
