@@ -516,7 +516,10 @@ ${template}
   assert.equal(text("config.yml"), "db:\n  host: db.local\n  password: tpl-pass-1\n");
   assert.equal(text("keys"), "config;password;user;");
   assert.equal(text("password"), "tpl-pass-1", "the fetched values are there too, as KES merged them");
-  assert.equal((await kesStatus(n, "templated"))?.status, "SUCCESS");
+  // the status is written after the Secret: wait for it rather than race it
+  await eventually("templated SUCCESS", async () =>
+    (await kesStatus(n, "templated"))?.status === "SUCCESS" ? true : undefined,
+  );
 
   const expected: Record<string, RegExp> = {
     loop: /^ERROR, template stopped: it ran longer than its time budget/,
