@@ -143,3 +143,62 @@ export interface ProviderDeps {
   /** Registers a fetched secret value so no output can leak it, for as long as `owner` lives (default: the ambient owner). */
   redact(value: string | Uint8Array, owner?: object): void;
 }
+
+/**
+ * One entry of a PushSecret (ESO's PushSecretData), as a provider receives it. The controller has
+ * already resolved the source Secret (or generator), applied conversion and decided which entries
+ * exist; the provider only writes, checks and deletes remote data.
+ */
+export interface PushEntry {
+  /** `remoteRef.remoteKey`: the remote secret's name/path in the provider's terms. */
+  remoteKey: string;
+  /** `remoteRef.property`: write only this key of the remote secret (a Vault map key, a JSON field). */
+  property?: string | undefined;
+  /**
+   * The value: one Secret key's bytes (`match.secretKey` set), or the whole Secret's data map
+   * (`secretKey` absent: ESO pushes every key as one remote secret).
+   */
+  value: { kind: "bytes"; value: Uint8Array } | { kind: "map"; value: Record<string, Uint8Array> };
+  /** `data[].metadata` as written (Vault KV v2 custom metadata, AWS tags/description, ...). */
+  metadata?: unknown;
+  /**
+   * Replace: write when different. IfNotExists: leave an existing remote key (or property) alone.
+   * Either way a remote secret that another owner manages is never overwritten (ESO's
+   * `managed-by: external-secrets` marker) and a concurrent remote change is detected, not
+   * clobbered (Vault KV v2 check-and-set, AWS version ids): CUSTOS_PUSH_CONFLICT.
+   */
+  updatePolicy: "Replace" | "IfNotExists";
+}
+
+/** What a push did. `unchanged`: the remote already held these bytes (nothing written). */
+export type PushOutcome = "created" | "updated" | "unchanged" | "skipped";
+
+/** The remote reference of a pushed entry, for existence checks and remote cleanup. */
+export interface PushRef {
+  remoteKey: string;
+  property?: string | undefined;
+}
+
+/**
+ * The write side of a session, for providers that support PushSecret. Same session, same login:
+ * a store used both to read and to push logs in once.
+ */
+export interface PushSession {
+  push(entry: PushEntry): Promise<PushOutcome>;
+  /**
+   * Removes what was pushed (deletionPolicy: Delete): the property, or the whole remote secret when
+   * no property (or the last property) remains. Absent remote data is not an error. Never deletes
+   * a remote secret this operator does not manage.
+   */
+  deletePushed(ref: PushRef): Promise<void>;
+  /** Whether the remote key (and property, when given) exists. */
+  exists(ref: PushRef): Promise<boolean>;
+}
+
+/** A session that can push. */
+export function canPush(s: Session): s is Session & PushSession {
+  const p = s as Partial<PushSession>;
+  return (
+    typeof p.push === "function" && typeof p.deletePushed === "function" && typeof p.exists === "function"
+  );
+}

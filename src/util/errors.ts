@@ -37,6 +37,9 @@ export type CustosErrorCode =
   | "CUSTOS_THROTTLED"
   | "CUSTOS_STORE_UNREACHABLE"
   | "CUSTOS_STORE_ERROR"
+  // pushing: the remote changed under us (check-and-set), or another owner manages it
+  | "CUSTOS_PUSH_CONFLICT"
+  | "CUSTOS_PUSH_NOT_OURS"
   // sealing
   | "CUSTOS_UNSEAL_FAILED"
   | "CUSTOS_SEAL_FAILED"
@@ -66,6 +69,7 @@ const RETRYABLE = new Set<CustosErrorCode>([
   "CUSTOS_INTERNAL",
   "CUSTOS_WRITE_CONFLICT",
   "CUSTOS_NAMESPACE_UNKNOWN",
+  "CUSTOS_PUSH_CONFLICT",
 ]);
 
 export function isCustosError(e: unknown, code?: CustosErrorCode): e is CustosError {
