@@ -4,6 +4,7 @@
  */
 import type { Command } from "@commander-js/extra-typings";
 import { Option } from "@commander-js/extra-typings";
+import { logFormatOption, logLevelOption } from "../log-options.ts";
 import type { OperatorOptions } from "../../manager/index.ts";
 import { parseDuration } from "../../util/duration.ts";
 import { runUntilSignalled } from "../until-signal.ts";
@@ -109,16 +110,8 @@ export function registerOperatorCommand(program: Command): void {
       "--kes-aws-region <region>",
       "AWS region of KES objects without spec.region (AWS_REGION, default us-west-2)",
     )
-    .addOption(
-      new Option("--log-level <level>", "log level")
-        .choices(["trace", "debug", "info", "warn", "error"] as const)
-        .default("info" as const),
-    )
-    .addOption(
-      new Option("--log-format <format>", "log format")
-        .choices(["json", "text"] as const)
-        .default("json" as const),
-    )
+    .addOption(logLevelOption())
+    .addOption(logFormatOption())
     .action(async (o) => {
       const options: OperatorOptions = {
         ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
