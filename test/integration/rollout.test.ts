@@ -8,7 +8,7 @@ import { parse } from "yaml";
 import { sharedEnv } from "../env/shared.ts";
 import { KubeApi } from "../../src/kube/api.ts";
 import { RolloutController } from "../../src/controllers/rollout/controller.ts";
-import { reloaderHash, ANN } from "../../src/controllers/rollout/match.ts";
+import { configMapHash, reloaderHash, ANN } from "../../src/controllers/rollout/match.ts";
 import { silentLogger } from "../../src/util/log.ts";
 
 let api: KubeApi;
@@ -177,5 +177,91 @@ test("a Deployment applied a moment before its Secret changes is restarted (list
   await sleep(1500);
   const later = await api.get<Dep>(`/apis/apps/v1/namespaces/${ns}/deployments/later`);
   assert.equal(later.metadata.generation, 1);
+  await ctl.stop();
+});
+
+test("ConfigMaps as Reloader follows them: auto and named; binaryData counts; ignored with resources-to-ignore", async () => {
+  const ns = `cm-${randomBytes(3).toString("hex")}`;
+  await api.create("/api/v1/namespaces", { metadata: { name: ns } });
+  await api.create(`/api/v1/namespaces/${ns}/configmaps`, {
+    metadata: { name: "app-config" },
+    data: { "app.properties": "color=blue" },
+  });
+  const deployment = (name: string, annotations: Record<string, string>) => ({
+    metadata: { name, annotations },
+    spec: {
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: {
+          containers: [
+            { name: "sidecar", image: "busybox" },
+            { name: "app", image: "busybox", envFrom: [{ configMapRef: { name: "app-config" } }] },
+          ],
+        },
+      },
+    },
+  });
+  await api.create(`/apis/apps/v1/namespaces/${ns}/deployments`, deployment("auto", { [ANN.auto]: "true" }));
+  await api.create(
+    `/apis/apps/v1/namespaces/${ns}/deployments`,
+    deployment("named", { [ANN.configmapReload]: "app-.*" }),
+  );
+  await api.create(
+    `/apis/apps/v1/namespaces/${ns}/deployments`,
+    deployment("secrets-only", { [ANN.secretAuto]: "true" }),
+  );
+  const gen = async (name: string): Promise<number> =>
+    (await api.get<Dep>(`/apis/apps/v1/namespaces/${ns}/deployments/${name}`)).metadata.generation;
+  const g0 = { auto: await gen("auto"), named: await gen("named"), secretsOnly: await gen("secrets-only") };
+  const cmPath = `/api/v1/namespaces/${ns}/configmaps/app-config`;
+
+  // with ConfigMaps ignored, a change restarts nothing
+  const ignoring = new RolloutController({
+    api,
+    log: silentLogger,
+    namespace: ns,
+    strategy: "env-vars",
+    coalesceMs: 300,
+    ignore: new Set(["configMaps"]),
+  });
+  await ignoring.start();
+  assert.equal(ignoring.configMaps, undefined);
+  await api.mergePatch(cmPath, { data: { "app.properties": "color=green" } });
+  await sleep(1500);
+  await ignoring.stop();
+  assert.equal(await gen("auto"), g0.auto);
+
+  const ctl = new RolloutController({
+    api,
+    log: silentLogger,
+    namespace: ns,
+    strategy: "env-vars",
+    coalesceMs: 300,
+  });
+  await ctl.start();
+  await api.mergePatch(cmPath, { binaryData: { blob: Buffer.from([0, 1, 2]).toString("base64") } });
+  const expected = configMapHash(
+    { "app.properties": "color=green" },
+    { blob: Buffer.from([0, 1, 2]).toString("base64") },
+  );
+  for (const name of ["auto", "named"]) {
+    const d = await until(`${name} restarted`, async () => {
+      const dep = await api.get<Dep>(`/apis/apps/v1/namespaces/${ns}/deployments/${name}`);
+      return dep.spec.template.spec.containers.some((c) =>
+        c.env?.some((e) => e.name === "STAKATER_APP_CONFIG_CONFIGMAP" && e.value === expected),
+      )
+        ? dep
+        : undefined;
+    });
+    // auto: on the container that uses it; named: the same (it uses it too)
+    assert.equal(
+      d.spec.template.spec.containers.find((c) => c.env?.length)?.name,
+      "app",
+      `${name}: env var on the using container`,
+    );
+  }
+  await sleep(1000);
+  assert.equal(await gen("secrets-only"), g0.secretsOnly, "secret.reloader…/auto does not follow ConfigMaps");
   await ctl.stop();
 });

@@ -56,6 +56,12 @@ export function registerOperatorCommand(program: Command): void {
         .choices(["env-vars", "annotations"] as const)
         .default("env-vars" as const),
     )
+    .addOption(
+      new Option(
+        "--resources-to-ignore <kinds>",
+        "sources the rollout controller does not follow, as Reloader's flag: configMaps, secrets",
+      ).choices(["configMaps", "secrets", "configMaps,secrets", "secrets,configMaps"] as const),
+    )
     .option("--store-requeue-interval <duration>", "how often stores are re-validated", "5m")
     .option(
       "--allow-operator-identity-for-namespaced-stores",
@@ -140,6 +146,9 @@ export function registerOperatorCommand(program: Command): void {
           keyCn: o.keyCn,
         },
         reloadStrategy: o.reloadStrategy,
+        ...(o.resourcesToIgnore
+          ? { reloadIgnore: new Set(o.resourcesToIgnore.split(",") as ("secrets" | "configMaps")[]) }
+          : {}),
         storeRequeueMs: parseDuration(o.storeRequeueInterval),
         allowOperatorIdentityForNamespacedStores: o.allowOperatorIdentityForNamespacedStores,
         minRefreshIntervalMs: parseDuration(o.minRefreshInterval),

@@ -1,6 +1,7 @@
 /**
- * Restarts Deployments, StatefulSets and DaemonSets when the data of a Secret they opted in to
- * changes (Reloader's annotations and markers). Any Secret counts, not only those Custos writes.
+ * Restarts Deployments, StatefulSets and DaemonSets when the data of a Secret or ConfigMap they
+ * opted in to changes (Reloader's annotations and markers). Any Secret counts, not only those
+ * Custos writes; ConfigMaps unless `--resources-to-ignore configMaps`, as with Reloader.
  *
  * Only real data changes act: a watch update whose data hash differs from the previous object's.
  * The initial list (operator start, relists) only fills the cache, so restarts of the operator
@@ -15,7 +16,15 @@ import type { EventRecorder } from "../../kube/events.ts";
 import type { Logger } from "../../util/log.ts";
 import type { Metrics } from "../../manager/metrics.ts";
 import { errorMessage } from "../../util/errors.ts";
-import { reloaderHash, restartPatch, type Change, type Strategy, type Workload } from "./match.ts";
+import {
+  configMapHash,
+  reloaderHash,
+  restartPatch,
+  type Change,
+  type SourceKind,
+  type Strategy,
+  type Workload,
+} from "./match.ts";
 import { patchWorkload, restartsFor, type SecretChange } from "./restarts.ts";
 
 /** A watched Secret as the cache keeps it: identity, annotations and Reloader's hash of its data. */
@@ -36,6 +45,27 @@ export function secretForRollout(s: SecretObj): SecretObj {
   };
 }
 
+/** A watched ConfigMap as the cache keeps it: identity, annotations and Reloader's hash. */
+interface ConfigMapObj extends KubeObject {
+  data?: Record<string, string>;
+  binaryData?: Record<string, string>;
+  dataHash?: string;
+}
+
+/** Keeps what restarts need of a ConfigMap, never its data. */
+export function configMapForRollout(c: ConfigMapObj): ConfigMapObj {
+  const { name, namespace, uid, resourceVersion, annotations } = c.metadata;
+  return {
+    apiVersion: c.apiVersion,
+    kind: c.kind,
+    metadata: { name, namespace, uid, resourceVersion, ...(annotations ? { annotations } : {}) },
+    dataHash: c.dataHash ?? configMapHash(c.data, c.binaryData),
+  };
+}
+
+/** Reloader's `--resources-to-ignore` values. */
+export type IgnorableResource = "secrets" | "configMaps";
+
 export interface RolloutControllerDeps {
   api: KubeApi;
   log: Logger;
@@ -44,6 +74,8 @@ export interface RolloutControllerDeps {
   namespace?: string | undefined;
   strategy: Strategy;
   coalesceMs?: number;
+  /** Sources not watched (Reloader's --resources-to-ignore); default none. */
+  ignore?: ReadonlySet<IgnorableResource> | undefined;
 }
 
 /** Queue keys of namespace batches (workload keys are `Kind|ns/name`, never with this prefix). */
@@ -51,9 +83,10 @@ const NS_KEY = "namespace|";
 
 export class RolloutController {
   readonly name = "rollout";
-  readonly secrets: Informer<SecretObj>;
+  readonly secrets: Informer<SecretObj> | undefined;
+  readonly configMaps: Informer<ConfigMapObj> | undefined;
   readonly #queue: WorkQueue;
-  /** Secret changes not yet batched: namespace -> secret name -> the change. */
+  /** Source changes not yet batched: namespace -> `Kind/name` -> the change. */
   readonly #changed = new Map<string, Map<string, SecretChange>>();
   /** Restarts not yet applied: workload key -> the workload as listed, and the changes to record. */
   readonly #pending = new Map<string, { kind: Workload["kind"]; workload: Workload; changes: Change[] }>();
@@ -65,7 +98,12 @@ export class RolloutController {
     const onError = (e: unknown): void => {
       deps.log.warn({ err: errorMessage(e) }, "watch error; relisting");
     };
-    this.secrets = new Informer(deps.api, `/api/v1${ns}/secrets`, { onError, transform: secretForRollout });
+    this.secrets = deps.ignore?.has("secrets")
+      ? undefined
+      : new Informer(deps.api, `/api/v1${ns}/secrets`, { onError, transform: secretForRollout });
+    this.configMaps = deps.ignore?.has("configMaps")
+      ? undefined
+      : new Informer(deps.api, `/api/v1${ns}/configmaps`, { onError, transform: configMapForRollout });
     this.#queue = new WorkQueue({
       concurrency: 4,
       handler: async (key) => {
@@ -78,20 +116,30 @@ export class RolloutController {
         deps.log.warn({ workload: key, err: errorMessage(e) }, "restart failed");
       },
     });
-    this.secrets.on((event, secret, old) => {
-      if (!this.#started || event !== "update" || !old) return;
-      if (old.dataHash === secret.dataHash) return; // metadata-only change
-      this.#secretChanged(secret);
-    });
+    const follow =
+      (kind: SourceKind) =>
+      (event: string, obj: SecretObj | ConfigMapObj, old?: SecretObj | ConfigMapObj): void => {
+        if (!this.#started || event !== "update" || !old) return;
+        if (old.dataHash === obj.dataHash) return; // metadata-only change
+        this.#sourceChanged(kind, obj);
+      };
+    this.secrets?.on(follow("Secret"));
+    this.configMaps?.on(follow("ConfigMap"));
   }
 
-  #secretChanged(secret: SecretObj): void {
-    const namespace = secret.metadata.namespace ?? "";
-    const name = secret.metadata.name ?? "";
+  #sourceChanged(kind: SourceKind, obj: KubeObject): void {
+    const namespace = obj.metadata.namespace ?? "";
+    const name = obj.metadata.name ?? "";
     const changes = this.#changed.get(namespace) ?? new Map<string, SecretChange>();
-    changes.set(name, { ref: { name, namespace, annotations: secret.metadata.annotations } });
+    changes.set(`${kind}/${name}`, { ref: { kind, name, namespace, annotations: obj.metadata.annotations } });
     this.#changed.set(namespace, changes);
     this.#queue.addAfter(NS_KEY + namespace, this.deps.coalesceMs ?? 1000, "urgent");
+  }
+
+  /** The cached hash of a followed source, if it is still there. */
+  #hashOf(kind: SourceKind, namespace: string, name: string): string | undefined {
+    const cache = kind === "ConfigMap" ? this.configMaps : this.secrets;
+    return cache?.get(`${namespace}/${name}`)?.dataHash;
   }
 
   /** One batch of a namespace's changes: list its workloads, queue one patch per workload. */
@@ -114,14 +162,15 @@ export class RolloutController {
       const prev = this.#pending.get(key)?.changes ?? [];
       const fresh: Change[] = [];
       for (const ref of r.secrets) {
-        const s = this.secrets.get(`${namespace}/${ref.name}`);
-        if (s) fresh.push({ secret: ref, hash: s.dataHash ?? reloaderHash(s.data) });
+        const hash = this.#hashOf(ref.kind ?? "Secret", namespace, ref.name);
+        if (hash) fresh.push({ secret: ref, hash });
       }
-      const names = new Set(fresh.map((c) => c.secret.name));
+      const id = (c: Change): string => `${c.secret.kind ?? "Secret"}/${c.secret.name}`;
+      const names = new Set(fresh.map(id));
       this.#pending.set(key, {
         kind: r.kind,
         workload: r.workload,
-        changes: [...prev.filter((c) => !names.has(c.secret.name)), ...fresh],
+        changes: [...prev.filter((c) => !names.has(id(c))), ...fresh],
       });
       this.#queue.add(key, "urgent");
     }
@@ -141,18 +190,18 @@ export class RolloutController {
       if (!this.#pending.has(key)) this.#pending.set(key, pending);
       throw e;
     }
-    const names = changes.map((c) => c.secret.name).join(", ");
+    const names = changes.map((c) => `${c.secret.kind ?? "Secret"} ${c.secret.name}`).join(", ");
     this.deps.metrics?.rollouts.inc({ kind, strategy: this.deps.strategy });
     this.deps.events?.record(
       { ...w, apiVersion: "apps/v1", kind },
       "Normal",
       "Reloaded",
-      `Restarted because Secret ${names} changed`,
+      `Restarted because ${names} changed`,
     );
     this.deps.log.info(
       {
         workload: `${kind}/${w.metadata.namespace ?? ""}/${w.metadata.name ?? ""}`,
-        secrets: names,
+        sources: names,
         strategy: this.deps.strategy,
       },
       "workload restarted",
@@ -160,13 +209,13 @@ export class RolloutController {
   }
 
   async start(): Promise<void> {
-    await this.secrets.start();
+    await Promise.all([this.secrets?.start(), this.configMaps?.start()]);
     this.#started = true;
     this.#queue.start();
   }
 
   async stop(): Promise<void> {
     await this.#queue.shutdown();
-    await this.secrets.stop();
+    await Promise.all([this.secrets?.stop(), this.configMaps?.stop()]);
   }
 }

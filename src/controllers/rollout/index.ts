@@ -10,4 +10,5 @@ export const rolloutController: ControllerFactory = ({ api, log, metrics, events
     events,
     namespace: options.namespace,
     strategy: options.reloadStrategy,
+    ignore: options.reloadIgnore,
   });
