@@ -265,3 +265,122 @@ test("ConfigMaps as Reloader follows them: auto and named; binaryData counts; ig
   assert.equal(await gen("secrets-only"), g0.secretsOnly, "secret.reloader…/auto does not follow ConfigMaps");
   await ctl.stop();
 });
+
+test("CronJobs get a Job from their template (once per rotation) and Argo Rollouts are patched when their CRD is served", async () => {
+  // Argo Rollouts' CRD (group, names and scope as Argo's; the schema left open as its own is huge)
+  await api
+    .create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", {
+      metadata: { name: "rollouts.argoproj.io" },
+      spec: {
+        group: "argoproj.io",
+        scope: "Namespaced",
+        names: { kind: "Rollout", plural: "rollouts", singular: "rollout", listKind: "RolloutList" },
+        versions: [
+          {
+            name: "v1alpha1",
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
+          },
+        ],
+      },
+    })
+    .catch((e: unknown) => {
+      if ((e as { status?: number }).status !== 409) throw e;
+    });
+  await until("the Rollout CRD served", async () =>
+    (
+      await api.get<{ resources?: { name: string }[] }>("/apis/argoproj.io/v1alpha1").catch(() => undefined)
+    )?.resources?.some((r) => r.name === "rollouts")
+      ? true
+      : undefined,
+  );
+  const ns = `cron-${randomBytes(3).toString("hex")}`;
+  await api.create("/api/v1/namespaces", { metadata: { name: ns } });
+  await api.create(`/api/v1/namespaces/${ns}/secrets`, { metadata: { name: "db" }, data: { k: b64("0") } });
+  const podSpec = {
+    restartPolicy: "Never",
+    containers: [{ name: "c", image: "busybox", envFrom: [{ secretRef: { name: "db" } }] }],
+  };
+  await api.create(`/apis/batch/v1/namespaces/${ns}/cronjobs`, {
+    metadata: { name: "nightly", annotations: { [ANN.auto]: "true" } },
+    spec: {
+      schedule: "0 3 * * *",
+      suspend: true,
+      jobTemplate: { metadata: { labels: { team: "a" } }, spec: { template: { spec: podSpec } } },
+    },
+  });
+  await api.create(`/apis/argoproj.io/v1alpha1/namespaces/${ns}/rollouts`, {
+    apiVersion: "argoproj.io/v1alpha1",
+    kind: "Rollout",
+    metadata: { name: "canary", annotations: { [ANN.secretReload]: "db" } },
+    spec: {
+      template: {
+        spec: {
+          containers: [
+            { name: "side", image: "busybox", env: [{ name: "KEEP", value: "1" }] },
+            { name: "app", image: "busybox", envFrom: [{ secretRef: { name: "db" } }] },
+          ],
+        },
+      },
+    },
+  });
+  await api.create(`/apis/argoproj.io/v1alpha1/namespaces/${ns}/rollouts`, {
+    apiVersion: "argoproj.io/v1alpha1",
+    kind: "Rollout",
+    metadata: {
+      name: "restarted",
+      annotations: { [ANN.secretReload]: "db", [ANN.rolloutStrategy]: "restart" },
+    },
+    spec: { template: { spec: { containers: [{ name: "app", image: "busybox" }] } } },
+  });
+  const ctl = new RolloutController({
+    api,
+    log: silentLogger,
+    namespace: ns,
+    strategy: "env-vars",
+    coalesceMs: 300,
+  });
+  await ctl.start();
+  await api.mergePatch(`/api/v1/namespaces/${ns}/secrets/db`, { data: { k: b64("1") } });
+  const expected = reloaderHash({ k: b64("1") });
+
+  interface Job {
+    metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  }
+  const jobs = await until("a Job from the CronJob", async () => {
+    const l = await api.list<Job>(`/apis/batch/v1/namespaces/${ns}/jobs`);
+    return l.items.length ? l.items : undefined;
+  });
+  assert.equal(jobs.length, 1);
+  assert.match(jobs[0]!.metadata.name, /^nightly-[0-9a-f]{10}$/);
+  assert.equal(jobs[0]!.metadata.annotations?.["cronjob.kubernetes.io/instantiate"], "manual");
+  assert.equal(jobs[0]!.metadata.labels?.team, "a");
+
+  interface Rollout {
+    spec: {
+      restartAt?: string;
+      template: { spec: { containers: { name: string; env?: { name: string; value?: string }[] }[] } };
+    };
+  }
+  const canary = await until("the Rollout's marker", async () => {
+    const r = await api.get<Rollout>(`/apis/argoproj.io/v1alpha1/namespaces/${ns}/rollouts/canary`);
+    const app = r.spec.template.spec.containers.find((c) => c.name === "app");
+    return app?.env?.some((e) => e.name === "STAKATER_DB_SECRET" && e.value === expected) ? r : undefined;
+  });
+  assert.deepEqual(
+    canary.spec.template.spec.containers.find((c) => c.name === "side")?.env,
+    [{ name: "KEEP", value: "1" }],
+    "the other container is kept whole",
+  );
+  const restarted = await until("restartAt", async () => {
+    const r = await api.get<Rollout>(`/apis/argoproj.io/v1alpha1/namespaces/${ns}/rollouts/restarted`);
+    return r.spec.restartAt ? r : undefined;
+  });
+  assert.equal(
+    restarted.spec.template.spec.containers[0]?.env,
+    undefined,
+    "restart strategy leaves the template",
+  );
+  await ctl.stop();
+});

@@ -18,6 +18,7 @@ import type { Metrics } from "../../manager/metrics.ts";
 import { errorMessage } from "../../util/errors.ts";
 import {
   configMapHash,
+  jobFromCronJob,
   reloaderHash,
   restartPatch,
   type Change,
@@ -25,7 +26,7 @@ import {
   type Strategy,
   type Workload,
 } from "./match.ts";
-import { patchWorkload, restartsFor, type SecretChange } from "./restarts.ts";
+import { ARGO_ROLLOUT, createJob, patchWorkload, restartsFor, type SecretChange } from "./restarts.ts";
 
 /** A watched Secret as the cache keeps it: identity, annotations and Reloader's hash of its data. */
 interface SecretObj extends KubeObject {
@@ -92,6 +93,8 @@ export class RolloutController {
   readonly #pending = new Map<string, { kind: Workload["kind"]; workload: Workload; changes: Change[] }>();
   /** The Secret cache is synced: changes seen from now on are real changes. */
   #started = false;
+  /** Whether Argo Rollouts are served, and when that was last asked (the CRD may come later). */
+  #argo: { served: boolean; at: number } | undefined;
 
   constructor(readonly deps: RolloutControllerDeps) {
     const ns = deps.namespace ? `/namespaces/${deps.namespace}` : "";
@@ -149,7 +152,9 @@ export class RolloutController {
     if (!changes?.size) return;
     let restarts;
     try {
-      restarts = await restartsFor(this.deps.api, namespace, [...changes.values()]);
+      restarts = await restartsFor(this.deps.api, namespace, [...changes.values()], {
+        argoRollouts: await this.#argoServed(),
+      });
     } catch (e) {
       // keep the batch for the retry, without losing changes that arrived meanwhile
       const now = this.#changed.get(namespace) ?? new Map<string, SecretChange>();
@@ -176,15 +181,33 @@ export class RolloutController {
     }
   }
 
+  /** Asked at most every 5 minutes: one GET of the group's discovery document. */
+  async #argoServed(): Promise<boolean> {
+    const now = Date.now();
+    if (this.#argo && now - this.#argo.at < 300_000) return this.#argo.served;
+    // not installed (404) or not readable: CronJobs and apps/v1 workloads still work
+    const served = await this.deps.api
+      .get<{ resources?: { name: string }[] }>(ARGO_ROLLOUT.path)
+      .then((doc) => !!doc.resources?.some((r) => r.name === ARGO_ROLLOUT.plural))
+      .catch(() => false);
+    this.#argo = { served, at: now };
+    return served;
+  }
+
   async #process(key: string): Promise<void> {
     const pending = this.#pending.get(key);
     this.#pending.delete(key);
     if (!pending?.changes.length) return;
     const { kind, workload: w, changes } = pending;
-    const patch = restartPatch(w, changes, this.deps.strategy, new Date());
-    if (!patch) return;
     try {
-      await patchWorkload(this.deps.api, kind, w.metadata.namespace ?? "", w.metadata.name ?? "", patch);
+      if (kind === "CronJob") {
+        const job = jobFromCronJob(w, changes);
+        if (!job || !(await createJob(this.deps.api, job))) return;
+      } else {
+        const patch = restartPatch(w, changes, this.deps.strategy, new Date());
+        if (!patch) return;
+        await patchWorkload(this.deps.api, kind, w.metadata.namespace ?? "", w.metadata.name ?? "", patch);
+      }
     } catch (e) {
       // keep what still has to be applied for the retry (a newer batch supersedes it)
       if (!this.#pending.has(key)) this.#pending.set(key, pending);
@@ -193,7 +216,11 @@ export class RolloutController {
     const names = changes.map((c) => `${c.secret.kind ?? "Secret"} ${c.secret.name}`).join(", ");
     this.deps.metrics?.rollouts.inc({ kind, strategy: this.deps.strategy });
     this.deps.events?.record(
-      { ...w, apiVersion: "apps/v1", kind },
+      {
+        ...w,
+        apiVersion: kind === "CronJob" ? "batch/v1" : kind === "Rollout" ? "argoproj.io/v1alpha1" : "apps/v1",
+        kind,
+      },
       "Normal",
       "Reloaded",
       `Restarted because ${names} changed`,

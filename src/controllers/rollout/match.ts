@@ -27,6 +27,8 @@ export const ANN = {
   configmapReload: "configmap.reloader.stakater.com/reload",
   configmapExclude: "configmaps.exclude.reloader.stakater.com/reload",
   lastReloadedFrom: "reloader.stakater.com/last-reloaded-from",
+  /** On an Argo Rollout: `restart` sets spec.restartAt instead of changing the pod template. */
+  rolloutStrategy: "reloader.stakater.com/rollout-strategy",
 } as const;
 
 /** What a workload follows: a Secret or a ConfigMap. */
@@ -54,10 +56,21 @@ export interface PodSpec {
   }[];
 }
 
+/**
+ * A workload as the decisions see it. A CronJob is seen through its job template: `spec.template`
+ * is `spec.jobTemplate.spec.template` and `jobTemplate` is kept to create Jobs from. A `Rollout`
+ * is an Argo Rollout (argoproj.io/v1alpha1).
+ */
 export interface Workload {
-  kind: "Deployment" | "StatefulSet" | "DaemonSet";
-  metadata: { name?: string; namespace?: string; annotations?: Record<string, string> };
-  spec?: { template?: { metadata?: { annotations?: Record<string, string> }; spec?: PodSpec } };
+  kind: "Deployment" | "StatefulSet" | "DaemonSet" | "CronJob" | "Rollout";
+  metadata: { name?: string; namespace?: string; uid?: string; annotations?: Record<string, string> };
+  spec?: {
+    template?: { metadata?: { annotations?: Record<string, string> }; spec?: PodSpec };
+    jobTemplate?: {
+      metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+      spec?: Record<string, unknown>;
+    };
+  };
 }
 
 /** A changed Secret or ConfigMap (`kind` absent: a Secret). */
@@ -243,6 +256,82 @@ export interface Change {
  * template, or undefined when the template already carries them (restarts are idempotent).
  */
 export function restartPatch(
+  w: Workload,
+  changes: Change[],
+  strategy: Strategy,
+  now: Date,
+): Record<string, unknown> | undefined {
+  if (w.kind === "Rollout") return argoRolloutPatch(w, changes, strategy, now);
+  return templatePatch(w, changes, strategy, now);
+}
+
+/**
+ * An Argo Rollout takes a JSON merge patch (no strategic merge for custom resources), which
+ * replaces lists whole: the env-vars change is sent as the complete container list. With
+ * `reloader.stakater.com/rollout-strategy: restart` the Rollout is restarted through
+ * `spec.restartAt` and its template is left alone, as Reloader does.
+ */
+function argoRolloutPatch(
+  w: Workload,
+  changes: Change[],
+  strategy: Strategy,
+  now: Date,
+): Record<string, unknown> | undefined {
+  if (w.metadata.annotations?.[ANN.rolloutStrategy] === "restart")
+    return changes.length ? { spec: { restartAt: now.toISOString().replace(/\.\d{3}Z$/, "Z") } } : undefined;
+  const patch = templatePatch(w, changes, strategy, now);
+  const containers = w.spec?.template?.spec?.containers;
+  const byName = (patch as { spec?: { template?: { spec?: { containers?: Container[] } } } } | undefined)
+    ?.spec?.template?.spec?.containers;
+  if (!patch || !byName || !containers) return patch;
+  const merged = containers.map((c) => {
+    const add = byName.find((p) => p.name === c.name)?.env ?? [];
+    if (!add.length) return c;
+    const names = new Set(add.map((e) => e.name));
+    return { ...c, env: [...(c.env ?? []).filter((e) => !names.has(e.name)), ...add] };
+  });
+  return { spec: { template: { spec: { containers: merged } } } };
+}
+
+/** The Job Reloader creates from a CronJob when a source changes (`kubectl create job --from`). */
+export function jobFromCronJob(cj: Workload, changes: Change[]): Record<string, unknown> | undefined {
+  const t = cj.spec?.jobTemplate;
+  if (!t?.spec || !changes.length || !cj.metadata.uid) return undefined;
+  // named by the changes, not generated: a retry after a lost answer finds it (409), and never
+  // starts a second Job for the same rotation
+  const id = createHash("sha256")
+    .update(
+      changes
+        .map((c) => `${c.secret.kind ?? "Secret"}/${c.secret.name}=${c.hash}`)
+        .sort()
+        .join(";"),
+    )
+    .digest("hex")
+    .slice(0, 10);
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: {
+      name: `${(cj.metadata.name ?? "").slice(0, 52)}-${id}`,
+      namespace: cj.metadata.namespace,
+      annotations: { ...(t.metadata?.annotations ?? {}), "cronjob.kubernetes.io/instantiate": "manual" },
+      ...(t.metadata?.labels ? { labels: t.metadata.labels } : {}),
+      ownerReferences: [
+        {
+          apiVersion: "batch/v1",
+          kind: "CronJob",
+          name: cj.metadata.name,
+          uid: cj.metadata.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    spec: t.spec,
+  };
+}
+
+function templatePatch(
   w: Workload,
   changes: Change[],
   strategy: Strategy,

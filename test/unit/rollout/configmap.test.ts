@@ -5,6 +5,7 @@ import {
   ANN,
   configMapHash,
   envVarName,
+  jobFromCronJob,
   restartPatch,
   shouldRestart,
   type PodSpec,
@@ -170,4 +171,89 @@ test("a Secret and a ConfigMap of the same name are two changes with two env var
     p.spec.template.spec.containers[0]?.env.map((e) => e.name),
     ["STAKATER_CFG_CONFIGMAP", "STAKATER_CFG_SECRET"],
   );
+});
+
+test("CronJob: the Job Reloader creates, named by the rotation so a retry never starts a second one", () => {
+  const cj: Workload = {
+    kind: "CronJob",
+    metadata: { name: "nightly", namespace: "ns", uid: "u1", annotations: { [ANN.auto]: "true" } },
+    spec: {
+      template: { spec: { containers: [{ name: "c" }] } },
+      jobTemplate: {
+        metadata: { labels: { team: "a" }, annotations: { note: "x" } },
+        spec: { template: { spec: { containers: [{ name: "c" }], restartPolicy: "Never" } } },
+      },
+    },
+  };
+  const job = jobFromCronJob(cj, [{ secret: cm(), hash: "h1" }]) as {
+    metadata: {
+      name: string;
+      labels: Record<string, string>;
+      annotations: Record<string, string>;
+      ownerReferences: { kind: string; uid: string; controller: boolean }[];
+    };
+    spec: unknown;
+  };
+  assert.match(job.metadata.name, /^nightly-[0-9a-f]{10}$/);
+  assert.deepEqual(job.metadata.annotations, { note: "x", "cronjob.kubernetes.io/instantiate": "manual" });
+  assert.deepEqual(job.metadata.labels, { team: "a" });
+  assert.deepEqual(
+    job.metadata.ownerReferences.map((o) => [o.kind, o.uid, o.controller]),
+    [["CronJob", "u1", true]],
+  );
+  assert.deepEqual(job.spec, cj.spec!.jobTemplate!.spec);
+  const again = jobFromCronJob(cj, [{ secret: cm(), hash: "h1" }]) as { metadata: { name: string } };
+  const next = jobFromCronJob(cj, [{ secret: cm(), hash: "h2" }]) as { metadata: { name: string } };
+  assert.equal(again.metadata.name, job.metadata.name);
+  assert.notEqual(next.metadata.name, job.metadata.name);
+  // a 52-character CronJob name still gives a valid 63-character Job name
+  const long = jobFromCronJob({ ...cj, metadata: { ...cj.metadata, name: "x".repeat(52) } }, [
+    { secret: cm(), hash: "h1" },
+  ]) as { metadata: { name: string } };
+  assert.equal(long.metadata.name.length, 63);
+});
+
+test("Argo Rollout: a merge patch with the whole container list; rollout-strategy restart sets restartAt", () => {
+  const r: Workload = {
+    kind: "Rollout",
+    metadata: { name: "canary", namespace: "ns", annotations: { [ANN.auto]: "true" } },
+    spec: {
+      template: {
+        spec: {
+          containers: [
+            { name: "side", env: [{ name: "KEEP", value: "1" }] },
+            {
+              name: "app",
+              env: [
+                { name: "STAKATER_CFG_CONFIGMAP", value: "old" },
+                { name: "C", valueFrom: { configMapKeyRef: { name: "cfg" } } },
+              ],
+            },
+          ],
+        },
+      },
+    },
+  };
+  const p = restartPatch(r, [{ secret: cm(), hash: "new" }], "env-vars", new Date(0)) as {
+    spec: { template: { spec: { containers: { name: string; env: { name: string; value?: string }[] }[] } } };
+  };
+  const [side, app] = p.spec.template.spec.containers;
+  assert.deepEqual(side, { name: "side", env: [{ name: "KEEP", value: "1" }] }); // kept: merge patch replaces lists
+  assert.deepEqual(
+    app?.env.map((e) => [e.name, e.value]),
+    [
+      ["C", undefined],
+      ["STAKATER_CFG_CONFIGMAP", "new"],
+    ],
+  );
+  const restart = restartPatch(
+    {
+      ...r,
+      metadata: { ...r.metadata, annotations: { [ANN.auto]: "true", [ANN.rolloutStrategy]: "restart" } },
+    },
+    [{ secret: cm(), hash: "new" }],
+    "env-vars",
+    new Date(Date.UTC(2026, 11, 2, 4, 0, 0, 123)),
+  );
+  assert.deepEqual(restart, { spec: { restartAt: "2026-12-02T04:00:00Z" } });
 });
