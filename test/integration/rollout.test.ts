@@ -384,3 +384,39 @@ test("CronJobs get a Job from their template (once per rotation) and Argo Rollou
   );
   await ctl.stop();
 });
+
+test("--reload-on-create and --reload-on-delete: a Secret created or deleted while running restarts its workloads", async () => {
+  const ns = `ondel-${randomBytes(3).toString("hex")}`;
+  await api.create("/api/v1/namespaces", { metadata: { name: ns } });
+  await api.create(`/apis/apps/v1/namespaces/${ns}/deployments`, {
+    metadata: { name: "w", annotations: { [ANN.secretReload]: "late" } },
+    spec: {
+      selector: { matchLabels: { app: "w" } },
+      template: {
+        metadata: { labels: { app: "w" } },
+        spec: { containers: [{ name: "c", image: "busybox" }] },
+      },
+    },
+  });
+  const marker = async (): Promise<string | undefined> =>
+    (
+      await api.get<Dep>(`/apis/apps/v1/namespaces/${ns}/deployments/w`)
+    ).spec.template.spec.containers[0]?.env?.find((e) => e.name === "STAKATER_LATE_SECRET")?.value;
+  const ctl = new RolloutController({
+    api,
+    log: silentLogger,
+    namespace: ns,
+    strategy: "env-vars",
+    coalesceMs: 300,
+    reloadOnCreate: true,
+    reloadOnDelete: true,
+  });
+  await ctl.start();
+  await api.create(`/api/v1/namespaces/${ns}/secrets`, { metadata: { name: "late" }, data: { k: b64("v") } });
+  const created = reloaderHash({ k: b64("v") });
+  await until("restart on create", async () => ((await marker()) === created ? true : undefined));
+  await api.delete(`/api/v1/namespaces/${ns}/secrets/late`);
+  const empty = reloaderHash({});
+  await until("restart on delete", async () => ((await marker()) === empty ? true : undefined));
+  await ctl.stop();
+});

@@ -62,6 +62,21 @@ export function registerOperatorCommand(program: Command): void {
         "sources the rollout controller does not follow, as Reloader's flag: configMaps, secrets",
       ).choices(["configMaps", "secrets", "configMaps,secrets", "secrets,configMaps"] as const),
     )
+    .option(
+      "--auto-reload-all",
+      'restart every workload that uses a changed Secret/ConfigMap, unless it is annotated reloader.stakater.com/auto: "false" (Reloader\'s flag)',
+      false,
+    )
+    .option(
+      "--reload-on-create",
+      "a Secret/ConfigMap created while running restarts its workloads (Reloader's flag)",
+      false,
+    )
+    .option(
+      "--reload-on-delete",
+      "a deleted Secret/ConfigMap restarts its workloads (Reloader's flag)",
+      false,
+    )
     .option("--store-requeue-interval <duration>", "how often stores are re-validated", "5m")
     .option(
       "--allow-operator-identity-for-namespaced-stores",
@@ -146,6 +161,11 @@ export function registerOperatorCommand(program: Command): void {
           keyCn: o.keyCn,
         },
         reloadStrategy: o.reloadStrategy,
+        reloadSwitches: {
+          autoReloadAll: o.autoReloadAll,
+          onCreate: o.reloadOnCreate,
+          onDelete: o.reloadOnDelete,
+        },
         ...(o.resourcesToIgnore
           ? { reloadIgnore: new Set(o.resourcesToIgnore.split(",") as ("secrets" | "configMaps")[]) }
           : {}),

@@ -77,7 +77,16 @@ export interface RolloutControllerDeps {
   coalesceMs?: number;
   /** Sources not watched (Reloader's --resources-to-ignore); default none. */
   ignore?: ReadonlySet<IgnorableResource> | undefined;
+  /** Reloader's --auto-reload-all: workloads follow what they use unless they opt out. */
+  autoReloadAll?: boolean | undefined;
+  /** Reloader's --reload-on-create: a source created while running counts as a change. */
+  reloadOnCreate?: boolean | undefined;
+  /** Reloader's --reload-on-delete: a deleted source counts as a change to nothing. */
+  reloadOnDelete?: boolean | undefined;
 }
+
+/** Reloader's hash of no data: what a deleted source is recorded as. */
+const EMPTY_HASH = reloaderHash({});
 
 /** Queue keys of namespace batches (workload keys are `Kind|ns/name`, never with this prefix). */
 const NS_KEY = "namespace|";
@@ -122,19 +131,23 @@ export class RolloutController {
     const follow =
       (kind: SourceKind) =>
       (event: string, obj: SecretObj | ConfigMapObj, old?: SecretObj | ConfigMapObj): void => {
-        if (!this.#started || event !== "update" || !old) return;
-        if (old.dataHash === obj.dataHash) return; // metadata-only change
-        this.#sourceChanged(kind, obj);
+        if (!this.#started) return; // the initial list only fills the cache
+        if (event === "add" && deps.reloadOnCreate) this.#sourceChanged(kind, obj);
+        else if (event === "delete" && deps.reloadOnDelete) this.#sourceChanged(kind, obj, EMPTY_HASH);
+        else if (event === "update" && old && old.dataHash !== obj.dataHash) this.#sourceChanged(kind, obj);
       };
     this.secrets?.on(follow("Secret"));
     this.configMaps?.on(follow("ConfigMap"));
   }
 
-  #sourceChanged(kind: SourceKind, obj: KubeObject): void {
+  #sourceChanged(kind: SourceKind, obj: KubeObject, goneHash?: string): void {
     const namespace = obj.metadata.namespace ?? "";
     const name = obj.metadata.name ?? "";
     const changes = this.#changed.get(namespace) ?? new Map<string, SecretChange>();
-    changes.set(`${kind}/${name}`, { ref: { kind, name, namespace, annotations: obj.metadata.annotations } });
+    changes.set(`${kind}/${name}`, {
+      ref: { kind, name, namespace, annotations: obj.metadata.annotations },
+      hash: goneHash,
+    });
     this.#changed.set(namespace, changes);
     this.#queue.addAfter(NS_KEY + namespace, this.deps.coalesceMs ?? 1000, "urgent");
   }
@@ -154,6 +167,7 @@ export class RolloutController {
     try {
       restarts = await restartsFor(this.deps.api, namespace, [...changes.values()], {
         argoRollouts: await this.#argoServed(),
+        autoReloadAll: this.deps.autoReloadAll,
       });
     } catch (e) {
       // keep the batch for the retry, without losing changes that arrived meanwhile
@@ -167,7 +181,9 @@ export class RolloutController {
       const prev = this.#pending.get(key)?.changes ?? [];
       const fresh: Change[] = [];
       for (const ref of r.secrets) {
-        const hash = this.#hashOf(ref.kind ?? "Secret", namespace, ref.name);
+        const hash =
+          changes.get(`${ref.kind ?? "Secret"}/${ref.name}`)?.hash ??
+          this.#hashOf(ref.kind ?? "Secret", namespace, ref.name);
         if (hash) fresh.push({ secret: ref, hash });
       }
       const id = (c: Change): string => `${c.secret.kind ?? "Secret"}/${c.secret.name}`;

@@ -11,4 +11,7 @@ export const rolloutController: ControllerFactory = ({ api, log, metrics, events
     namespace: options.namespace,
     strategy: options.reloadStrategy,
     ignore: options.reloadIgnore,
+    autoReloadAll: options.reloadSwitches?.autoReloadAll,
+    reloadOnCreate: options.reloadSwitches?.onCreate,
+    reloadOnDelete: options.reloadSwitches?.onDelete,
   });

@@ -208,7 +208,13 @@ export function references(spec: PodSpec | undefined, name: string, kind: Source
   return (spec.volumes ?? []).some((v) => volumeUses(v, name, kind));
 }
 
-export function shouldRestart(w: Workload, source: SecretRef): boolean {
+/** Reloader's cluster-wide switches that change decisions. */
+export interface MatchOptions {
+  /** `--auto-reload-all`: every workload follows the sources it uses unless it says `auto: "false"`. */
+  autoReloadAll?: boolean | undefined;
+}
+
+export function shouldRestart(w: Workload, source: SecretRef, opts: MatchOptions = {}): boolean {
   if (w.metadata.namespace !== source.namespace) return false;
   if (source.annotations?.[ANN.ignore] === "true") return false;
   const kind = kindOf(source);
@@ -221,7 +227,8 @@ export function shouldRestart(w: Workload, source: SecretRef): boolean {
   const auto =
     a[ANN.auto] === "true" ||
     a[k.auto] === "true" ||
-    (a[ANN.search] === "true" && source.annotations?.[ANN.match] === "true");
+    (a[ANN.search] === "true" && source.annotations?.[ANN.match] === "true") ||
+    (!!opts.autoReloadAll && a[ANN.auto] !== "false" && a[k.auto] !== "false");
   return auto && references(w.spec?.template?.spec, source.name, kind);
 }
 

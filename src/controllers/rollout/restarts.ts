@@ -6,7 +6,7 @@
  */
 import { isConflict, type KubeApi } from "../../kube/api.ts";
 import { CustosError } from "../../util/errors.ts";
-import { shouldRestart, type SecretRef, type Workload } from "./match.ts";
+import { shouldRestart, type MatchOptions, type SecretRef, type Workload } from "./match.ts";
 
 export const WORKLOAD_KINDS = [
   { kind: "Deployment", plural: "deployments" },
@@ -15,7 +15,7 @@ export const WORKLOAD_KINDS = [
 ] as const;
 
 /** What a batch lists besides apps/v1: CronJobs always, Argo Rollouts where their CRD is served. */
-export interface ListOptions {
+export interface ListOptions extends MatchOptions {
   argoRollouts?: boolean;
 }
 
@@ -37,9 +37,11 @@ function cronJobWorkload(cj: ListedCronJob): Workload {
   };
 }
 
-/** A Secret whose data changed. */
+/** A Secret or ConfigMap whose data changed (or that was created or deleted, when those count). */
 export interface SecretChange {
   ref: SecretRef;
+  /** The hash to record when the source is gone (deleted): Reloader's hash of nothing. */
+  hash?: string | undefined;
 }
 
 export interface Restart {
@@ -79,7 +81,7 @@ export async function restartsFor(
   }
   const out: Restart[] = [];
   for (const workload of workloads) {
-    const secrets = changes.filter((c) => shouldRestart(workload, c.ref)).map((c) => c.ref);
+    const secrets = changes.filter((c) => shouldRestart(workload, c.ref, opts)).map((c) => c.ref);
     if (secrets.length) out.push({ kind: workload.kind, workload, secrets });
   }
   return out;

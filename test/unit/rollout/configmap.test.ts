@@ -257,3 +257,18 @@ test("Argo Rollout: a merge patch with the whole container list; rollout-strateg
   );
   assert.deepEqual(restart, { spec: { restartAt: "2026-12-02T04:00:00Z" } });
 });
+
+test("--auto-reload-all: workloads follow what they use unless they opt out; unused sources still do nothing", () => {
+  const all = { autoReloadAll: true };
+  assert.equal(shouldRestart(wl({}), cm(), all), true);
+  assert.equal(shouldRestart(wl({}), cm()), false, "off by default");
+  assert.equal(shouldRestart(wl({}, "none"), cm(), all), false, "needs a reference, as auto does");
+  assert.equal(shouldRestart(wl({ [ANN.auto]: "false" }), cm(), all), false);
+  assert.equal(shouldRestart(wl({ [ANN.configmapAuto]: "false" }), cm(), all), false);
+  assert.equal(
+    shouldRestart(wl({ [ANN.secretAuto]: "false" }), cm(), all),
+    true,
+    "a Secret opt-out is not a ConfigMap one",
+  );
+  assert.equal(shouldRestart(wl({}), cm({ [ANN.ignore]: "true" }), all), false);
+});
