@@ -414,6 +414,67 @@ spec:
   ]);
 });
 
+test("VaultDynamicSecret allowStaticCreds: a database static role's password, synced after each rotation, logs in", async () => {
+  const user = `static_${suffix()}`;
+  await sql(`CREATE ROLE "${user}" WITH LOGIN PASSWORD 'initial-${suffix()}'`);
+  await vault.call("POST", `${db}/static-roles/${user}`, {
+    db_name: "pg",
+    username: user,
+    rotation_period: "10s",
+  });
+  const role = await vaultRole(
+    k8sMount,
+    "db-sa",
+    `path "${db}/static-creds/${user}" { capabilities = ["read"] }`,
+  );
+  await apply(`${authYaml("static", k8sMount, role, "db-sa")}---
+apiVersion: secrets.hashicorp.com/v1beta1
+kind: VaultDynamicSecret
+metadata: { name: pg-static }
+spec:
+  vaultAuthRef: static
+  mount: ${db}
+  path: static-creds/${user}
+  allowStaticCreds: true
+  destination: { name: pg-static, create: true }
+`);
+  const first = await creds("pg-static");
+  assert.equal(first.username, user);
+  // Vault rotates the password every 10 s: each try logs in with the Secret as it is then
+  const logsIn = async (): Promise<Record<string, string> | undefined> => {
+    const d = await secretData(api, ns, "pg-static");
+    return d && (await login(d.username!, d.password!)) ? d : undefined;
+  };
+  await eventually("the synced static credentials log in", logsIn, 30_000);
+  const status = (await vdsStatus("pg-static")) as VdsStatus & {
+    staticCredsMetaData?: { lastVaultRotation?: number; rotationPeriod?: number; ttl?: number };
+  };
+  assert.equal(status.staticCredsMetaData?.rotationPeriod, 10);
+  assert.ok((status.staticCredsMetaData?.lastVaultRotation ?? 0) > 0);
+  assert.equal(status.secretLease?.id ?? "", "", "static creds have no lease");
+  // a rotation is synced: a new password that logs in; the old one is refused
+  const rotated = await eventually(
+    "a rotated password synced",
+    async () => {
+      const d = await secretData(api, ns, "pg-static");
+      return d?.password && d.password !== first.password ? d : undefined;
+    },
+    40_000,
+  );
+  assert.equal(rotated.username, user);
+  await eventually("the rotated credentials log in", logsIn, 30_000);
+  assert.equal(await login(user, first.password), false, "the password before the rotation is refused");
+  await kubectl(env, [
+    "delete",
+    "vaultdynamicsecrets.secrets.hashicorp.com",
+    "pg-static",
+    "-n",
+    ns,
+    "--wait=true",
+    "--timeout=30s",
+  ]);
+});
+
 test("ESO's VaultDynamicSecret generator: generated database credentials log in", async () => {
   const role = await vaultRole(k8sMount, "db-sa", `path "${db}/creds/long" { capabilities = ["read"] }`);
   await apply(`apiVersion: generators.external-secrets.io/v1alpha1
