@@ -3,7 +3,13 @@
 # versions.env, into ${CUSTOS_CACHE:-~/.cache/custos}/<tool>-<version>/. Idempotent and safe to
 # run concurrently: a per-tool flock means each tool is built at most once.
 #
-# usage: test/env/build.sh kubernetes|etcd|vault|moto|kubeseal|helm|secrets-store-csi-driver|eso   (prints the install dir)
+# usage: test/env/build.sh kubernetes|etcd|vault|moto|kubeseal|helm|secrets-store-csi-driver|eso|postgresql   (prints the install dir)
+#
+# postgresql is not built: Debian's postgresql-<major> is used where it is installed
+# (/usr/lib/postgresql/<major>, printed as is); otherwise its packages (and the libraries it needs
+# that are not installed) are fetched with `apt-get download` and unpacked with `dpkg -x` into the
+# cache. CUSTOS_POSTGRES_DOWNLOAD=1 forces the download. The printed dir holds bin/ and, for a
+# download, ld-library-path (the unpacked libraries' directories).
 #
 # eso (the real External Secrets Operator, for the differential harness only; not used by npm test)
 # is built from its public git repository: ESO_SOURCE_GIT names a git directory (a clone or mirror of
@@ -14,7 +20,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
-tool=${1:?usage: build.sh kubernetes|etcd|vault|moto|kubeseal|helm|secrets-store-csi-driver|eso}
+tool=${1:?usage: build.sh kubernetes|etcd|vault|moto|kubeseal|helm|secrets-store-csi-driver|eso|postgresql}
 cache=${CUSTOS_CACHE:-$HOME/.cache/custos}
 mkdir -p "$cache"
 
@@ -29,6 +35,12 @@ case "$tool" in
   helm) version=$HELM_VERSION ;;
   secrets-store-csi-driver) version=$SECRETS_STORE_CSI_DRIVER_VERSION ;;
   eso) version=$ESO_VERSION ;;
+  postgresql)
+    version=$POSTGRESQL_VERSION
+    system=/usr/lib/postgresql/$version
+    if [ -z "${CUSTOS_POSTGRES_DOWNLOAD:-}" ] && [ -x "$system/bin/postgres" ] && [ -x "$system/bin/initdb" ]; then
+      echo "$system"; exit 0
+    fi ;;
   *) echo "unknown tool: $tool" >&2; exit 2 ;;
 esac
 dest="$cache/$tool-$version"
@@ -143,6 +155,29 @@ case "$tool" in
     # its CRDs go with it: the differential harness installs ESO's own for its phase
     mkdir -p "$dest/crds"
     cp config/crds/bases/*.yaml "$dest/crds/"
+    ;;
+  postgresql)
+    need apt-get "Debian's postgresql-$version packages are fetched with apt-get download"
+    need dpkg "the packages are unpacked with dpkg -x"
+    log "fetching Debian's postgresql-$version with apt-get download (once)"
+    mkdir -p "$work/debs" && cd "$work/debs"
+    pkgs="postgresql-$version postgresql-client-$version"
+    # the libraries its binaries link that a minimal system may lack
+    for p in libpq5 libicu72 libxml2 libldap-2.5-0 libsasl2-2 libgssapi-krb5-2 libkrb5-3 libk5crypto3 \
+      libkrb5support0 libssl3 liblz4-1 libzstd1 libreadline8; do
+      dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || pkgs="$pkgs $p"
+    done
+    # shellcheck disable=SC2086
+    apt-get download $pkgs >&2
+    rm -rf "$dest"; mkdir -p "$dest/root"
+    for deb in ./*.deb; do dpkg -x "$deb" "$dest/root"; done
+    ln -s "root/usr/lib/postgresql/$version/bin" "$dest/bin"
+    arch=$(uname -m)-linux-gnu
+    printf '%s\n' "$dest/root/usr/lib/$arch:$dest/root/lib/$arch" >"$dest/ld-library-path"
+    ls ./*.deb >"$dest/packages"
+    touch "$dest/.complete"
+    log "postgresql $version ready in $dest"
+    echo "$dest"; exit 0
     ;;
 esac
 

@@ -45,6 +45,10 @@ import {
   dynamicRequest,
   leaseOf,
   leaseStillGood,
+  sameStaticCreds,
+  staticCredsDelayMs,
+  staticCredsMeta,
+  type StaticCredsMeta,
   pkiData,
   pkiPath,
   pkiRenewAt,
@@ -89,7 +93,11 @@ type VssStatus = {
   conditions?: VsoCondition[];
 };
 type Vss = Obj<VaultStaticSecretSpecT> & { status?: VssStatus };
-type VdsStatus = VssStatus & { secretLease?: Lease; lastRenewalTime?: number };
+type VdsStatus = VssStatus & {
+  secretLease?: Lease;
+  lastRenewalTime?: number;
+  staticCredsMetaData?: Partial<StaticCredsMeta>;
+};
 type Vds = Obj<VaultDynamicSecretSpecT> & { status?: VdsStatus };
 type VpsStatus = VssStatus & { serialNumber?: string; lastRotation?: number; expiration?: number };
 type Vps = Obj<VaultPKISecretSpecT> & { status?: VpsStatus };
@@ -608,9 +616,23 @@ export class VsoController {
       ).body;
       const data = answerData(answer, spec.destination.transformation);
       for (const v of Object.values(data)) redactor.add(v);
+      // allowStaticCreds: a static role's answer carries no lease; it is read again just after
+      // Vault's next rotation, and written only when the credentials changed (not for its ttl)
+      const staticMeta =
+        spec.allowStaticCreds && !answer.renewable ? staticCredsMeta(answer.data) : undefined;
       let wrote: boolean;
       try {
-        wrote = await this.#write(obj, spec.destination, data, origin);
+        const unchanged =
+          staticMeta &&
+          sameStaticCreds(
+            data,
+            (
+              await this.deps.api.getOrUndefined<SecretObject>(
+                resourcePath({ ...SECRETS, namespace: obj.metadata.namespace, name: spec.destination.name }),
+              )
+            )?.data,
+          );
+        wrote = unchanged ? false : await this.#write(obj, spec.destination, data, origin);
       } catch (e) {
         throw new VsoFailure("SecretSyncError", e);
       }
@@ -618,7 +640,9 @@ export class VsoController {
       const conditions: VsoCondition[] = [];
       if (wrote) {
         this.deps.events.record(origin.object, "Normal", "SecretSynced", "Secret synced");
-        if (lease?.id && spec.rolloutRestartTargets?.length)
+        // new credentials restart the workloads, never the first ones
+        const hadCreds = !!lease?.id || !!status.staticCredsMetaData?.lastVaultRotation;
+        if (hadCreds && spec.rolloutRestartTargets?.length)
           conditions.push(await this.#restart({ ...obj, spec }, origin));
       }
       await this.#status(
@@ -627,6 +651,7 @@ export class VsoController {
           lastGeneration: o.metadata.generation,
           secretLease: next,
           lastRenewalTime: Math.floor(now / 1000),
+          ...(staticMeta ? { staticCredsMetaData: staticMeta } : {}),
           conditions: [
             cond("SecretSynced", true, "Synced", "Secret synced"),
             ...conditions,
@@ -636,6 +661,7 @@ export class VsoController {
         },
         plural,
       );
+      if (staticMeta) return { requeueAfter: staticCredsDelayMs(staticMeta) };
       if (next.duration) return { requeueAfter: renewalDelayMs(spec, next.duration) };
       if (spec.refreshAfter) return { requeueAfter: parseVsoDuration(spec.refreshAfter) };
       return undefined;
