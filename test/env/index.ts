@@ -81,7 +81,16 @@ export function readVersions(): Record<string, string> {
 
 /** Builds (once, cached) or finds a tool; returns its install directory. */
 export async function ensureTool(
-  tool: "kubernetes" | "etcd" | "vault" | "moto" | "kubeseal" | "helm" | "secrets-store-csi-driver" | "eso",
+  tool:
+    | "kubernetes"
+    | "etcd"
+    | "vault"
+    | "moto"
+    | "kubeseal"
+    | "helm"
+    | "secrets-store-csi-driver"
+    | "eso"
+    | "vso",
 ): Promise<string> {
   const run = execFileP("bash", [join(here, "build.sh"), tool], {
     maxBuffer: 64 * 1024 * 1024,
