@@ -65,7 +65,10 @@ export interface VsoCase {
   pre?: VsoPreSecret[];
   /** SecretTransformations in the case's namespace (names prefixed with the case's name). */
   transformations?: { name: string; spec: Record<string, unknown> }[];
-  /** VSO writes no status for it (create: false without a Secret): observed without waiting. */
+  /**
+   * VSO writes no status for it (a Secret it may not write, or create: false without a Secret: an
+   * event, requeued): observed after the others, without waiting for a condition.
+   */
   noStatus?: boolean;
 }
 
@@ -229,7 +232,7 @@ export const VSO_CASES: readonly VsoCase[] = [
     spec: v2("app", transform({ templates: { bad: { text: '{{ fail "no" }}' } } })),
   },
   {
-    title: "transformationRefs with sourceTemplates and keyOverride",
+    title: "transformationRefs to templates without a name",
     family: "template",
     transformations: [
       {
@@ -241,6 +244,36 @@ export const VSO_CASES: readonly VsoCase[] = [
           templates: {
             conn: { text: '{{ template "conn" . }}' },
             other: { text: "{{ .Secrets.pass | upper }}" },
+          },
+          excludes: ["^html$"],
+        },
+      },
+    ],
+    spec: v2(
+      "app",
+      transform({
+        transformationRefs: [
+          {
+            name: "tr",
+            templateRefs: [{ name: "conn", keyOverride: "connection" }, { name: "other" }],
+          },
+        ],
+      }),
+    ),
+  },
+  {
+    title: "transformationRefs with named templates and keyOverride",
+    family: "template",
+    transformations: [
+      {
+        name: "tr",
+        spec: {
+          sourceTemplates: [
+            { name: "helpers", text: '{{- define "conn" -}}{{ .Secrets.user }}@db{{- end -}}' },
+          ],
+          templates: {
+            conn: { name: "conn", text: '{{ template "conn" . }}' },
+            other: { name: "other", text: "{{ .Secrets.pass | upper }}" },
           },
           excludes: ["^html$"],
         },
@@ -315,6 +348,7 @@ export const VSO_CASES: readonly VsoCase[] = [
   {
     title: "create true overwrite false with a foreign Secret",
     family: "destination",
+    noStatus: true,
     pre: [{ data: { old: "x" }, labels: { keep: "me" } }],
     spec: v2("app", create({ overwrite: false })),
   },
@@ -327,6 +361,7 @@ export const VSO_CASES: readonly VsoCase[] = [
   {
     title: "create true with a foreign Secret carrying VSO labels",
     family: "destination",
+    noStatus: true,
     pre: [
       {
         data: { old: "x" },
@@ -338,6 +373,22 @@ export const VSO_CASES: readonly VsoCase[] = [
       },
     ],
     spec: v2("app", create()),
+  },
+  {
+    title: "create true overwrite true with a Secret carrying VSO labels",
+    family: "destination",
+    noStatus: true,
+    pre: [
+      {
+        data: { old: "x" },
+        labels: {
+          "app.kubernetes.io/managed-by": "hashicorp-vso",
+          "app.kubernetes.io/name": "vault-secrets-operator",
+          "app.kubernetes.io/component": "secret-sync",
+        },
+      },
+    ],
+    spec: v2("app", create({ overwrite: true })),
   },
   // HMAC
   { title: "hmacSecretData false", family: "hmac", spec: v2("app", { hmacSecretData: false, ...create() }) },
