@@ -16,7 +16,7 @@
  * test/fixtures/differential/vso-v1.4.1.json), --report <file> (full JSON report).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { request } from "undici";
@@ -227,7 +227,11 @@ async function differential(env: TestEnv, api: KubeApi, vso: Vso | undefined): P
   const reportFile = opt("--report");
   if (reportFile) writeFileSync(reportFile, JSON.stringify(report, null, 2));
   if (args.includes("--record")) {
-    const fixture: VsoFixture = { vso: env.versions.VSO_VERSION ?? "", cases: {} };
+    // with --only, the recorded cases are merged into the existing fixture
+    const fixture: VsoFixture =
+      opt("--only") && existsSync(join(root, VSO_FIXTURE_FILE))
+        ? (JSON.parse(readFileSync(join(root, VSO_FIXTURE_FILE), "utf8")) as VsoFixture)
+        : { vso: env.versions.VSO_VERSION ?? "", cases: {} };
     for (const { c } of selected) {
       const o = vsoObs.get(c.title);
       if (!o) continue;

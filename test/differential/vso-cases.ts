@@ -262,7 +262,7 @@ export const VSO_CASES: readonly VsoCase[] = [
     ),
   },
   {
-    title: "transformationRefs with named templates and keyOverride",
+    title: "transformationRefs sourceTemplates define named like a template",
     family: "template",
     transformations: [
       {
@@ -273,6 +273,36 @@ export const VSO_CASES: readonly VsoCase[] = [
           ],
           templates: {
             conn: { name: "conn", text: '{{ template "conn" . }}' },
+            other: { name: "other", text: "{{ .Secrets.pass | upper }}" },
+          },
+          excludes: ["^html$"],
+        },
+      },
+    ],
+    spec: v2(
+      "app",
+      transform({
+        transformationRefs: [
+          {
+            name: "tr",
+            templateRefs: [{ name: "conn", keyOverride: "connection" }, { name: "other" }],
+          },
+        ],
+      }),
+    ),
+  },
+  {
+    title: "transformationRefs with named templates and keyOverride",
+    family: "template",
+    transformations: [
+      {
+        name: "tr",
+        spec: {
+          sourceTemplates: [
+            { name: "helpers", text: '{{- define "dsn" -}}{{ .Secrets.user }}@db{{- end -}}' },
+          ],
+          templates: {
+            conn: { name: "conn", text: '{{ template "dsn" . }}' },
             other: { name: "other", text: "{{ .Secrets.pass | upper }}" },
           },
           excludes: ["^html$"],

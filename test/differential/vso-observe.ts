@@ -6,10 +6,11 @@
  * Pure.
  *
  * Normalisations: the owner UID (label `secrets.hashicorp.com/vso-ownerRefUID` and the owner
- * reference's uid) becomes `<uid>` when it is the VaultStaticSecret's; Vault's timestamps of the
- * seeded paths (KV v2 `created_time`, inside `_raw` and `.Metadata`) become named placeholders;
- * `secretMAC` becomes `<hmac(data)>` when it is the HMAC of the Secret's data under the shared key
- * (the raw MAC is kept too and compared when both runs read the same Vault).
+ * reference's uid) becomes `<uid>` (and the owner's name `<self>`) when it is the
+ * VaultStaticSecret's; Vault's timestamps of the seeded paths (KV v2 `created_time`, inside `_raw`
+ * and `.Metadata`) become named placeholders; `secretMAC` becomes `<hmac(data)>` when it is the
+ * HMAC of the Secret's data under the shared key (the raw MAC is kept too and compared when both
+ * runs read the same Vault).
  */
 import { createHmac } from "node:crypto";
 
@@ -43,7 +44,7 @@ export interface VsoObservation {
 }
 
 export interface RawVss {
-  metadata: { uid: string; generation?: number };
+  metadata: { uid: string; name: string; generation?: number };
   status?: {
     lastGeneration?: number;
     secretMAC?: string;
@@ -86,9 +87,11 @@ export function replaceTimes(b64: string, times: Record<string, string>): string
 
 export function secretView(
   raw: RawSecretObj,
-  ownerUid: string,
+  owner: { uid: string; name: string },
   times: Record<string, string>,
 ): VsoSecretView {
+  const ownerUid = owner.uid;
+  const self = (o: { uid: string; name: string }): boolean => o.uid === owner.uid && o.name === owner.name;
   const labels = { ...(raw.metadata.labels ?? {}) };
   if (labels[OWNER_UID_LABEL] === ownerUid) labels[OWNER_UID_LABEL] = "<uid>";
   const annotations = { ...(raw.metadata.annotations ?? {}) };
@@ -103,7 +106,7 @@ export function secretView(
     owners: (raw.metadata.ownerReferences ?? [])
       .map(
         (o) =>
-          `${o.apiVersion} ${o.kind}/${o.name} uid=${o.uid === ownerUid ? "<uid>" : o.uid}` +
+          `${o.apiVersion} ${o.kind}/${self(o) ? "<self>" : o.name} uid=${o.uid === ownerUid ? "<uid>" : o.uid}` +
           `${o.controller ? " controller" : ""}${o.blockOwnerDeletion ? " blockOwnerDeletion" : ""}`,
       )
       .sort(),
@@ -137,7 +140,7 @@ export function observe(
         : st.secretMAC;
     if (st.secretMAC) out.rawMac = st.secretMAC;
   }
-  if (secret) out.secret = secretView(secret, vss.metadata.uid, times);
+  if (secret) out.secret = secretView(secret, vss.metadata, times);
   return out;
 }
 
@@ -208,7 +211,14 @@ export interface VsoAllowance {
   reason: string;
 }
 
-export const VSO_ALLOWED: readonly VsoAllowance[] = [];
+export const VSO_ALLOWED: readonly VsoAllowance[] = [
+  {
+    title: /^transformationRefs sourceTemplates define named like a template$/,
+    field: /^conditions\[|^status\.secretMAC|^secret$/,
+    reason:
+      "VSO parses every template of a VaultStaticSecret into one Go template set, so a referenced template named like a sourceTemplates `define` replaces it and calling it recurses until `exceeded maximum template depth`; Custos renders each template with its sources, so the `define` is what is called",
+  },
+];
 
 /** The differences no allowance covers. */
 export function unallowedVso(

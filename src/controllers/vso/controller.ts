@@ -302,7 +302,13 @@ export class VsoController {
       });
       const existing = await this.deps.api.getOrUndefined<SecretObject>(secretPath);
       if (!spec.destination.create && !existing) {
-        // VSO: wait for the Secret, without status or event
+        // VSO: wait for the Secret; a Warning event, no status
+        this.deps.events.record(
+          origin.object,
+          "Warning",
+          "SecretSyncError",
+          `Failed to update k8s secret: destination secret ${obj.metadata.namespace}/${spec.destination.name} does not exist, and create=false`,
+        );
         return { requeueAfter: MISSING_DESTINATION_MS };
       }
       for (const v of Object.values(data)) redactor.add(v);
