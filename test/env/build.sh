@@ -3,7 +3,7 @@
 # versions.env, into ${CUSTOS_CACHE:-~/.cache/custos}/<tool>-<version>/. Idempotent and safe to
 # run concurrently: a per-tool flock means each tool is built at most once.
 #
-# usage: test/env/build.sh kubernetes|etcd|vault|moto|kubeseal|helm|secrets-store-csi-driver|eso|postgresql   (prints the install dir)
+# usage: test/env/build.sh kubernetes|etcd|vault|moto|kubeseal|helm|secrets-store-csi-driver|eso|vso|postgresql   (prints the install dir)
 #
 # postgresql is not built: Debian's postgresql-<major> is used where it is installed
 # (/usr/lib/postgresql/<major>, printed as is); otherwise its packages (and the libraries it needs
@@ -16,11 +16,15 @@
 # github.com/external-secrets/external-secrets) holding the tag ESO_VERSION. Its nested modules are
 # replaced by ./paths in its go.mod and are not served by the module proxy, so the tree is exported
 # whole and built in place; its dependencies come from the module proxy.
+#
+# vso (the real Vault Secrets Operator, for the VSO differential harness only; not used by npm test)
+# is built the same way from VSO_SOURCE_GIT, a git directory of github.com/hashicorp/vault-secrets-operator
+# holding the tag VSO_VERSION; its CRDs (config/crd/bases) are copied next to the binary.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
-tool=${1:?usage: build.sh kubernetes|etcd|vault|moto|kubeseal|helm|secrets-store-csi-driver|eso|postgresql}
+tool=${1:?usage: build.sh kubernetes|etcd|vault|moto|kubeseal|helm|secrets-store-csi-driver|eso|vso|postgresql}
 cache=${CUSTOS_CACHE:-$HOME/.cache/custos}
 mkdir -p "$cache"
 
@@ -35,6 +39,7 @@ case "$tool" in
   helm) version=$HELM_VERSION ;;
   secrets-store-csi-driver) version=$SECRETS_STORE_CSI_DRIVER_VERSION ;;
   eso) version=$ESO_VERSION ;;
+  vso) version=$VSO_VERSION ;;
   postgresql)
     version=$POSTGRESQL_VERSION
     system=/usr/lib/postgresql/$version
@@ -155,6 +160,20 @@ case "$tool" in
     # its CRDs go with it: the differential harness installs ESO's own for its phase
     mkdir -p "$dest/crds"
     cp config/crds/bases/*.yaml "$dest/crds/"
+    ;;
+  vso)
+    need go "the Go toolchain builds VSO from its source"
+    need git "the VSO source is exported from a git directory"
+    src=${VSO_SOURCE_GIT:-}
+    [ -n "$src" ] && git --git-dir="$src" rev-parse -q --verify "refs/tags/$version" >/dev/null || {
+      echo "custos test env: cannot build vso: set VSO_SOURCE_GIT to a git directory of github.com/hashicorp/vault-secrets-operator with tag $version" >&2; exit 3; }
+    log "building vault-secrets-operator $version from $src (many minutes, once)"
+    mkdir -p "$work/src"
+    git --git-dir="$src" archive "$version" | tar -x -C "$work/src"
+    cd "$work/src"
+    go build -trimpath -ldflags "-s -w" -o "$work/bin/manager" .
+    mkdir -p "$dest/crds"
+    cp config/crd/bases/*.yaml "$dest/crds/"
     ;;
   postgresql)
     need apt-get "Debian's postgresql-$version packages are fetched with apt-get download"

@@ -115,6 +115,7 @@ export async function ensureTool(
     | "helm"
     | "secrets-store-csi-driver"
     | "eso"
+    | "vso"
     | "postgresql",
 ): Promise<string> {
   const run = execFileP("bash", [join(here, "build.sh"), tool], {
