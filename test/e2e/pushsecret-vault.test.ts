@@ -541,6 +541,87 @@ spec:
   assert.equal((await v2(m, "services/c")).data, undefined);
 });
 
+test("ClusterPushSecret: one PushSecret per selected namespace, removed when a namespace leaves", async () => {
+  const label = `cps-${suffix()}`;
+  const tokenNs = await createNamespace(api, "cpstoken");
+  await api.create(`/api/v1/namespaces/${tokenNs}/secrets`, {
+    metadata: { name: "vault-token" },
+    stringData: { token: env.vault.token },
+  });
+  const m = await mount("v2");
+  const css = `css-${suffix()}`;
+  await kubectl(
+    env,
+    ["apply", "-f", "-"],
+    `apiVersion: external-secrets.io/v1
+kind: ClusterSecretStore
+metadata: { name: ${css} }
+spec:
+  controller: ${CLASS}
+  provider:
+    vault:
+      server: ${env.vault.addr}
+      path: ${m}
+      version: v2
+      auth:
+        tokenSecretRef: { name: vault-token, key: token, namespace: ${tokenNs} }
+`,
+  );
+  const ns1 = await createNamespace(api, "cps1", { [label]: "yes" });
+  const ns2 = await createNamespace(api, "cps2", { [label]: "yes" });
+  await secret(ns1, "src", { [ns1]: '{"from":"one"}' });
+  await secret(ns2, "src", { [ns2]: '{"from":"two"}' });
+  const cps = `cps-${suffix()}`;
+  await kubectl(
+    env,
+    ["apply", "-f", "-"],
+    `apiVersion: external-secrets.io/v1alpha1
+kind: ClusterPushSecret
+metadata: { name: ${cps} }
+spec:
+  pushSecretName: pushed
+  refreshTime: 5s
+  pushSecretMetadata:
+    labels: { team: platform }
+  namespaceSelectors:
+    - matchLabels: { ${label}: "yes" }
+  pushSecretSpec:
+    refreshInterval: 1h
+    secretStoreRefs: [{ name: ${css}, kind: ClusterSecretStore }]
+    selector: { secret: { name: src } }
+    dataTo:
+      - storeRef: { name: ${css}, kind: ClusterSecretStore }
+`,
+  );
+  const cpsPath = `/apis/external-secrets.io/v1alpha1/clusterpushsecrets/${cps}`;
+  type CpsStatus = {
+    provisionedNamespaces?: string[];
+    pushSecretName?: string;
+    conditions?: { status: string }[];
+  };
+  await eventually("both namespaces provisioned", async () => {
+    const s = (await api.get<{ status?: CpsStatus }>(cpsPath)).status;
+    return s?.provisionedNamespaces?.length === 2 && s.conditions?.[0]?.status === "True" ? s : undefined;
+  });
+  for (const ns of [ns1, ns2]) {
+    await ready(ns, "pushed");
+    const ps = await api.get<{
+      metadata: { labels?: Record<string, string>; ownerReferences?: { kind: string }[] };
+    }>(`/apis/external-secrets.io/v1alpha1/namespaces/${ns}/pushsecrets/pushed`);
+    assert.equal(ps.metadata.labels?.team, "platform");
+    assert.equal(ps.metadata.ownerReferences?.[0]?.kind, "ClusterPushSecret");
+  }
+  assert.deepEqual((await v2(m, ns1)).data, { from: "one" });
+  assert.deepEqual((await v2(m, ns2)).data, { from: "two" });
+  // ns2 leaves the selection: its PushSecret goes
+  await api.mergePatch(`/api/v1/namespaces/${ns2}`, { metadata: { labels: { [label]: null } } });
+  await eventually("ns2's PushSecret deleted", async () => !(await psStatus(ns2, "pushed")) && true);
+  const s = (await api.get<{ status?: CpsStatus }>(cpsPath)).status;
+  assert.deepEqual(s?.provisionedNamespaces, [ns1]);
+  await api.delete(cpsPath);
+  await kubectl(env, ["delete", "clustersecretstore", css]);
+});
+
 test("ESO's documented PushSecret manifest applies unchanged", async () => {
   const ns = await createNamespace(api, "psdoc");
   // docs/snippets/full-pushsecret.yaml's shape (v2.9), namespace adjusted by -n
