@@ -543,6 +543,38 @@ spec:
   assert.equal((await v2(m, "services/c")).data, undefined);
 });
 
+test("generatorRef: a Password generator's value pushed to Vault", async () => {
+  const ns = await createNamespace(api, "psgen");
+  const m = await mount("v2");
+  await store(ns, m, "v2");
+  await kubectl(
+    env,
+    ["apply", "-n", ns, "-f", "-"],
+    `apiVersion: generators.external-secrets.io/v1alpha1
+kind: Password
+metadata: { name: pw }
+spec: { length: 24, digits: 4, symbols: 0, noUpper: false, allowRepeat: true }
+---
+apiVersion: external-secrets.io/v1alpha1
+kind: PushSecret
+metadata: { name: generated }
+spec:
+  refreshInterval: "0"
+  secretStoreRefs: [{ name: vault }]
+  selector:
+    generatorRef: { apiVersion: generators.external-secrets.io/v1alpha1, kind: Password, name: pw }
+  data:
+    - match: { secretKey: password, remoteRef: { remoteKey: generated, property: password } }
+`,
+  );
+  const st = await ready(ns, "generated");
+  const pw = (await v2(m, "generated")).data?.password;
+  assert.equal(typeof pw, "string");
+  assert.equal((pw as string).length, 24);
+  assert.ok(!JSON.stringify(st).includes(pw as string));
+  assert.ok(!op.output().includes(pw as string));
+});
+
 test("ClusterPushSecret: one PushSecret per selected namespace, removed when a namespace leaves", async () => {
   const label = `cps-${suffix()}`;
   const tokenNs = await createNamespace(api, "cpstoken");
