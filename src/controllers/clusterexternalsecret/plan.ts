@@ -61,12 +61,15 @@ export function targetNamespaces(ces: ClusterExternalSecret, namespaces: KubeObj
     .sort();
 }
 
-/** Whether the ClusterExternalSecret named `cesName` controls this ExternalSecret. */
-export function isOwnedBy(es: KubeObject, cesName: string): boolean {
+/**
+ * Whether the ClusterExternalSecret named `cesName` controls this ExternalSecret (or, with
+ * `ownerKind`, a ClusterPushSecret this PushSecret).
+ */
+export function isOwnedBy(es: KubeObject, cesName: string, ownerKind = "ClusterExternalSecret"): boolean {
   return (es.metadata.ownerReferences ?? []).some(
     (r) =>
       r.controller === true &&
-      r.kind === "ClusterExternalSecret" &&
+      r.kind === ownerKind &&
       r.apiVersion.split("/")[0] === GROUP &&
       r.name === cesName,
   );
