@@ -14,6 +14,12 @@ import {
   storeSpec,
   StoreStatus,
 } from "../src/api/externalsecrets.ts";
+import {
+  ClusterPushSecretSpec,
+  ClusterPushSecretStatus,
+  PushSecretSpec,
+  PushSecretStatus,
+} from "../src/api/pushsecrets.ts";
 import { SEALED_SECRET_CRD } from "../src/api/sealedsecrets.ts";
 import { KES_CRD } from "../src/controllers/kes/api.ts";
 import { VSO_CRDS } from "../src/api/vso.ts";
@@ -95,6 +101,36 @@ const files: Record<string, JsonSchema> = {
       { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
       ...readyCol(),
       { name: "Capabilities", type: "string", jsonPath: ".status.capabilities" },
+    ],
+  }),
+  "external-secrets.io_pushsecrets.yaml": crd({
+    group: "external-secrets.io",
+    kind: "PushSecret",
+    plural: "pushsecrets",
+    shortNames: ["ps"],
+    categories: ["external-secrets"],
+    scope: "Namespaced",
+    versions: ["v1alpha1"],
+    spec: PushSecretSpec,
+    status: PushSecretStatus,
+    printerColumns: [
+      { name: "AGE", type: "date", jsonPath: ".metadata.creationTimestamp" },
+      { name: "Status", type: "string", jsonPath: `.status.conditions[?(@.type=="Ready")].reason` },
+      { name: "Last Sync", type: "date", jsonPath: ".status.refreshTime" },
+    ],
+  }),
+  "external-secrets.io_clusterpushsecrets.yaml": crd({
+    group: "external-secrets.io",
+    kind: "ClusterPushSecret",
+    plural: "clusterpushsecrets",
+    categories: ["external-secrets"],
+    scope: "Cluster",
+    versions: ["v1alpha1"],
+    spec: ClusterPushSecretSpec,
+    status: ClusterPushSecretStatus,
+    printerColumns: [
+      { name: "AGE", type: "date", jsonPath: ".metadata.creationTimestamp" },
+      { name: "Status", type: "string", jsonPath: `.status.conditions[?(@.type=="Ready")].reason` },
     ],
   }),
   "bitnami.com_sealedsecrets.yaml": SEALED_SECRET_CRD,

@@ -16,7 +16,7 @@ const StoreRef = Type.Object({
   kind: Opt(Enum(["SecretStore", "ClusterSecretStore"])),
 });
 
-const GeneratorRef = Type.Object({ apiVersion: Opt(Str), kind: Str, name: Str });
+export const GeneratorRef = Type.Object({ apiVersion: Opt(Str), kind: Str, name: Str });
 // ESO's schema: exactly one of its fields (maxProperties/minProperties 1)
 const SourceRef = Type.Object(
   { storeRef: Opt(StoreRef), generatorRef: Opt(GeneratorRef) },
@@ -56,7 +56,7 @@ const TemplateItems = Type.Array(
 );
 const TemplateRef = Type.Object({ name: Str, items: Opt(TemplateItems) });
 
-const Template = Type.Object({
+export const Template = Type.Object({
   type: Opt(Str),
   engineVersion: Opt(Enum(["v1", "v2"])),
   mergePolicy: Opt(Enum(["Replace", "Merge"])),
@@ -76,7 +76,7 @@ const Template = Type.Object({
   ),
 });
 
-const Condition = Type.Object({
+export const Condition = Type.Object({
   type: Str,
   status: Str,
   reason: Opt(Str),
@@ -177,7 +177,7 @@ export const ExternalSecretStatus = Type.Object({
   conditions: Opt(Type.Array(Condition)),
 });
 
-const LabelSelector = Type.Object({
+export const LabelSelector = Type.Object({
   matchLabels: Opt(StringMap),
   matchExpressions: Opt(Type.Array(Type.Object({ key: Str, operator: Str, values: Opt(Type.Array(Str)) }))),
 });

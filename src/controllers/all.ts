@@ -7,10 +7,12 @@ import { rolloutController } from "./rollout/index.ts";
 import { sealedSecretController } from "./sealedsecret/index.ts";
 import { kesController } from "./kes/index.ts";
 import { vsoController } from "./vso/index.ts";
+import { pushSecretController } from "./pushsecret/index.ts";
 
 export const CONTROLLERS: ReadonlyArray<readonly [string, ControllerFactory]> = [
   ["rollout", rolloutController],
   ["sealedsecret", sealedSecretController],
   ["kes", kesController],
   ["vso", vsoController],
+  ["pushsecret", pushSecretController],
 ];

@@ -177,7 +177,7 @@ export function planSecret(input: PlanInput): Plan {
   return { ...target, condition: synced };
 }
 
-interface Rendered {
+export interface Rendered {
   data: Record<string, Uint8Array>;
   labels: Record<string, string>;
   annotations: Record<string, string>;
@@ -185,7 +185,7 @@ interface Rendered {
 
 const enc = new TextEncoder();
 
-function renderTarget(input: PlanInput): Rendered {
+export function renderTarget(input: PlanInput): Rendered {
   const { es, data, render, templateSources } = input;
   const tpl = es.spec?.target?.template;
   if (!tpl) {

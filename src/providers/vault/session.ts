@@ -3,11 +3,23 @@
  * a fresh login when renewal fails or the token is refused (one retry of the refused read),
  * and concurrent identical reads coalesced into one request.
  */
-import type { FindQuery, ProviderDeps, RemoteKey, RemoteSecret, Session, StoreContext } from "../types.ts";
+import type {
+  FindQuery,
+  ProviderDeps,
+  PushEntry,
+  PushOutcome,
+  PushRef,
+  PushSession,
+  RemoteKey,
+  RemoteSecret,
+  Session,
+  StoreContext,
+} from "../types.ts";
 import { CustosError, isCustosError } from "../../util/errors.ts";
 import { specMatcher } from "../../util/regex.ts";
 import { login } from "./auth.ts";
 import { metadataProperties } from "./metadata.ts";
+import { deletePushedVault, existsVault, pushVault, type VaultKv } from "./push.ts";
 import type { AuthInfo, VaultClient, VaultResponse } from "./client.ts";
 import {
   findPathSegments,
@@ -33,7 +45,7 @@ async function skipDeleted(p: Promise<RemoteSecret>): Promise<RemoteSecret | und
   }
 }
 
-export class VaultSession implements Session {
+export class VaultSession implements Session, PushSession {
   #auth: AuthInfo | undefined;
   #loggingIn: Promise<AuthInfo> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -299,6 +311,31 @@ export class VaultSession implements Session {
     return this.#authed((token) =>
       this.client.call<T>(call, method, path, { token, ...(body === undefined ? {} : { body }) }),
     );
+  }
+
+  /** The KV settings and authenticated calls the push side (push.ts) works with. */
+  #kv(): VaultKv {
+    return {
+      version: this.#version,
+      mount: this.spec.path,
+      request: (call, method, path, opts) => this.request(call, method, path, opts),
+      redact: (value) => {
+        this.deps.redact(value);
+      },
+    };
+  }
+
+  /** PushSecret: writes one entry (push.ts has ESO's rules: ownership, merge, check-and-set). */
+  push(entry: PushEntry): Promise<PushOutcome> {
+    return pushVault(this.#kv(), entry);
+  }
+
+  deletePushed(ref: PushRef): Promise<void> {
+    return deletePushedVault(this.#kv(), ref);
+  }
+
+  exists(ref: PushRef): Promise<boolean> {
+    return existsVault(this.#kv(), ref);
   }
 
   async close(): Promise<void> {

@@ -17,5 +17,6 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if .Values.controllers.rollout }}{{ $c = append $c "rollout" }}{{ end -}}
 {{- if .Values.controllers.kes }}{{ $c = append $c "kes" }}{{ end -}}
 {{- if .Values.controllers.vso }}{{ $c = append $c "vso" }}{{ end -}}
+{{- if .Values.controllers.pushsecret }}{{ $c = append $c "pushsecret" }}{{ end -}}
 {{- join "," $c -}}
 {{- end -}}
