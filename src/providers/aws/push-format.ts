@@ -99,6 +99,9 @@ export function smPushMetadata(raw: unknown): SmPushMetadata {
   };
   // The policy comes from a ConfigMap or Secret of the PushSecret's namespace; sessions are shared
   // by identity across namespaces, so a provider session must not read it: refused, not ignored.
+  const replicas = spec.replicationlocations;
+  if (Array.isArray(replicas) && replicas.length > 0)
+    throw invalid("replicationLocations is not supported by Custos yet");
   if (spec.resourcepolicy !== undefined && spec.resourcepolicy !== null)
     throw invalid(
       "resourcePolicy is not supported by Custos yet (set the policy on the secret outside the PushSecret)",
