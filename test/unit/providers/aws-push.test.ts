@@ -42,6 +42,7 @@ test("Secrets Manager metadata: ESO's defaults, managed-by always set and never 
   };
   bad({ tags: { "managed-by": "me" } });
   bad({ secretPushFormat: "yaml" });
+  bad({ replicationLocations: ["eu-west-1"] });
   bad({ resourcePolicy: { policySourceRef: { kind: "ConfigMap", name: "p", key: "k" } } });
   assert.throws(() => smPushMetadata({ kind: "Other" }), /PushSecretMetadata/);
 });
