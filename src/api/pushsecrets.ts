@@ -14,7 +14,7 @@ const Enum = (values: string[]) => Type.Union(values.map((v) => Type.Literal(v))
 const StringMap = Type.Record(Type.String(), Type.String());
 const DNS_NAME = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 /** Any JSON (ESO's apiextensionsv1.JSON): provider-specific metadata. */
-const AnyJson = Type.Unsafe<unknown>({ "x-kubernetes-preserve-unknown-fields": true });
+const AnyJson = Type.Unknown({ "x-kubernetes-preserve-unknown-fields": true });
 
 export const PushSecretStoreRef = Type.Object({
   name: Opt(Type.String({ minLength: 1, maxLength: 253, pattern: DNS_NAME })),

@@ -25,7 +25,7 @@ import { redactor } from "../../util/redact.ts";
 import { syncedResourceVersion } from "../../util/eso-hash.ts";
 import { decodeSecretData, type SecretObject } from "../../engine/target.ts";
 import { runGenerator } from "../../generators/index.ts";
-import { matchesSelector } from "../secretstore/access.ts";
+import { isOurStore, matchesSelector } from "../secretstore/access.ts";
 import { bindStore, resolveStore, type StoreLookup } from "../externalsecret/stores.ts";
 import { renderTarget } from "../externalsecret/plan.ts";
 import { fetchTemplateSources } from "../externalsecret/sources.ts";
@@ -35,8 +35,10 @@ import { PushSecretMetrics } from "./metrics.ts";
 import {
   allDeletions,
   DEFAULT_REFRESH_MS,
+  dataToPushes,
   desiredPushes,
   FINALIZER,
+  mergeEntries,
   mergeSynced,
   planPush,
   storeKey,
@@ -172,6 +174,10 @@ export class PushSecretController implements Controller {
   }
 
   async #reconcileOne(ps: PushSecret): Promise<HandlerResult | undefined> {
+    // Another controller class's PushSecret is left alone entirely (no finalizer, no status).
+    const owner = this.#ownership(ps);
+    if (owner === "theirs") return undefined;
+    if (owner === "unknown" && this.deps.options.controllerClass !== "default") return undefined;
     const policy = ps.spec?.deletionPolicy ?? "None";
     const finalizers = ps.metadata.finalizers ?? [];
     const has = finalizers.includes(FINALIZER);
@@ -192,11 +198,8 @@ export class PushSecretController implements Controller {
       );
       return undefined;
     }
-    if (policy === "Delete" && !has) {
-      // the next event (our own update) reconciles again with the finalizer in place
-      await this.#setFinalizers(ps, [...finalizers, FINALIZER]);
-      return undefined;
-    }
+    // the finalizer is in place before anything is pushed (a patch of it is no spec change: go on)
+    if (policy === "Delete" && !has) await this.#setFinalizers(ps, [...finalizers, FINALIZER]);
     if (policy !== "Delete" && has)
       await this.#setFinalizers(
         ps,
@@ -237,14 +240,6 @@ export class PushSecretController implements Controller {
   /** Pushes every entry and removes dropped ones; returns the new syncedPushSecrets. */
   async #push(ps: PushSecret): Promise<NonNullable<PushSecretStatus["syncedPushSecrets"]>> {
     const namespace = ps.metadata.namespace ?? "";
-    if ((ps.spec?.dataTo ?? []).length)
-      throw new CustosError(
-        "CUSTOS_INVALID_SPEC",
-        "spec.dataTo is not supported by Custos yet; use spec.data",
-        {
-          retryable: false,
-        },
-      );
     let sources: Record<string, Uint8Array>[];
     try {
       sources = await this.#sources(ps);
@@ -282,13 +277,20 @@ export class PushSecretController implements Controller {
     for (const data of sources) {
       const rendered = await this.#template(ps, data);
       for (const v of Object.values(rendered)) redactor.add(v);
-      desired = desired.concat(
-        desiredPushes(
-          ps,
-          rendered,
-          stores.map((s) => s.key),
-        ),
-      );
+      for (const st of stores) {
+        const info = {
+          key: st.key,
+          kind: st.kind,
+          name: st.store.metadata.name ?? "",
+          labels: st.store.metadata.labels ?? {},
+        };
+        desired = desired.concat(
+          mergeEntries(
+            dataToPushes(ps, rendered, info, renderForExternalSecret()),
+            desiredPushes(ps, rendered, [st.key]),
+          ),
+        );
+      }
     }
     const plan = planPush(desired, ps.status?.syncedPushSecrets, ps.spec?.deletionPolicy);
     const pushed: DesiredPush[] = [];
@@ -498,6 +500,47 @@ export class PushSecretController implements Controller {
     return [...out.values()].sort((a, b) => a.key.localeCompare(b.key));
   }
 
+  /**
+   * Whose PushSecret this is: ours when a referenced store (or one in its syncedPushSecrets) is of
+   * our controller class, theirs when the referenced stores exist and are all another's, unknown
+   * when none exists (reported by the default class only).
+   */
+  #ownership(ps: PushSecret): "ours" | "theirs" | "unknown" {
+    const namespace = ps.metadata.namespace ?? "";
+    const cls = this.deps.options.controllerClass;
+    let theirs = false;
+    const seen = (store: SecretStoreObject | undefined): boolean => {
+      if (!store) return false;
+      if (isOurStore(store.spec, cls)) return true;
+      theirs = true;
+      return false;
+    };
+    const get = (kind: string, name: string): SecretStoreObject | undefined =>
+      kind === "ClusterSecretStore"
+        ? this.clusterSecretStores.get(name)
+        : this.secretStores.get(`${namespace}/${name}`);
+    for (const ref of ps.spec?.secretStoreRefs ?? []) {
+      const kind = ref.kind ?? "SecretStore";
+      if (ref.name && seen(get(kind, ref.name))) return "ours";
+      if (ref.labelSelector) {
+        const pool =
+          kind === "ClusterSecretStore" ? this.clusterSecretStores.list() : this.secretStores.list();
+        for (const s of pool)
+          if (
+            (kind === "ClusterSecretStore" || s.metadata.namespace === namespace) &&
+            matchesSelector(ref.labelSelector, s.metadata.labels ?? {}) &&
+            seen(s)
+          )
+            return "ours";
+      }
+    }
+    for (const key of Object.keys(ps.status?.syncedPushSecrets ?? {})) {
+      const [kind, name] = splitStoreKey(key);
+      if (seen(get(kind, name))) return "ours";
+    }
+    return theirs ? "theirs" : "unknown";
+  }
+
   async #setFinalizers(ps: PushSecret, finalizers: string[]): Promise<void> {
     try {
       await this.deps.api.mergePatch(this.#path(ps), {
@@ -539,13 +582,9 @@ export class PushSecretController implements Controller {
       status.conditions?.find((c) => c.type === "Ready")?.status === "True" &&
       ps.status?.conditions?.find((c) => c.type === "Ready")?.status !== "True";
     try {
-      // replace the status whole: syncedPushSecrets entries that went away must go
-      await this.deps.api.replace(this.#path(ps, "/status"), {
-        apiVersion: `${GROUP}/${PS_VERSION}`,
-        kind: "PushSecret",
-        metadata: { name: ps.metadata.name, namespace: ps.metadata.namespace },
-        spec: ps.spec,
-        status,
+      // a merge patch with nulls for what went away (syncedPushSecrets entries included)
+      await this.deps.api.mergePatch(this.#path(ps, "/status"), {
+        status: mergePatchOf({ ...ps.status }, { ...status }),
       });
     } catch (e) {
       if (isNotFound(e)) return;
@@ -559,6 +598,24 @@ export class PushSecretController implements Controller {
         status.conditions?.find((c) => c.type === "Ready")?.message ?? "",
       );
   }
+}
+
+const isPlain = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The JSON merge patch (RFC 7386) that turns `from` into `to`: removed keys become null. */
+export function mergePatchOf(
+  from: Record<string, unknown>,
+  to: Record<string, unknown>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(from)) if (!(k in to) || to[k] === undefined) out[k] = null;
+  for (const [k, v] of Object.entries(to)) {
+    if (v === undefined) continue;
+    const old = from[k];
+    out[k] = isPlain(old) && isPlain(v) ? mergePatchOf(old, v) : v;
+  }
+  return out;
 }
 
 function splitStoreKey(key: string): ["SecretStore" | "ClusterSecretStore", string] {

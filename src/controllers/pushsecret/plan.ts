@@ -5,7 +5,10 @@
  */
 import { CustosError } from "../../util/errors.ts";
 import type { PushEntry } from "../../providers/types.ts";
-import type { PushSecret, PushSecretData, SyncedPushSecrets } from "./types.ts";
+import { matchesSelector } from "../secretstore/access.ts";
+import { applyRewrites, type RenderFn } from "../externalsecret/data.ts";
+import { compileSpecRegex } from "../../util/regex.ts";
+import type { PushSecret, PushSecretData, PushSecretDataTo, SyncedPushSecrets } from "./types.ts";
 
 export const FINALIZER = "pushsecret.externalsecrets.io/finalizer";
 export const DEFAULT_REFRESH_MS = 60 * 60_000;
@@ -91,6 +94,102 @@ export function desiredPushes(
     }
   }
   return out;
+}
+
+/** A store as dataTo's storeRef sees it. */
+export interface StoreInfo {
+  key: string;
+  kind: string;
+  name: string;
+  labels: Record<string, string>;
+}
+
+function dataToTargets(d: PushSecretDataTo, store: StoreInfo): boolean {
+  const kind = d.storeRef?.kind ?? "SecretStore";
+  if (kind !== store.kind) return false;
+  if (d.storeRef?.name) return d.storeRef.name === store.name;
+  return d.storeRef?.labelSelector ? matchesSelector(d.storeRef.labelSelector, store.labels) : false;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/**
+ * ESO's `dataTo` for one store: per-key mode (each matched key pushed as its own remote secret,
+ * named by the key after `rewrite`) or bundle mode (`remoteKey`: the matched keys as one map).
+ * Explicit `data` entries win over dataTo entries with the same status key (as ESO's merge).
+ */
+export function dataToPushes(
+  ps: PushSecret,
+  secretData: Record<string, Uint8Array>,
+  store: StoreInfo,
+  render: RenderFn,
+): DesiredPush[] {
+  const out: DesiredPush[] = [];
+  const seen = new Map<string, string>();
+  const updatePolicy = ps.spec?.updatePolicy ?? "Replace";
+  for (const [i, d] of (ps.spec?.dataTo ?? []).entries()) {
+    if (!dataToTargets(d, store)) continue;
+    const converted = reverseKeys(d.conversionStrategy, secretData);
+    const re = d.match?.regexp ? compileSpecRegex(d.match.regexp, `dataTo[${i}].match.regexp`) : undefined;
+    const matched = Object.keys(converted)
+      .filter((k) => !re || re.test(k))
+      .sort();
+    if (!matched.length) continue;
+    const push = (data: PushSecretData, value: PushEntry["value"]): void => {
+      const ref = statusRef(data);
+      const prev = seen.get(ref);
+      if (prev !== undefined)
+        throw new CustosError(
+          "CUSTOS_INVALID_SPEC",
+          `dataTo[${i}]: duplicate remote key "${ref}" (conflicts with ${prev})`,
+          { retryable: false },
+        );
+      seen.set(ref, `dataTo[${i}]`);
+      out.push({
+        store: store.key,
+        ref,
+        data,
+        entry: { remoteKey: data.match.remoteRef.remoteKey, value, metadata: d.metadata, updatePolicy },
+      });
+    };
+    const base = {
+      ...(d.metadata !== undefined ? { metadata: d.metadata } : {}),
+      ...(d.conversionStrategy ? { conversionStrategy: d.conversionStrategy } : {}),
+    };
+    if (d.remoteKey) {
+      const bundle: Record<string, Uint8Array> = {};
+      for (const k of matched) bundle[k] = converted[k]!;
+      push({ match: { remoteRef: { remoteKey: d.remoteKey } }, ...base }, { kind: "map", value: bundle });
+      continue;
+    }
+    // the rewrites rename each key on its own, so two keys renamed alike are caught below
+    const renamed: [string, Uint8Array][] = [];
+    for (const k of matched)
+      renamed.push(...Object.entries(applyRewrites({ [k]: enc.encode(k) }, d.rewrite, render)));
+    for (const [remoteKey, original] of renamed) {
+      const secretKey = dec.decode(original);
+      if (!remoteKey)
+        throw new CustosError(
+          "CUSTOS_INVALID_SPEC",
+          `dataTo[${i}]: key "${secretKey}" rewrites to an empty remote key`,
+          {
+            retryable: false,
+          },
+        );
+      push(
+        { match: { secretKey, remoteRef: { remoteKey } }, ...base },
+        { kind: "bytes", value: converted[secretKey]! },
+      );
+    }
+  }
+  return out;
+}
+
+/** dataTo's entries and `data`'s for one store; `data` wins on the same status key. */
+export function mergeEntries(fromDataTo: DesiredPush[], fromData: DesiredPush[]): DesiredPush[] {
+  const explicit = new Set(fromData.map((d) => `${d.store}\u0000${d.ref}`));
+  return [...fromDataTo.filter((d) => !explicit.has(`${d.store}\u0000${d.ref}`)), ...fromData];
 }
 
 export interface RemoteDeletion {

@@ -11,6 +11,15 @@ export interface PushSecretData {
   conversionStrategy?: "None" | "ReverseUnicode";
 }
 
+export interface PushSecretDataTo {
+  storeRef?: PushSecretStoreRef;
+  remoteKey?: string;
+  match?: { regexp?: string };
+  rewrite?: { regexp?: { source: string; target: string }; transform?: { template: string } }[];
+  metadata?: unknown;
+  conversionStrategy?: "None" | "ReverseUnicode";
+}
+
 export type SyncedPushSecrets = Record<string, Record<string, PushSecretData>>;
 
 export interface PushSecretStoreRef {
@@ -29,7 +38,7 @@ export interface PushSecretSpec {
     generatorRef?: { apiVersion?: string; kind: string; name: string };
   };
   data?: PushSecretData[];
-  dataTo?: unknown[];
+  dataTo?: PushSecretDataTo[];
   template?: Record<string, unknown>;
 }
 

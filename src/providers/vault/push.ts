@@ -187,8 +187,26 @@ async function readV1(kv: VaultKv, key: string): Promise<Record<string, unknown>
     { allow404: true },
   );
   if (res.status === 404 || !res.body.data) return undefined;
-  kv.redact(JSON.stringify(res.body.data));
+  kv.redact(JSON.stringify(withoutPushMarker(res.body.data)));
   return res.body.data;
+}
+
+/**
+ * KV v1 data without ESO's ownership marker (`custom_metadata: {managed-by: external-secrets}`),
+ * for redaction: the marker is not a secret, and registering it would mask the word everywhere.
+ */
+export function withoutPushMarker(data: Record<string, unknown>): Record<string, unknown> {
+  const m = data[KV1_META_KEY];
+  if (
+    !m ||
+    typeof m !== "object" ||
+    Object.keys(m).length !== 1 ||
+    strings(m)[MANAGED_BY_KEY] !== MANAGED_BY_VALUE
+  )
+    return data;
+  const rest = { ...data };
+  delete rest[KV1_META_KEY];
+  return rest;
 }
 
 const isOursV1 = (data: Record<string, unknown>): boolean =>

@@ -19,7 +19,7 @@ import { CustosError, isCustosError } from "../../util/errors.ts";
 import { specMatcher } from "../../util/regex.ts";
 import { login } from "./auth.ts";
 import { metadataProperties } from "./metadata.ts";
-import { deletePushedVault, existsVault, pushVault, type VaultKv } from "./push.ts";
+import { deletePushedVault, existsVault, pushVault, withoutPushMarker, type VaultKv } from "./push.ts";
 import type { AuthInfo, VaultClient, VaultResponse } from "./client.ts";
 import {
   findPathSegments,
@@ -205,7 +205,7 @@ export class VaultSession implements Session, PushSession {
         `Vault secret "${ref.key}" has no data (deleted or destroyed version)`,
         { retryable: false },
       );
-    this.deps.redact(JSON.stringify(data));
+    this.deps.redact(JSON.stringify(withoutPushMarker(data)));
     const metadata = this.#version === "v2" ? res.body.data?.metadata : undefined;
     return {
       kind: "map",
