@@ -41,6 +41,7 @@ const CLUSTER_FIELD: Record<GeneratorKind, string> = {
   SSHKey: "sshKeySpec",
   VaultDynamicSecret: "vaultDynamicSecretSpec",
   STSSessionToken: "stsSessionTokenSpec",
+  ECRAuthorizationToken: "ecrAuthorizationTokenSpec",
 };
 
 const isKind = (k: string): k is GeneratorKind => Object.hasOwn(GENERATOR_KINDS, k);
@@ -152,6 +153,8 @@ async function produce(
   namespace: string,
 ): Promise<Record<string, Uint8Array>> {
   if (kind === "STSSessionToken") return stsSessionToken(spec ?? {}, kube, namespace);
+  if (kind === "ECRAuthorizationToken")
+    return (await import("./ecr.ts")).ecrAuthorizationToken(spec ?? {}, kube, namespace);
   if (kind === "VaultDynamicSecret") return vaultDynamicSecret(spec ?? {}, kube, namespace);
   if (kind !== "Webhook") return generate(kind, spec);
   const session = await connectWebhook(

@@ -61,6 +61,13 @@ export const STSSessionTokenSpecSchema = Type.Object({
   ),
 });
 
+export const ECRAuthorizationTokenSpecSchema = Type.Object({
+  region: Type.String(),
+  role: Type.Optional(Type.String()),
+  auth: Type.Optional(AwsProviderSchema.properties.auth),
+  scope: Type.Optional(Type.String()),
+});
+
 export const FakeSpec = Type.Object({
   controller: Type.Optional(Type.String()),
   data: Type.Optional(Type.Record(Type.String(), Type.String())),
@@ -78,6 +85,7 @@ export const ClusterGeneratorSpec = Type.Object({
       sshKeySpec: Type.Optional(SSHKeySpecSchema),
       vaultDynamicSecretSpec: Type.Optional(VaultDynamicSecretSpecSchema),
       stsSessionTokenSpec: Type.Optional(STSSessionTokenSpecSchema),
+      ecrAuthorizationTokenSpec: Type.Optional(ECRAuthorizationTokenSpecSchema),
     },
     // ESO's other generator kinds are accepted and reported as unsupported when used
     { additionalProperties: true },
@@ -98,5 +106,6 @@ export const GENERATOR_KINDS = {
   SSHKey: { plural: "sshkeys", spec: SSHKeySpecSchema },
   VaultDynamicSecret: { plural: "vaultdynamicsecrets", spec: VaultDynamicSecretSpecSchema },
   STSSessionToken: { plural: "stssessiontokens", spec: STSSessionTokenSpecSchema },
+  ECRAuthorizationToken: { plural: "ecrauthorizationtokens", spec: ECRAuthorizationTokenSpecSchema },
 } as const;
 export type GeneratorKind = keyof typeof GENERATOR_KINDS;

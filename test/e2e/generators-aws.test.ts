@@ -5,6 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { STSClient, GetCallerIdentityCommand } from "@aws-sdk/client-sts";
+import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { sharedEnv, type SharedEnv } from "../env/shared.ts";
 import {
   applyCrds,
@@ -121,4 +122,68 @@ spec:
     60_000,
   );
   assert.match(refused, /operator's own AWS credentials/);
+});
+
+test("ECRAuthorizationToken (ESO's manifest): a registry login from moto, generated again on each refresh", async () => {
+  const generator = (region: string): string => `apiVersion: generators.external-secrets.io/v1alpha1
+kind: ECRAuthorizationToken
+metadata: { name: ecr }
+spec:
+  region: ${region}
+  auth:
+    secretRef:
+      accessKeyIDSecretRef: { name: aws, key: id }
+      secretAccessKeySecretRef: { name: aws, key: secret }
+`;
+  const es = (name: string, policy: string): string => `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: ${name} }
+spec:
+  refreshInterval: 1s
+  refreshPolicy: ${policy}
+  dataFrom:
+    - sourceRef: { generatorRef: { apiVersion: generators.external-secrets.io/v1alpha1, kind: ECRAuthorizationToken, name: ecr } }
+`;
+  await kubectl(
+    env,
+    ["apply", "-n", ns, "-f", "-"],
+    `${generator(env.aws.region)}---\n${es("ecr", "Periodic")}---\n${es("ecr-once", "CreatedOnce")}`,
+  );
+  for (const name of ["ecr", "ecr-once"])
+    await eventually(
+      `${name} Ready`,
+      async () => {
+        const c = await status(name);
+        if (c?.status === "False") throw new Error(c.message);
+        return c?.status === "True";
+      },
+      60_000,
+    );
+  const d = (await secretData(api, ns, "ecr"))!;
+  assert.deepEqual(Object.keys(d).sort(), ["expires_at", "password", "proxy_endpoint", "username"]);
+  assert.equal(d.username, "AWS");
+  assert.match(d.proxy_endpoint!, new RegExp(`\\.dkr\\.ecr\\.${env.aws.region}\\.amazonaws\\.com$`));
+  // the same token as ECR gives these keys: base64 of AWS:<password>
+  const ecr = new ECRClient({
+    region: env.aws.region,
+    endpoint: env.aws.endpoint,
+    credentials: { accessKeyId: env.aws.accessKeyId, secretAccessKey: env.aws.secretAccessKey },
+  });
+  const token = (await ecr.send(new GetAuthorizationTokenCommand({}))).authorizationData?.[0]
+    ?.authorizationToken;
+  ecr.destroy();
+  assert.equal(Buffer.from(token!, "base64").toString(), `AWS:${d.password}`);
+  assert.ok(Number(d.expires_at) > 0);
+  // moto's token is the same on every call; the registry endpoint follows the region: the
+  // generator runs again on each due refresh (Periodic), and not for CreatedOnce
+  await kubectl(env, ["apply", "-n", ns, "-f", "-"], generator("eu-west-1"));
+  await eventually(
+    "ecr regenerated",
+    async () => (await secretData(api, ns, "ecr"))?.proxy_endpoint?.includes(".eu-west-1.") === true,
+    60_000,
+  );
+  assert.match(
+    (await secretData(api, ns, "ecr-once"))!.proxy_endpoint!,
+    new RegExp(`\\.${env.aws.region}\\.`),
+  );
 });

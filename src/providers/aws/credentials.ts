@@ -15,7 +15,7 @@ export function refNamespace(ref: { namespace?: string | undefined }, ctx: Store
   return ctx.storeKind === "SecretStore" ? ctx.namespace : (ref.namespace ?? ctx.namespace);
 }
 
-export function endpointFor(service: "SECRETS_MANAGER" | "SSM" | "STS"): string | undefined {
+export function endpointFor(service: "SECRETS_MANAGER" | "SSM" | "STS" | "ECR"): string | undefined {
   return process.env[`AWS_ENDPOINT_URL_${service}`] ?? process.env.AWS_ENDPOINT_URL ?? undefined;
 }
 

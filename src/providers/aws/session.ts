@@ -22,12 +22,23 @@ import {
   ListTagsForResourceCommand,
 } from "@aws-sdk/client-ssm";
 import type { AwsCredentialIdentityProvider } from "@aws-sdk/types";
-import type { FindQuery, ProviderDeps, RemoteKey, RemoteSecret, Session } from "../types.ts";
+import type {
+  FindQuery,
+  ProviderDeps,
+  PushEntry,
+  PushOutcome,
+  PushRef,
+  PushSession,
+  RemoteKey,
+  RemoteSecret,
+  Session,
+} from "../types.ts";
 import { CustosError, isCustosError, type CustosErrorCode } from "../../util/errors.ts";
 import { specMatcher } from "../../util/regex.ts";
 import { endpointFor } from "./credentials.ts";
 import { checkAwsKey, isRequested } from "./names.ts";
 import type { AwsProviderSpec } from "./schema.ts";
+import { ParameterStorePush, SecretsManagerPush } from "./push.ts";
 
 const SM_BATCH = 20;
 const SSM_BATCH = 10;
@@ -80,10 +91,11 @@ export function mapAwsError(e: unknown, what: string): CustosError {
   });
 }
 
-export class AwsSession implements Session {
+export class AwsSession implements Session, PushSession {
   readonly #sm: SecretsManagerClient | undefined;
   readonly #ssm: SSMClient | undefined;
   readonly #prefix: string;
+  readonly #push: PushSession;
 
   constructor(
     readonly spec: AwsProviderSpec,
@@ -103,6 +115,28 @@ export class AwsSession implements Session {
       const endpoint = endpointFor("SECRETS_MANAGER");
       this.#sm = clients.sm ?? new SecretsManagerClient({ ...common, ...(endpoint ? { endpoint } : {}) });
     }
+    const ctx = {
+      prefix: this.#prefix,
+      call: <T>(call: string, what: string, fn: () => Promise<T>): Promise<T> => this.#call(call, what, fn),
+      redact: (v: Uint8Array): void => {
+        deps.redact(v);
+      },
+      secretsManager: spec.secretsManager,
+    };
+    this.#push = this.#ssm ? new ParameterStorePush(this.#ssm, ctx) : new SecretsManagerPush(this.#sm!, ctx);
+  }
+
+  /** PushSecret: see push.ts. */
+  push(entry: PushEntry): Promise<PushOutcome> {
+    return this.#push.push(entry);
+  }
+
+  deletePushed(ref: PushRef): Promise<void> {
+    return this.#push.deletePushed(ref);
+  }
+
+  exists(ref: PushRef): Promise<boolean> {
+    return this.#push.exists(ref);
   }
 
   async #call<T>(call: string, what: string, fn: () => Promise<T>): Promise<T> {
