@@ -19,6 +19,11 @@ export interface ShardGate {
   onChange(listener: () => void): () => void;
   /** Counts a write of this namespace in flight (a leaving owner waits for them); returns done. */
   beginWrite(namespace: string): () => void;
+  /**
+   * A queue has keys of this namespace now (+1) or no more (-1): the namespaces with work, which
+   * the assignment balances (a namespace without Custos objects weighs nothing).
+   */
+  track?(namespace: string, delta: 1 | -1): void;
 }
 
 const gates = new AsyncLocalStorage<ShardGate>();

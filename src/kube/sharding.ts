@@ -13,15 +13,7 @@
  * deadline), so a replica whose renewals stall stops writing before anyone may take its shards.
  */
 import { createHash } from "node:crypto";
-import {
-  isConflict,
-  isNotFound,
-  resourcePath,
-  type KubeApi,
-  type KubeObject,
-  type RequestOptions,
-} from "./api.ts";
-import { Informer } from "./informer.ts";
+import { isConflict, isNotFound, resourcePath, type RequestOptions } from "./api.ts";
 import type { Clock } from "./leader.ts";
 import type { ShardGate } from "./shard-scope.ts";
 import {
@@ -57,25 +49,7 @@ export interface ShardingHooks {
   owned?: (n: number) => void;
   handover?: (direction: "acquired" | "released" | "lost", shard: string) => void;
   members?: (n: number) => void;
-  /** The cluster's namespaces (their count per shard balances the assignment); default none. */
-  namespaces?: NamespaceSource | undefined;
   clock?: Clock;
-}
-
-export interface NamespaceSource {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  names(): Iterable<string>;
-}
-
-/** The namespaces' names from a metadata-only watch. */
-export function watchNamespaceNames(api: KubeApi): NamespaceSource {
-  const inf = new Informer<KubeObject>(api, "/api/v1/namespaces", { metadataOnly: true });
-  return {
-    start: () => inf.start(),
-    stop: () => inf.stop(),
-    names: () => inf.list().map((n) => n.metadata.name ?? ""),
-  };
 }
 
 /** What the coordinator needs of the API client (KubeApi). */
@@ -148,6 +122,8 @@ export class ShardCoordinator implements ShardGate {
   /** Shard -> target member, from the last tick. */
   #targets = new Map<string, string>();
   readonly #inflight = new Map<string, number>();
+  /** Namespaces with work: how many queues have keys of each (ShardGate.track). */
+  readonly #work = new Map<string, number>();
   readonly #listeners = new Set<() => void>();
   #owned = new Set<string>();
   #members: string[] = [];
@@ -208,6 +184,12 @@ export class ShardCoordinator implements ShardGate {
     };
   }
 
+  track(namespace: string, delta: 1 | -1): void {
+    const n = (this.#work.get(namespace) ?? 0) + delta;
+    if (n > 0) this.#work.set(namespace, n);
+    else this.#work.delete(namespace);
+  }
+
   // --- state for metrics, logs and tests -----------------------------------------------------
 
   /** Shards this replica may write now. */
@@ -227,22 +209,8 @@ export class ShardCoordinator implements ShardGate {
 
   // --- the loop ------------------------------------------------------------------------------
 
-  /** Starts ticking (after the namespaces' first list, so that loads are known). */
   start(): void {
-    const ns = this.#hooks.namespaces;
-    if (!ns) {
-      this.#schedule(0);
-      return;
-    }
-    ns.start().then(
-      () => {
-        this.#schedule(0);
-      },
-      (e: unknown) => {
-        this.#hooks.log?.error({ err: errorMessage(e) }, "sharding: cannot list namespaces");
-        this.#schedule(0);
-      },
-    );
+    this.#schedule(0);
   }
 
   #schedule(ms: number): void {
@@ -312,10 +280,8 @@ export class ShardCoordinator implements ShardGate {
     }
     this.#members = [...live].sort();
     this.#hooks.members?.(live.size);
-    const loads = this.#hooks.namespaces
-      ? shardLoads(this.#hooks.namespaces.names(), this.#o.shards)
-      : undefined;
-    this.#targets = assignShards(this.#shards, this.#members, loads);
+    // balanced by namespaces with work (every replica's queues see every object)
+    this.#targets = assignShards(this.#shards, this.#members, shardLoads(this.#work.keys(), this.#o.shards));
 
     // each shard: the handover rule
     await Promise.all(
@@ -455,7 +421,6 @@ export class ShardCoordinator implements ShardGate {
     this.#stopped = true;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     await this.#tick?.catch(() => undefined);
-    await this.#hooks.namespaces?.stop().catch(() => undefined);
     const names = [
       ...[...this.#held.keys()].map((s) => `${this.#o.group}-shard-${s}`),
       memberLeaseName(this.#o.group, this.self),

@@ -75,6 +75,8 @@ export class WorkQueue {
   readonly #namespaceOf: (key: string) => string;
   /** Sharded: keys of namespaces this replica does not own now, by namespace. */
   readonly #parked = new Map<string, Set<string>>();
+  /** Sharded: the keys this queue knows (added, not forgotten), by namespace (the gate's loads). */
+  readonly #known = new Map<string, Set<string>>();
   #unsubscribe: (() => void) | undefined;
 
   constructor(opts: WorkQueueOptions) {
@@ -86,6 +88,8 @@ export class WorkQueue {
   start(): void {
     this.#running = true;
     if (!("gate" in this.#opts)) this.#gate ??= currentShardGate();
+    if (this.#gate?.track && !this.#unsubscribe)
+      for (const key of [...this.#queued.keys(), ...this.#delayed.keys()]) this.#note(key);
     if (this.#gate && !this.#unsubscribe)
       this.#unsubscribe = this.#gate.onChange(() => {
         this.#unpark();
@@ -98,6 +102,28 @@ export class WorkQueue {
     let n = 0;
     for (const keys of this.#parked.values()) n += keys.size;
     return n;
+  }
+
+  #note(key: string): void {
+    if (!this.#gate?.track || !this.#running) return;
+    const ns = this.#namespaceOf(key);
+    if (ns === "") return;
+    const keys = this.#known.get(ns);
+    if (keys?.has(key)) return;
+    if (keys) keys.add(key);
+    else {
+      this.#known.set(ns, new Set([key]));
+      this.#gate.track(ns, 1);
+    }
+  }
+
+  #unnote(key: string): void {
+    if (!this.#gate?.track) return;
+    const ns = this.#namespaceOf(key);
+    const keys = this.#known.get(ns);
+    if (!keys?.delete(key) || keys.size > 0) return;
+    this.#known.delete(ns);
+    this.#gate.track(ns, -1);
   }
 
   /** Queues the parked keys of every namespace the gate owns now. */
@@ -113,6 +139,7 @@ export class WorkQueue {
   /** Queues a key now. An urgent add upgrades a queued refresh. */
   add(key: string, lane: Lane = "urgent"): void {
     if (this.#shuttingDown) return;
+    if (this.#gate?.track) this.#note(key);
     const delayed = this.#delayed.get(key);
     if (delayed) {
       clearTimeout(delayed.timer);
@@ -141,6 +168,7 @@ export class WorkQueue {
   /** Queues a key after a delay; an earlier pending deadline for the key wins. */
   addAfter(key: string, delayMs: number, lane: Lane = "refresh"): void {
     if (this.#shuttingDown) return;
+    if (this.#gate?.track) this.#note(key);
     if (delayMs <= 0) {
       this.add(key, lane);
       return;
@@ -170,6 +198,7 @@ export class WorkQueue {
     this.#delayed.delete(key);
     this.#failures.delete(key);
     this.#dirty.delete(key);
+    this.#unnote(key);
     if (this.#parked.size) {
       const ns = this.#namespaceOf(key);
       const keys = this.#parked.get(ns);
@@ -207,6 +236,8 @@ export class WorkQueue {
     this.#lanes.refresh.clear();
     this.#dirty.clear();
     this.#parked.clear();
+    for (const ns of this.#known.keys()) this.#gate?.track?.(ns, -1);
+    this.#known.clear();
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     if (this.#active > 0) await new Promise<void>((r) => this.#idleWaiters.push(r));

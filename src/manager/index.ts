@@ -7,7 +7,7 @@ import { KubeApi } from "../kube/api.ts";
 import { createKubeAccess } from "../kube/access.ts";
 import { EventRecorder } from "../kube/events.ts";
 import { LeaderElector } from "../kube/leader.ts";
-import { ShardCoordinator, watchNamespaceNames, type ShardingOptions } from "../kube/sharding.ts";
+import { ShardCoordinator, type ShardingOptions } from "../kube/sharding.ts";
 import { shardWriteGuard, withShardGate } from "../kube/shard-scope.ts";
 import { createLogger, type Logger, type LogFormat } from "../util/log.ts";
 import { redactor } from "../util/redact.ts";
@@ -80,7 +80,6 @@ export async function runOperator(options: OperatorOptions): Promise<RunningOper
   if (options.sharding) {
     shards = new ShardCoordinator(api, options.sharding, {
       log,
-      namespaces: watchNamespaceNames(api),
       owned: (n) => {
         metrics.shardsOwned.set(n);
       },

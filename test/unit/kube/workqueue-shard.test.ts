@@ -15,6 +15,7 @@ import { isCustosError } from "../../../src/util/errors.ts";
 
 class Gate implements ShardGate {
   owned = new Set<string>();
+  track?: (ns: string, delta: 1 | -1) => void;
   inflight = 0;
   readonly #listeners = new Set<() => void>();
   owns(ns: string): boolean {
@@ -110,4 +111,28 @@ test("the write guard refuses a handler's write once its namespace is lost, at t
   assert.equal(gate.inflight, 0);
   // outside a handler (the coordinator's own calls, keyrings): not the guard's business
   assert.equal(guard("PUT", "/api/v1/namespaces/a/secrets/s"), undefined);
+});
+
+test("a sharded queue reports the namespaces it has work in (added, until forgotten) to the gate", async () => {
+  const gate = new Gate();
+  const counts = new Map<string, number>();
+  gate.track = (ns: string, delta: 1 | -1): void => {
+    counts.set(ns, (counts.get(ns) ?? 0) + delta);
+  };
+  const q = new WorkQueue({ concurrency: 1, handler: async () => undefined });
+  q.add("a/1"); // before start: reported at start
+  withShardGate(gate, () => {
+    q.start();
+  });
+  q.add("a/2");
+  q.addAfter("b/1", 60_000);
+  q.add("cluster-object"); // cluster-scoped: no namespace weight
+  await q.idle();
+  assert.deepEqual(Object.fromEntries(counts), { a: 1, b: 1 });
+  q.forget("a/1");
+  assert.equal(counts.get("a"), 1);
+  q.forget("a/2");
+  assert.equal(counts.get("a"), 0);
+  await q.shutdown();
+  assert.equal(counts.get("b"), 0);
 });
