@@ -39,7 +39,7 @@ export interface ShardingOptions {
   /** This replica's identity (the pod name). */
   replicaId: string;
   leaseDurationMs: number;
-  /** Tick period (default leaseDuration / 5). */
+  /** Tick period (default leaseDuration / 3: two renewals within the renew deadline). */
   renewPeriodMs?: number | undefined;
 }
 
@@ -139,7 +139,7 @@ export class ShardCoordinator implements ShardGate {
     hooks: ShardingHooks = {},
   ) {
     this.self = opts.replicaId;
-    const renewPeriodMs = opts.renewPeriodMs ?? Math.max(200, Math.round(opts.leaseDurationMs / 5));
+    const renewPeriodMs = opts.renewPeriodMs ?? Math.max(200, Math.round(opts.leaseDurationMs / 3));
     this.#o = { ...opts, renewPeriodMs };
     this.#renewDeadlineMs = Math.round((opts.leaseDurationMs * 2) / 3);
     this.#clock = hooks.clock ?? realClock;

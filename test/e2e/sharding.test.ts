@@ -200,7 +200,7 @@ test("sharding: 3 replicas split 12 namespaces evenly, a SIGKILL moves the dead 
       "shard ownership settled",
       async () => {
         const a = await settled(live);
-        await new Promise((r) => setTimeout(r, (LEASE_S * 1000) / 5 + 500));
+        await new Promise((r) => setTimeout(r, (LEASE_S * 1000) / 3 + 500));
         const b = await settled(live);
         return a && b && JSON.stringify([...a].sort()) === JSON.stringify([...b].sort()) ? b : undefined;
       },

@@ -53,7 +53,7 @@ export function registerOperatorCommand(program: Command): void {
     )
     .option(
       "--lease-renew-period <duration>",
-      "how often sharding Leases are renewed (default: lease duration / 5)",
+      "how often sharding Leases are renewed (default: lease duration / 3)",
     )
     .option("--metrics-port <port>", "port of /metrics, /healthz and /readyz (0 = disabled)", int, 8080)
     .option("--sealing-port <port>", "port of the Sealed Secrets HTTP API (/v1/cert.pem, ...)", int, 8081)
