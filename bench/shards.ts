@@ -1,5 +1,5 @@
 /**
- * Benchmark: the refresh-cycle cost per replica when R replicas share the work (ADR 0007).
+ * Benchmark: the refresh-cycle cost per replica when R replicas share the work (ADR 0008).
  * N ExternalSecrets (default 1,000) in 30 namespaces over 50 distinct Vault secrets through one
  * ClusterSecretStore, as bench/sync.ts; R operator processes (default 3) with --sharding, or one
  * without it when R = 1. Reports per replica, per refresh cycle (two cycles measured once all are

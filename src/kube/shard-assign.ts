@@ -1,5 +1,5 @@
 /**
- * Sharding's pure rules (ADR 0007): which shard a namespace is in, which live replica a shard
+ * Sharding's pure rules (ADR 0008): which shard a namespace is in, which live replica a shard
  * belongs to, and what a replica does with a shard's Lease on each tick. No I/O and no clock of
  * its own: sharding.ts feeds it what it observed, so every rule is testable without a cluster.
  *

@@ -1,5 +1,5 @@
 /**
- * Where sharding meets the controllers, in one place instead of in each of them (ADR 0007):
+ * Where sharding meets the controllers, in one place instead of in each of them (ADR 0008):
  * - the manager starts the controllers inside `withShardGate(gate, ...)`; every WorkQueue started
  *   there picks the gate up, works only on keys of namespaces the gate owns now, parks the others,
  *   and queues the parked keys of a namespace again when the gate gains it;

@@ -1,5 +1,5 @@
 /**
- * Several active replicas splitting the work by namespace (ADR 0007), coordinated by Leases only:
+ * Several active replicas splitting the work by namespace (ADR 0008), coordinated by Leases only:
  * - membership: one Lease per replica (`<group>-member-<id>`), renewed every tick; a member is
  *   live while its record keeps changing (expired = unchanged for its duration on our clock, as
  *   client-go's leader election judges a Lease; no trust in other machines' clocks);

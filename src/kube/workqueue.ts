@@ -8,7 +8,7 @@
  * - delayed adds keep only the earliest deadline per key.
  * Memory is proportional to the number of distinct keys with pending work.
  *
- * Sharded (a gate from shard-scope.ts, ADR 0007): a key is handled only while this replica owns
+ * Sharded (a gate from shard-scope.ts, ADR 0008): a key is handled only while this replica owns
  * its namespace; other keys are parked (by namespace, keys only) and queued again when the
  * namespace is gained. Handlers run in their namespace's work scope (the write guard's check).
  */

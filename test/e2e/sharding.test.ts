@@ -1,5 +1,5 @@
 /**
- * Sharding (ADR 0007) on the real API server: three operator processes split 12 namespaces × 3
+ * Sharding (ADR 0008) on the real API server: three operator processes split 12 namespaces × 3
  * ExternalSecrets between them; the API server's audit log (a private environment, so that it
  * can be switched on) records which replica wrote what, by each replica's User-Agent. Then one
  * replica is SIGKILLed: its namespaces are taken over within the lease duration (plus margin,

@@ -1,5 +1,5 @@
 /**
- * Sharded work queues (ADR 0007): keys of namespaces the gate does not own are parked and come back
+ * Sharded work queues (ADR 0008): keys of namespaces the gate does not own are parked and come back
  * when the namespace is gained; handlers' writes are refused once the namespace is lost.
  */
 import { test } from "node:test";
