@@ -31,7 +31,7 @@ export interface OperatorOptions {
   controllerClass: string;
   concurrent: number;
   leaderElection?: { namespace: string; name: string; leaseDurationMs: number } | undefined;
-  /** Several active replicas splitting namespaces (ADR 0007); replaces leader election. */
+  /** Several active replicas splitting namespaces (ADR 0008); replaces leader election. */
   sharding?: ShardingOptions | undefined;
   metricsPort: number;
   sealingPort: number;
