@@ -64,8 +64,14 @@ export class SessionPool {
 
   /** The pool key: provider name + the identity the provider derives for this context. */
   static key(def: ProviderDefinition, spec: unknown, ctx: StoreContext): string {
-    // The store (uid) and its provider spec are part of the key: a session carries the spec's
-    // read settings (mount, KV version), and a changed spec must get a new session.
+    // A provider that says what its sessions depend on (read scope + session scope) gets one
+    // session per identity and scopes, whatever store or kind asks (an ESO SecretStore and a VSO
+    // VaultAuth of one Kubernetes role log in once). The store kind stays in the key: whether the
+    // operator's own identity is granted depends on it. Otherwise the store (uid) and its spec are
+    // part of the key: a session carries the spec's read settings, and a changed spec must get a
+    // new session.
+    if (def.readScope && def.sessionScope)
+      return `${def.name}|kind:${ctx.storeKind}|${SessionPool.specHash([def.readScope(spec), def.sessionScope(spec)])}|${def.identity(spec, ctx)}`;
     return `${def.name}|${ctx.storeUid}|${SessionPool.specHash(spec)}|${def.identity(spec, ctx)}`;
   }
 

@@ -40,6 +40,10 @@ export interface OperatorOptions {
   controllers: Set<string>;
   sealedSecrets: { namespace: string; keyRenewPeriodMs: number; keyCn: string };
   reloadStrategy: "env-vars" | "annotations";
+  /** Sources the rollout controller does not follow (Reloader's --resources-to-ignore). */
+  reloadIgnore?: ReadonlySet<"secrets" | "configMaps"> | undefined;
+  /** Reloader's --auto-reload-all, --reload-on-create, --reload-on-delete (all off by default). */
+  reloadSwitches?: { autoReloadAll?: boolean; onCreate?: boolean; onDelete?: boolean } | undefined;
   storeRequeueMs: number;
   /**
    * Lets namespaced SecretStores use the operator's own identity (its service-account token, its

@@ -133,6 +133,13 @@ export interface ProviderDefinition<Spec = unknown> {
    * shared only within one store and spec.
    */
   readScope?(spec: Spec): string;
+  /**
+   * What else of the spec a session depends on besides its identity and read scope (Vault: client
+   * consistency options, the login's own parameters). With readScope and sessionScope, one session
+   * (one login) serves every store and kind of the same identity and scopes; without, a session
+   * belongs to one store and spec.
+   */
+  sessionScope?(spec: Spec): string;
   /** Logs in (or prepares credentials) and returns a session. */
   connect(spec: Spec, ctx: StoreContext, deps: ProviderDeps): Promise<Session>;
 }

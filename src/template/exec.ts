@@ -363,6 +363,20 @@ export class GoFloat {
   }
 }
 
+/**
+ * Go's json.Number (VSO decodes Vault data with UseNumber): a number that prints as its literal
+ * (`{{ .Secrets.big }}` is `12345678901`, not float64's `1.2345678901e+10`) and is a float64
+ * for arithmetic and JSON.
+ */
+export class GoJsonNumber extends GoFloat {
+  constructor(
+    value: number,
+    readonly literal: string,
+  ) {
+    super(value);
+  }
+}
+
 function cmpKeys(a: unknown, b: unknown): number {
   if (typeof a === "number" && typeof b === "number") return a - b;
   return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
@@ -383,6 +397,7 @@ export function goType(v: unknown): string {
   if (v === null || v === undefined) return "<nil>";
   if (typeof v === "string") return "string";
   if (typeof v === "number") return Number.isInteger(v) ? "int" : "float64";
+  if (v instanceof GoJsonNumber) return "json.Number";
   if (v instanceof GoFloat) return "float64";
   if (typeof v === "boolean") return "bool";
   if (Array.isArray(v)) return "[]interface {}";

@@ -1,5 +1,5 @@
 /** Go's fmt.Sprintf for the verbs templates use: %s %d %v %q %x %X %f %e %g %t %c %o %b %%, with flags, width and precision. */
-import { GoFloat } from "./exec.ts";
+import { GoFloat, GoJsonNumber } from "./exec.ts";
 import { formatFloat, formatValue } from "./values.ts";
 import { BudgetExceeded, MAX_VALUE_BYTES, reserve } from "./budget.ts";
 import { FuncError } from "./maps.ts";
@@ -124,8 +124,10 @@ function digits(prec: number): number {
   return prec;
 }
 
-function formatOne(d: Directive, a: unknown): string {
+function formatOne(d: Directive, arg: unknown): string {
   const { flags, verb, width, prec } = d;
+  // json.Number is a string kind in Go: its literal
+  const a = arg instanceof GoJsonNumber ? arg.literal : arg;
   let s: string;
   const num = (): number => (a instanceof GoFloat ? a.value : (a as number));
   const isNum = typeof a === "number" || a instanceof GoFloat;
@@ -215,6 +217,7 @@ function formatOne(d: Directive, a: unknown): string {
 
 function typeName(a: unknown): string {
   if (a === null || a === undefined) return "<nil>";
+  if (a instanceof GoJsonNumber) return "json.Number";
   if (a instanceof GoFloat) return "float64";
   if (typeof a === "number") return Number.isInteger(a) ? "int" : "float64";
   if (typeof a === "string") return "string";

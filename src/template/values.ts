@@ -1,10 +1,11 @@
 /** Go's view of template values: truthiness and `%v` printing. */
-import { GoFloat, NO_VALUE } from "./exec.ts";
+import { GoFloat, GoJsonNumber, NO_VALUE } from "./exec.ts";
 import { chargeBytes, chargeSteps, checkDepth } from "./budget.ts";
 import { isGoMap, ownEntries } from "./maps.ts";
 
 export function isTrue(v: unknown): boolean {
   if (v === undefined || v === null || v === NO_VALUE) return false;
+  if (v instanceof GoJsonNumber) return v.literal.length > 0; // a string in Go
   if (v instanceof GoFloat) return v.value !== 0;
   switch (typeof v) {
     case "boolean":
@@ -42,6 +43,7 @@ export function formatValue(v: unknown, depth = 0): string {
   chargeSteps();
   checkDepth(depth);
   if (v === undefined || v === null || v === NO_VALUE) return "<nil>";
+  if (v instanceof GoJsonNumber) return v.literal;
   if (v instanceof GoFloat) return formatFloat(v.value);
   switch (typeof v) {
     case "string":

@@ -412,8 +412,19 @@ test("VSO behaviours: drift repair, re-creation, create:false, overwrite, includ
     stringData: { a: "b" },
   });
   await apply(ns, vssYaml("taker", { path, dest: "foreign" }));
-  const refused = await synced(ns, "taker", "False");
-  assert.match(refused.conditions!.find((c) => c.type === "SecretSynced")!.message!, /not the owner/);
+  // as VSO (found by the differential run): a Warning event SecretSyncError, no status
+  const refusal = await eventually(
+    "event SecretSyncError for taker",
+    async () =>
+      (
+        await api.list<{ reason?: string; message?: string; involvedObject: { name?: string } }>(
+          `/api/v1/namespaces/${ns}/events`,
+        )
+      ).items.find((e) => e.involvedObject.name === "taker" && e.reason === "SecretSyncError"),
+    45_000,
+  );
+  assert.match(refusal.message ?? "", /^Failed to update k8s secret: .*not the owner/);
+  assert.equal((await vssStatus(ns, "taker"))?.conditions, undefined, "no status for a refused write");
   assert.deepEqual(await secretData(api, ns, "foreign"), { a: "b" });
   await apply(ns, vssYaml("taker", { path, dest: "foreign", destExtra: "    overwrite: true" }));
   await waitForData(ns, "foreign", (x) => x.user === "u1");

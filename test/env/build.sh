@@ -3,18 +3,28 @@
 # versions.env, into ${CUSTOS_CACHE:-~/.cache/custos}/<tool>-<version>/. Idempotent and safe to
 # run concurrently: a per-tool flock means each tool is built at most once.
 #
-# usage: test/env/build.sh kubernetes|etcd|vault|moto|kubeseal|helm|secrets-store-csi-driver|eso   (prints the install dir)
+# usage: test/env/build.sh kubernetes|etcd|vault|moto|kubeseal|helm|secrets-store-csi-driver|eso|vso|postgresql   (prints the install dir)
+#
+# postgresql is not built: Debian's postgresql-<major> is used where it is installed
+# (/usr/lib/postgresql/<major>, printed as is); otherwise its packages (and the libraries it needs
+# that are not installed) are fetched with `apt-get download` and unpacked with `dpkg -x` into the
+# cache. CUSTOS_POSTGRES_DOWNLOAD=1 forces the download. The printed dir holds bin/ and, for a
+# download, ld-library-path (the unpacked libraries' directories).
 #
 # eso (the real External Secrets Operator, for the differential harness only; not used by npm test)
 # is built from its public git repository: ESO_SOURCE_GIT names a git directory (a clone or mirror of
 # github.com/external-secrets/external-secrets) holding the tag ESO_VERSION. Its nested modules are
 # replaced by ./paths in its go.mod and are not served by the module proxy, so the tree is exported
 # whole and built in place; its dependencies come from the module proxy.
+#
+# vso (the real Vault Secrets Operator, for the VSO differential harness only; not used by npm test)
+# is built the same way from VSO_SOURCE_GIT, a git directory of github.com/hashicorp/vault-secrets-operator
+# holding the tag VSO_VERSION; its CRDs (config/crd/bases) are copied next to the binary.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
-tool=${1:?usage: build.sh kubernetes|etcd|vault|moto|kubeseal|helm|secrets-store-csi-driver|eso}
+tool=${1:?usage: build.sh kubernetes|etcd|vault|moto|kubeseal|helm|secrets-store-csi-driver|eso|vso|postgresql}
 cache=${CUSTOS_CACHE:-$HOME/.cache/custos}
 mkdir -p "$cache"
 
@@ -29,6 +39,13 @@ case "$tool" in
   helm) version=$HELM_VERSION ;;
   secrets-store-csi-driver) version=$SECRETS_STORE_CSI_DRIVER_VERSION ;;
   eso) version=$ESO_VERSION ;;
+  vso) version=$VSO_VERSION ;;
+  postgresql)
+    version=$POSTGRESQL_VERSION
+    system=/usr/lib/postgresql/$version
+    if [ -z "${CUSTOS_POSTGRES_DOWNLOAD:-}" ] && [ -x "$system/bin/postgres" ] && [ -x "$system/bin/initdb" ]; then
+      echo "$system"; exit 0
+    fi ;;
   *) echo "unknown tool: $tool" >&2; exit 2 ;;
 esac
 dest="$cache/$tool-$version"
@@ -143,6 +160,43 @@ case "$tool" in
     # its CRDs go with it: the differential harness installs ESO's own for its phase
     mkdir -p "$dest/crds"
     cp config/crds/bases/*.yaml "$dest/crds/"
+    ;;
+  vso)
+    need go "the Go toolchain builds VSO from its source"
+    need git "the VSO source is exported from a git directory"
+    src=${VSO_SOURCE_GIT:-}
+    [ -n "$src" ] && git --git-dir="$src" rev-parse -q --verify "refs/tags/$version" >/dev/null || {
+      echo "custos test env: cannot build vso: set VSO_SOURCE_GIT to a git directory of github.com/hashicorp/vault-secrets-operator with tag $version" >&2; exit 3; }
+    log "building vault-secrets-operator $version from $src (many minutes, once)"
+    mkdir -p "$work/src"
+    git --git-dir="$src" archive "$version" | tar -x -C "$work/src"
+    cd "$work/src"
+    go build -trimpath -ldflags "-s -w" -o "$work/bin/manager" .
+    mkdir -p "$dest/crds"
+    cp config/crd/bases/*.yaml "$dest/crds/"
+    ;;
+  postgresql)
+    need apt-get "Debian's postgresql-$version packages are fetched with apt-get download"
+    need dpkg "the packages are unpacked with dpkg -x"
+    log "fetching Debian's postgresql-$version with apt-get download (once)"
+    mkdir -p "$work/debs" && cd "$work/debs"
+    pkgs="postgresql-$version postgresql-client-$version"
+    # the libraries its binaries link that a minimal system may lack
+    for p in libpq5 libicu72 libxml2 libldap-2.5-0 libsasl2-2 libgssapi-krb5-2 libkrb5-3 libk5crypto3 \
+      libkrb5support0 libssl3 liblz4-1 libzstd1 libreadline8; do
+      dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || pkgs="$pkgs $p"
+    done
+    # shellcheck disable=SC2086
+    apt-get download $pkgs >&2
+    rm -rf "$dest"; mkdir -p "$dest/root"
+    for deb in ./*.deb; do dpkg -x "$deb" "$dest/root"; done
+    ln -s "root/usr/lib/postgresql/$version/bin" "$dest/bin"
+    arch=$(uname -m)-linux-gnu
+    printf '%s\n' "$dest/root/usr/lib/$arch:$dest/root/lib/$arch" >"$dest/ld-library-path"
+    ls ./*.deb >"$dest/packages"
+    touch "$dest/.complete"
+    log "postgresql $version ready in $dest"
+    echo "$dest"; exit 0
     ;;
 esac
 

@@ -1,5 +1,5 @@
 /**
- * npm run env -- up [--env-file FILE] [--only kube,vault,moto]
+ * npm run env -- up [--env-file FILE] [--only kube,vault,moto,postgres]
  *
  * Starts the real local environment and prints shell `export` lines for it; with --env-file, also
  * writes them to FILE once everything is ready. Stays in the foreground until Ctrl-C / SIGTERM,
@@ -35,6 +35,9 @@ if (command === "up") {
     env.aws ? `export AWS_ENDPOINT_URL=${shellQuote(env.aws.endpoint)}` : "",
     env.aws ? `export AWS_REGION=${shellQuote(env.aws.region)}` : "",
     env.aws ? `export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test` : "",
+    env.postgres
+      ? `export PGHOST=${env.postgres.host} PGPORT=${env.postgres.port} PGUSER=${env.postgres.user} PGPASSWORD=${shellQuote(env.postgres.password)}`
+      : "",
     env.bin.dir ? `export PATH=${shellQuote(env.bin.dir)}:"$PATH"` : "",
   ].filter(Boolean);
   process.stdout.write(lines.join("\n") + "\n");
@@ -54,12 +57,12 @@ if (command === "up") {
   process.on("SIGTERM", stop);
   setInterval(() => undefined, 1 << 30);
 } else if (command === "build") {
-  const tools = rest.length ? rest : ["kubernetes", "etcd", "vault", "moto"];
+  const tools = rest.length ? rest : ["kubernetes", "etcd", "vault", "moto", "postgresql"];
   for (const t of tools)
     process.stdout.write(`${t}: ${await ensureTool(t as Parameters<typeof ensureTool>[0])}\n`);
 } else {
   process.stderr.write(
-    "usage: npm run env -- up [--env-file FILE] [--only kube,controller-manager,vault,moto]\n       npm run env -- build [kubernetes etcd vault moto kubeseal helm]\n",
+    "usage: npm run env -- up [--env-file FILE] [--only kube,controller-manager,vault,moto,postgres]\n       npm run env -- build [kubernetes etcd vault moto postgresql kubeseal helm]\n",
   );
   process.exit(2);
 }

@@ -19,5 +19,8 @@ wait "$child"; rc=$?
 while kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done
 kill "$watcher" 2>/dev/null
 # If the process that started us is gone, nobody else will remove the environment's state.
-if [ -n "${CUSTOS_ENV_DIR:-}" ] && ! kill -0 "$PPID" 2>/dev/null; then rm -rf "$CUSTOS_ENV_DIR"; fi
+# (CUSTOS_ENV_EXTRA_DIR: a server's own directory outside it, e.g. PostgreSQL's, owned by another user.)
+if [ -n "${CUSTOS_ENV_DIR:-}" ] && ! kill -0 "$PPID" 2>/dev/null; then
+  rm -rf "$CUSTOS_ENV_DIR" ${CUSTOS_ENV_EXTRA_DIR:+"$CUSTOS_ENV_EXTRA_DIR"}
+fi
 exit "$rc"

@@ -1,6 +1,7 @@
 /**
- * The real local environment: etcd + kube-apiserver + kube-controller-manager, a Vault dev server
- * and moto, all built from their registries (see build.sh) and started on free loopback ports.
+ * The real local environment: etcd + kube-apiserver + kube-controller-manager, a Vault dev server,
+ * moto and PostgreSQL, built from their registries (see build.sh; PostgreSQL is Debian's package)
+ * and started on free loopback ports.
  *
  *   const env = await startEnv();
  *   ... env.kubeconfig, env.vault.addr, env.aws.endpoint ...
@@ -9,9 +10,19 @@
  * Every server runs under guard.sh, whose stdin is a pipe held by this process: when this process
  * ends in any way, the servers end too. `stop()` also removes the temporary directory.
  */
-import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { spawn, execFile, execFileSync, spawnSync, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, createWriteStream } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  createWriteStream,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -22,7 +33,7 @@ import { Agent, request } from "undici";
 const here = dirname(fileURLToPath(import.meta.url));
 const execFileP = promisify(execFile);
 
-export type Component = "kube" | "controller-manager" | "vault" | "moto";
+export type Component = "kube" | "controller-manager" | "vault" | "moto" | "postgres";
 
 export interface EnvOptions {
   /** What to start; default: everything. */
@@ -34,7 +45,8 @@ export interface EnvOptions {
 }
 
 /** A server of the environment, by the name of its process. */
-export type ServerName = "etcd" | "kube-apiserver" | "kube-controller-manager" | "vault" | "moto";
+export type ServerName =
+  "etcd" | "kube-apiserver" | "kube-controller-manager" | "vault" | "moto" | "postgres";
 
 /** Fault injection on the real processes (the fault suite, faults/). */
 export interface EnvControl {
@@ -59,6 +71,19 @@ export interface TestEnv {
   serviceAccountIssuer: string;
   vault: { addr: string; token: string };
   aws: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string };
+  /**
+   * A PostgreSQL server on 127.0.0.1 (password auth for TCP): superuser `user`/`password`, database
+   * `postgres`. `bin` holds psql; `env` is what its programs need (LD_LIBRARY_PATH for a download).
+   */
+  postgres?: {
+    host: string;
+    port: number;
+    user: string;
+    password: string;
+    version: string;
+    bin: string;
+    env: Record<string, string>;
+  };
   versions: Record<string, string>;
   bin: { dir: string; kubectl: string; vault: string };
   /** Directory holding logs and state; removed by stop(). */
@@ -81,7 +106,17 @@ export function readVersions(): Record<string, string> {
 
 /** Builds (once, cached) or finds a tool; returns its install directory. */
 export async function ensureTool(
-  tool: "kubernetes" | "etcd" | "vault" | "moto" | "kubeseal" | "helm" | "secrets-store-csi-driver" | "eso",
+  tool:
+    | "kubernetes"
+    | "etcd"
+    | "vault"
+    | "moto"
+    | "kubeseal"
+    | "helm"
+    | "secrets-store-csi-driver"
+    | "eso"
+    | "vso"
+    | "postgresql",
 ): Promise<string> {
   const run = execFileP("bash", [join(here, "build.sh"), tool], {
     maxBuffer: 64 * 1024 * 1024,
@@ -127,11 +162,15 @@ interface Proc {
 }
 
 export async function startEnv(options: EnvOptions = {}): Promise<TestEnv> {
-  const want = new Set<Component>(options.components ?? ["kube", "controller-manager", "vault", "moto"]);
+  const want = new Set<Component>(
+    options.components ?? ["kube", "controller-manager", "vault", "moto", "postgres"],
+  );
   if (want.has("controller-manager")) want.add("kube");
   const versions = readVersions();
   const dir = mkdtempSync(join(tmpdir(), "custos-env-"));
   const procs: Proc[] = [];
+  /** Directories of servers kept outside `dir` (PostgreSQL's, owned by its unprivileged user). */
+  const extraDirs: string[] = [];
   let stopped = false;
   const say = (msg: string): void => {
     if (options.verbose) process.stderr.write(`custos env: ${msg}\n`);
@@ -145,7 +184,7 @@ export async function startEnv(options: EnvOptions = {}): Promise<TestEnv> {
         /* already gone */
       }
     }
-    rmSync(dir, { recursive: true, force: true });
+    for (const d of [dir, ...extraDirs]) rmSync(d, { recursive: true, force: true });
   };
   process.once("exit", killAllSync);
 
@@ -170,7 +209,7 @@ export async function startEnv(options: EnvOptions = {}): Promise<TestEnv> {
       await p.exited;
       clearTimeout(timer);
     }
-    rmSync(dir, { recursive: true, force: true });
+    for (const d of [dir, ...extraDirs]) rmSync(d, { recursive: true, force: true });
   };
 
   const specs = new Map<string, { bin: string; args: string[]; env?: NodeJS.ProcessEnv }>();
@@ -204,11 +243,12 @@ export async function startEnv(options: EnvOptions = {}): Promise<TestEnv> {
 
   try {
     // Builds run concurrently; each is a no-op when cached.
-    const [k8sDir, etcdDir, vaultDir, motoDir] = await Promise.all([
+    const [k8sDir, etcdDir, vaultDir, motoDir, pgDir] = await Promise.all([
       want.has("kube") ? ensureTool("kubernetes") : Promise.resolve(""),
       want.has("kube") ? ensureTool("etcd") : Promise.resolve(""),
       want.has("vault") ? ensureTool("vault") : Promise.resolve(""),
       want.has("moto") ? ensureTool("moto") : Promise.resolve(""),
+      want.has("postgres") ? ensureTool("postgresql") : Promise.resolve(""),
     ]);
 
     const readiness: Promise<void>[] = [];
@@ -244,6 +284,45 @@ export async function startEnv(options: EnvOptions = {}): Promise<TestEnv> {
         secretAccessKey: "test",
       };
       readiness.push(waitFor(p, `http://127.0.0.1:${port}/moto-api/`, {}));
+    }
+
+    if (want.has("postgres")) {
+      const pg = await preparePostgres(pgDir, extraDirs);
+      const port = await freePort();
+      const p = run(
+        "postgres",
+        join(here, "postgres.sh"),
+        [
+          ...pg.asUser,
+          join(pg.bin, "postgres"),
+          "-D",
+          pg.data,
+          "-p",
+          String(port),
+          "-c",
+          "listen_addresses=127.0.0.1",
+          "-c",
+          "unix_socket_directories=",
+          "-c",
+          "fsync=off",
+          "-c",
+          "jit=off",
+          "-c",
+          "max_connections=200",
+        ],
+        { ...pg.env, CUSTOS_ENV_EXTRA_DIR: pg.home },
+      );
+      env.postgres = {
+        host: "127.0.0.1",
+        port,
+        user: "postgres",
+        password: pg.password,
+        version: pg.version,
+        bin: pg.bin,
+        env: pg.env,
+      };
+      readyChecks.set("postgres", (q) => waitForPostgres(q, pg.bin, port, pg.env));
+      readiness.push(readyChecks.get("postgres")!(p));
     }
 
     if (want.has("kube")) {
@@ -360,6 +439,117 @@ export async function startEnv(options: EnvOptions = {}): Promise<TestEnv> {
     await stop();
     throw new Error(`${(e as Error).message}\n${logs}`, { cause: e });
   }
+}
+
+/**
+ * A fresh PostgreSQL cluster (initdb) in a directory of its own. postgres refuses to run as root:
+ * then the cluster belongs to, and the server runs as, an unprivileged user (CUSTOS_POSTGRES_USER,
+ * default `nobody`) through setpriv; binaries that user cannot reach (a download under root's
+ * 0700 home) are copied next to the cluster first.
+ */
+async function preparePostgres(
+  installDir: string,
+  extraDirs: string[],
+): Promise<{
+  bin: string;
+  data: string;
+  home: string;
+  password: string;
+  version: string;
+  asUser: string[];
+  env: Record<string, string>;
+}> {
+  const home = mkdtempSync(join(tmpdir(), "custos-pg-"));
+  extraDirs.push(home);
+  const env: Record<string, string> = {};
+  const ldFile = join(installDir, "ld-library-path");
+  if (existsSync(ldFile)) env.LD_LIBRARY_PATH = readFileSync(ldFile, "utf8").trim();
+  let bin = join(installDir, "bin");
+  let asUser: string[] = [];
+  let owner: { uid: number; gid: number } | undefined;
+  if (process.getuid?.() === 0) {
+    const user = process.env.CUSTOS_POSTGRES_USER ?? "nobody";
+    const uid = Number(execFileSync("id", ["-u", user]).toString().trim());
+    const gid = Number(execFileSync("id", ["-g", user]).toString().trim());
+    owner = { uid, gid };
+    asUser = ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups"];
+    chownSync(home, uid, gid);
+    chmodSync(home, 0o700);
+    const reachable =
+      spawnSync(asUser[0]!, [
+        ...asUser.slice(1),
+        "test",
+        "-r",
+        join(bin, "postgres"),
+        "-a",
+        "-x",
+        join(bin, "initdb"),
+      ]).status === 0;
+    if (!reachable) {
+      // the whole unpacked tree: postgres finds its share/ and lib/ relative to its own path
+      const copy = join(tmpdir(), `custos-pg-dist-${randomBytes(4).toString("hex")}`);
+      extraDirs.push(copy);
+      cpSync(installDir, copy, { recursive: true, verbatimSymlinks: true });
+      chmodSync(copy, 0o755);
+      bin = join(copy, "bin");
+      if (env.LD_LIBRARY_PATH) env.LD_LIBRARY_PATH = env.LD_LIBRARY_PATH.split(installDir).join(copy);
+    }
+  }
+  const password = randomBytes(16).toString("hex");
+  const pwfile = join(home, "pw");
+  writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+  if (owner) chownSync(pwfile, owner.uid, owner.gid);
+  const data = join(home, "data");
+  const initdb = [
+    join(bin, "initdb"),
+    "-D",
+    data,
+    "-U",
+    "postgres",
+    `--pwfile=${pwfile}`,
+    "--auth-local=trust",
+    "--auth-host=scram-sha-256",
+    "-E",
+    "UTF8",
+    "--locale=C",
+    "--no-sync",
+  ];
+  const cmd = [...asUser, ...initdb];
+  try {
+    await execFileP(cmd[0]!, cmd.slice(1), { env: { ...process.env, ...env }, cwd: home });
+  } catch (e) {
+    throw new Error(`initdb failed: ${(e as { stderr?: string }).stderr ?? (e as Error).message}`, {
+      cause: e,
+    });
+  }
+  rmSync(pwfile, { force: true });
+  const version = execFileSync(join(bin, "postgres"), ["--version"], { env: { ...process.env, ...env } })
+    .toString()
+    .trim();
+  return { bin, data, home, password, version, asUser, env };
+}
+
+async function waitForPostgres(
+  p: Proc,
+  bin: string,
+  port: number,
+  env: Record<string, string>,
+): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  let exitCode: number | null | undefined;
+  void p.exited.then((c) => (exitCode = c));
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) throw new Error(`postgres exited with code ${exitCode} before it was ready`);
+    const ok = await execFileP(join(bin, "pg_isready"), ["-q", "-h", "127.0.0.1", "-p", String(port)], {
+      env: { ...process.env, ...env },
+    }).then(
+      () => true,
+      () => false,
+    );
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`postgres not ready on 127.0.0.1:${port} after 60000 ms`);
 }
 
 function tailOf(path: string): string {

@@ -13,6 +13,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { renderInSandbox, DEFAULT_LIMITS, type SandboxLimits } from "../../src/template/lodash/sandbox.ts";
 import { isCustosError } from "../../src/util/errors.ts";
+import { OffThreadRenderer } from "../../src/template/lodash/off-thread.ts";
 
 // smaller budgets than the operator's default, so the file runs quickly on a shared machine
 const limits: SandboxLimits = { ...DEFAULT_LIMITS, timeMs: 500, memoryBytes: 16 * 1024 * 1024 };
@@ -78,4 +79,35 @@ test("after every hostile template, an innocent one renders as before", async ()
   assert.deepEqual(await render("<%= data.password.length %> ${data.password.slice(0, 2)}"), {
     stringData: { k: "12 s3" },
   });
+});
+
+test("a template that overruns its budget does not hold the operator's event loop: renders run on a worker thread", async () => {
+  const sandbox = new OffThreadRenderer();
+  try {
+    // ticks of this thread while a hostile render runs: with an in-thread render there would be
+    // none (the render returns only after its budget, holding the loop all the while)
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    const started = Date.now();
+    await assert.rejects(sandbox.render({ stringData: { k: "<% while (true) {} %>" } }, data, limits), (e) =>
+      isCustosError(e, "CUSTOS_TEMPLATE_BUDGET"),
+    );
+    clearInterval(timer);
+    const elapsed = Date.now() - started;
+    assert.ok(ticks >= 1, `the event loop ticked ${ticks} times in ${elapsed} ms`);
+    // the worker survives a budget error and renders the next template
+    assert.deepEqual(
+      await sandbox.render({ stringData: { k: "<%= data.password.length %>" } }, data, limits),
+      {
+        stringData: { k: String(data.password.length) },
+      },
+    );
+    // errors cross the thread boundary typed and value-free
+    await assert.rejects(
+      sandbox.render({ stringData: { k: "<%= JSON.parse(data.password) %>" } }, data, limits),
+      (e) => isCustosError(e, "CUSTOS_TEMPLATE") && !e.message.includes(data.password),
+    );
+  } finally {
+    await sandbox.close();
+  }
 });

@@ -4,7 +4,7 @@
  */
 import { runUntilSignalled } from "../until-signal.ts";
 import type { Command } from "@commander-js/extra-typings";
-import { Option } from "@commander-js/extra-typings";
+import { logFormatOption, logLevelOption } from "../log-options.ts";
 import { parseDuration } from "../../util/duration.ts";
 import { hardenIntrinsics } from "../../util/harden.ts";
 
@@ -53,16 +53,8 @@ export function registerCsiProviderCommand(program: Command): void {
     .option("--version-key-file <path>", "HMAC key of object versions (default: a random key per process)")
     .option("--metrics-port <port>", "port of /metrics, /healthz and /readyz (0 = disabled)", int, 8080)
     .option("--metrics-bind-address <address>", "address of the metrics port", "0.0.0.0")
-    .addOption(
-      new Option("--log-level <level>", "log level")
-        .choices(["trace", "debug", "info", "warn", "error"] as const)
-        .default("info" as const),
-    )
-    .addOption(
-      new Option("--log-format <format>", "log format")
-        .choices(["json", "text"] as const)
-        .default("json" as const),
-    )
+    .addOption(logLevelOption())
+    .addOption(logFormatOption())
     .action(async (o) => {
       const { runCsiProvider } = await import("../../csi/run.ts");
       hardenIntrinsics();

@@ -5,6 +5,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { hostname } from "node:os";
 import { Option } from "@commander-js/extra-typings";
+import { logFormatOption, logLevelOption } from "../log-options.ts";
 import type { OperatorOptions } from "../../manager/index.ts";
 import { parseDuration } from "../../util/duration.ts";
 import { runUntilSignalled } from "../until-signal.ts";
@@ -75,6 +76,27 @@ export function registerOperatorCommand(program: Command): void {
         .choices(["env-vars", "annotations"] as const)
         .default("env-vars" as const),
     )
+    .addOption(
+      new Option(
+        "--resources-to-ignore <kinds>",
+        "sources the rollout controller does not follow, as Reloader's flag: configMaps, secrets",
+      ).choices(["configMaps", "secrets", "configMaps,secrets", "secrets,configMaps"] as const),
+    )
+    .option(
+      "--auto-reload-all",
+      'restart every workload that uses a changed Secret/ConfigMap, unless it is annotated reloader.stakater.com/auto: "false" (Reloader\'s flag)',
+      false,
+    )
+    .option(
+      "--reload-on-create",
+      "a Secret/ConfigMap created while running restarts its workloads (Reloader's flag)",
+      false,
+    )
+    .option(
+      "--reload-on-delete",
+      "a deleted Secret/ConfigMap restarts its workloads (Reloader's flag)",
+      false,
+    )
     .option("--store-requeue-interval <duration>", "how often stores are re-validated", "5m")
     .option(
       "--allow-operator-identity-for-namespaced-stores",
@@ -129,16 +151,8 @@ export function registerOperatorCommand(program: Command): void {
       "--kes-aws-region <region>",
       "AWS region of KES objects without spec.region (AWS_REGION, default us-west-2)",
     )
-    .addOption(
-      new Option("--log-level <level>", "log level")
-        .choices(["trace", "debug", "info", "warn", "error"] as const)
-        .default("info" as const),
-    )
-    .addOption(
-      new Option("--log-format <format>", "log format")
-        .choices(["json", "text"] as const)
-        .default("json" as const),
-    )
+    .addOption(logLevelOption())
+    .addOption(logFormatOption())
     .action(async (o) => {
       const options: OperatorOptions = {
         ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
@@ -178,6 +192,14 @@ export function registerOperatorCommand(program: Command): void {
           keyCn: o.keyCn,
         },
         reloadStrategy: o.reloadStrategy,
+        reloadSwitches: {
+          autoReloadAll: o.autoReloadAll,
+          onCreate: o.reloadOnCreate,
+          onDelete: o.reloadOnDelete,
+        },
+        ...(o.resourcesToIgnore
+          ? { reloadIgnore: new Set(o.resourcesToIgnore.split(",") as ("secrets" | "configMaps")[]) }
+          : {}),
         storeRequeueMs: parseDuration(o.storeRequeueInterval),
         allowOperatorIdentityForNamespacedStores: o.allowOperatorIdentityForNamespacedStores,
         minRefreshIntervalMs: parseDuration(o.minRefreshInterval),

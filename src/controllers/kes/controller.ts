@@ -43,7 +43,8 @@ import {
   type Fetched,
   type KesTemplateRenderer,
 } from "./mapping.ts";
-import { cachedRenderer } from "../../template/lodash/sandbox.ts";
+import { cachedRenderer, DEFAULT_LIMITS } from "../../template/lodash/sandbox.ts";
+import { OffThreadRenderer } from "../../template/lodash/off-thread.ts";
 
 /** The store name and uid KES objects' sessions carry: one pool of sessions for all of them. */
 export const KES_STORE = "kubernetes-client.io";
@@ -84,8 +85,11 @@ export class KesController implements Controller {
   readonly #writer: ApiSecretWriter;
   readonly #metrics: KesMetrics;
   readonly #now: () => number;
-  /** KES's lodash templates, run in a WebAssembly sandbox (src/template/lodash) */
-  readonly #render: KesTemplateRenderer = cachedRenderer();
+  /** KES's lodash templates, run in a WebAssembly sandbox on a worker thread (src/template/lodash) */
+  readonly #sandbox = new OffThreadRenderer();
+  readonly #render: KesTemplateRenderer = cachedRenderer(DEFAULT_LIMITS, 2048, (t, d, l) =>
+    this.#sandbox.render(t, d, l),
+  );
   #crdTimer: NodeJS.Timeout | undefined;
   #running = false;
   #stopped = false;
@@ -201,6 +205,7 @@ export class KesController implements Controller {
     if (!this.#running) return;
     await this.#queue.shutdown();
     await Promise.all([...this.#informers.values(), this.#namespaces].map((i) => i.stop()));
+    await this.#sandbox.close();
   }
 
   get running(): boolean {

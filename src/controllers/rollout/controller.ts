@@ -1,6 +1,7 @@
 /**
- * Restarts Deployments, StatefulSets and DaemonSets when the data of a Secret they opted in to
- * changes (Reloader's annotations and markers). Any Secret counts, not only those Custos writes.
+ * Restarts Deployments, StatefulSets and DaemonSets when the data of a Secret or ConfigMap they
+ * opted in to changes (Reloader's annotations and markers). Any Secret counts, not only those
+ * Custos writes; ConfigMaps unless `--resources-to-ignore configMaps`, as with Reloader.
  *
  * Only real data changes act: a watch update whose data hash differs from the previous object's.
  * The initial list (operator start, relists) only fills the cache, so restarts of the operator
@@ -16,8 +17,17 @@ import type { EventRecorder } from "../../kube/events.ts";
 import type { Logger } from "../../util/log.ts";
 import type { Metrics } from "../../manager/metrics.ts";
 import { errorMessage } from "../../util/errors.ts";
-import { reloaderHash, restartPatch, type Change, type Strategy, type Workload } from "./match.ts";
-import { patchWorkload, restartsFor, type SecretChange } from "./restarts.ts";
+import {
+  configMapHash,
+  jobFromCronJob,
+  reloaderHash,
+  restartPatch,
+  type Change,
+  type SourceKind,
+  type Strategy,
+  type Workload,
+} from "./match.ts";
+import { ARGO_ROLLOUT, createJob, patchWorkload, restartsFor, type SecretChange } from "./restarts.ts";
 
 /** A watched Secret as the cache keeps it: identity, annotations and Reloader's hash of its data. */
 interface SecretObj extends KubeObject {
@@ -37,6 +47,27 @@ export function secretForRollout(s: SecretObj): SecretObj {
   };
 }
 
+/** A watched ConfigMap as the cache keeps it: identity, annotations and Reloader's hash. */
+interface ConfigMapObj extends KubeObject {
+  data?: Record<string, string>;
+  binaryData?: Record<string, string>;
+  dataHash?: string;
+}
+
+/** Keeps what restarts need of a ConfigMap, never its data. */
+export function configMapForRollout(c: ConfigMapObj): ConfigMapObj {
+  const { name, namespace, uid, resourceVersion, annotations } = c.metadata;
+  return {
+    apiVersion: c.apiVersion,
+    kind: c.kind,
+    metadata: { name, namespace, uid, resourceVersion, ...(annotations ? { annotations } : {}) },
+    dataHash: c.dataHash ?? configMapHash(c.data, c.binaryData),
+  };
+}
+
+/** Reloader's `--resources-to-ignore` values. */
+export type IgnorableResource = "secrets" | "configMaps";
+
 export interface RolloutControllerDeps {
   api: KubeApi;
   log: Logger;
@@ -45,28 +76,47 @@ export interface RolloutControllerDeps {
   namespace?: string | undefined;
   strategy: Strategy;
   coalesceMs?: number;
+  /** Sources not watched (Reloader's --resources-to-ignore); default none. */
+  ignore?: ReadonlySet<IgnorableResource> | undefined;
+  /** Reloader's --auto-reload-all: workloads follow what they use unless they opt out. */
+  autoReloadAll?: boolean | undefined;
+  /** Reloader's --reload-on-create: a source created while running counts as a change. */
+  reloadOnCreate?: boolean | undefined;
+  /** Reloader's --reload-on-delete: a deleted source counts as a change to nothing. */
+  reloadOnDelete?: boolean | undefined;
 }
+
+/** Reloader's hash of no data: what a deleted source is recorded as. */
+const EMPTY_HASH = reloaderHash({});
 
 /** Queue keys of namespace batches (workload keys are `Kind|ns/name`, never with this prefix). */
 const NS_KEY = "namespace|";
 
 export class RolloutController {
   readonly name = "rollout";
-  readonly secrets: Informer<SecretObj>;
+  readonly secrets: Informer<SecretObj> | undefined;
+  readonly configMaps: Informer<ConfigMapObj> | undefined;
   readonly #queue: WorkQueue;
-  /** Secret changes not yet batched: namespace -> secret name -> the change. */
+  /** Source changes not yet batched: namespace -> `Kind/name` -> the change. */
   readonly #changed = new Map<string, Map<string, SecretChange>>();
   /** Restarts not yet applied: workload key -> the workload as listed, and the changes to record. */
   readonly #pending = new Map<string, { kind: Workload["kind"]; workload: Workload; changes: Change[] }>();
   /** The Secret cache is synced: changes seen from now on are real changes. */
   #started = false;
+  /** Whether Argo Rollouts are served, and when that was last asked (the CRD may come later). */
+  #argo: { served: boolean; at: number } | undefined;
 
   constructor(readonly deps: RolloutControllerDeps) {
     const ns = deps.namespace ? `/namespaces/${deps.namespace}` : "";
     const onError = (e: unknown): void => {
       deps.log.warn({ err: errorMessage(e) }, "watch error; relisting");
     };
-    this.secrets = new Informer(deps.api, `/api/v1${ns}/secrets`, { onError, transform: secretForRollout });
+    this.secrets = deps.ignore?.has("secrets")
+      ? undefined
+      : new Informer(deps.api, `/api/v1${ns}/secrets`, { onError, transform: secretForRollout });
+    this.configMaps = deps.ignore?.has("configMaps")
+      ? undefined
+      : new Informer(deps.api, `/api/v1${ns}/configmaps`, { onError, transform: configMapForRollout });
     this.#queue = new WorkQueue({
       concurrency: 4,
       handler: async (key) => {
@@ -81,20 +131,34 @@ export class RolloutController {
         deps.log.warn({ workload: key, err: errorMessage(e) }, "restart failed");
       },
     });
-    this.secrets.on((event, secret, old) => {
-      if (!this.#started || event !== "update" || !old) return;
-      if (old.dataHash === secret.dataHash) return; // metadata-only change
-      this.#secretChanged(secret);
-    });
+    const follow =
+      (kind: SourceKind) =>
+      (event: string, obj: SecretObj | ConfigMapObj, old?: SecretObj | ConfigMapObj): void => {
+        if (!this.#started) return; // the initial list only fills the cache
+        if (event === "add" && deps.reloadOnCreate) this.#sourceChanged(kind, obj);
+        else if (event === "delete" && deps.reloadOnDelete) this.#sourceChanged(kind, obj, EMPTY_HASH);
+        else if (event === "update" && old && old.dataHash !== obj.dataHash) this.#sourceChanged(kind, obj);
+      };
+    this.secrets?.on(follow("Secret"));
+    this.configMaps?.on(follow("ConfigMap"));
   }
 
-  #secretChanged(secret: SecretObj): void {
-    const namespace = secret.metadata.namespace ?? "";
-    const name = secret.metadata.name ?? "";
+  #sourceChanged(kind: SourceKind, obj: KubeObject, goneHash?: string): void {
+    const namespace = obj.metadata.namespace ?? "";
+    const name = obj.metadata.name ?? "";
     const changes = this.#changed.get(namespace) ?? new Map<string, SecretChange>();
-    changes.set(name, { ref: { name, namespace, annotations: secret.metadata.annotations } });
+    changes.set(`${kind}/${name}`, {
+      ref: { kind, name, namespace, annotations: obj.metadata.annotations },
+      hash: goneHash,
+    });
     this.#changed.set(namespace, changes);
     this.#queue.addAfter(NS_KEY + namespace, this.deps.coalesceMs ?? 1000, "urgent");
+  }
+
+  /** The cached hash of a followed source, if it is still there. */
+  #hashOf(kind: SourceKind, namespace: string, name: string): string | undefined {
+    const cache = kind === "ConfigMap" ? this.configMaps : this.secrets;
+    return cache?.get(`${namespace}/${name}`)?.dataHash;
   }
 
   /** One batch of a namespace's changes: list its workloads, queue one patch per workload. */
@@ -104,7 +168,10 @@ export class RolloutController {
     if (!changes?.size) return;
     let restarts;
     try {
-      restarts = await restartsFor(this.deps.api, namespace, [...changes.values()]);
+      restarts = await restartsFor(this.deps.api, namespace, [...changes.values()], {
+        argoRollouts: await this.#argoServed(),
+        autoReloadAll: this.deps.autoReloadAll,
+      });
     } catch (e) {
       // keep the batch for the retry, without losing changes that arrived meanwhile
       const now = this.#changed.get(namespace) ?? new Map<string, SecretChange>();
@@ -117,17 +184,33 @@ export class RolloutController {
       const prev = this.#pending.get(key)?.changes ?? [];
       const fresh: Change[] = [];
       for (const ref of r.secrets) {
-        const s = this.secrets.get(`${namespace}/${ref.name}`);
-        if (s) fresh.push({ secret: ref, hash: s.dataHash ?? reloaderHash(s.data) });
+        const hash =
+          changes.get(`${ref.kind ?? "Secret"}/${ref.name}`)?.hash ??
+          this.#hashOf(ref.kind ?? "Secret", namespace, ref.name);
+        if (hash) fresh.push({ secret: ref, hash });
       }
-      const names = new Set(fresh.map((c) => c.secret.name));
+      const id = (c: Change): string => `${c.secret.kind ?? "Secret"}/${c.secret.name}`;
+      const names = new Set(fresh.map(id));
       this.#pending.set(key, {
         kind: r.kind,
         workload: r.workload,
-        changes: [...prev.filter((c) => !names.has(c.secret.name)), ...fresh],
+        changes: [...prev.filter((c) => !names.has(id(c))), ...fresh],
       });
       this.#queue.add(key, "urgent");
     }
+  }
+
+  /** Asked at most every 5 minutes: one GET of the group's discovery document. */
+  async #argoServed(): Promise<boolean> {
+    const now = Date.now();
+    if (this.#argo && now - this.#argo.at < 300_000) return this.#argo.served;
+    // not installed (404) or not readable: CronJobs and apps/v1 workloads still work
+    const served = await this.deps.api
+      .get<{ resources?: { name: string }[] }>(ARGO_ROLLOUT.path)
+      .then((doc) => !!doc.resources?.some((r) => r.name === ARGO_ROLLOUT.plural))
+      .catch(() => false);
+    this.#argo = { served, at: now };
+    return served;
   }
 
   async #process(key: string): Promise<void> {
@@ -135,27 +218,36 @@ export class RolloutController {
     this.#pending.delete(key);
     if (!pending?.changes.length) return;
     const { kind, workload: w, changes } = pending;
-    const patch = restartPatch(w, changes, this.deps.strategy, new Date());
-    if (!patch) return;
     try {
-      await patchWorkload(this.deps.api, kind, w.metadata.namespace ?? "", w.metadata.name ?? "", patch);
+      if (kind === "CronJob") {
+        const job = jobFromCronJob(w, changes);
+        if (!job || !(await createJob(this.deps.api, job))) return;
+      } else {
+        const patch = restartPatch(w, changes, this.deps.strategy, new Date());
+        if (!patch) return;
+        await patchWorkload(this.deps.api, kind, w.metadata.namespace ?? "", w.metadata.name ?? "", patch);
+      }
     } catch (e) {
       // keep what still has to be applied for the retry (a newer batch supersedes it)
       if (!this.#pending.has(key)) this.#pending.set(key, pending);
       throw e;
     }
-    const names = changes.map((c) => c.secret.name).join(", ");
+    const names = changes.map((c) => `${c.secret.kind ?? "Secret"} ${c.secret.name}`).join(", ");
     this.deps.metrics?.rollouts.inc({ kind, strategy: this.deps.strategy });
     this.deps.events?.record(
-      { ...w, apiVersion: "apps/v1", kind },
+      {
+        ...w,
+        apiVersion: kind === "CronJob" ? "batch/v1" : kind === "Rollout" ? "argoproj.io/v1alpha1" : "apps/v1",
+        kind,
+      },
       "Normal",
       "Reloaded",
-      `Restarted because Secret ${names} changed`,
+      `Restarted because ${names} changed`,
     );
     this.deps.log.info(
       {
         workload: `${kind}/${w.metadata.namespace ?? ""}/${w.metadata.name ?? ""}`,
-        secrets: names,
+        sources: names,
         strategy: this.deps.strategy,
       },
       "workload restarted",
@@ -163,13 +255,13 @@ export class RolloutController {
   }
 
   async start(): Promise<void> {
-    await this.secrets.start();
+    await Promise.all([this.secrets?.start(), this.configMaps?.start()]);
     this.#started = true;
     this.#queue.start();
   }
 
   async stop(): Promise<void> {
     await this.#queue.shutdown();
-    await this.secrets.stop();
+    await Promise.all([this.secrets?.stop(), this.configMaps?.stop()]);
   }
 }

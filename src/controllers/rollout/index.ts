@@ -10,4 +10,8 @@ export const rolloutController: ControllerFactory = ({ api, log, metrics, events
     events,
     namespace: options.namespace,
     strategy: options.reloadStrategy,
+    ignore: options.reloadIgnore,
+    autoReloadAll: options.reloadSwitches?.autoReloadAll,
+    reloadOnCreate: options.reloadSwitches?.onCreate,
+    reloadOnDelete: options.reloadSwitches?.onDelete,
   });

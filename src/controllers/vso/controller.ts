@@ -45,6 +45,10 @@ import {
   dynamicRequest,
   leaseOf,
   leaseStillGood,
+  sameStaticCreds,
+  staticCredsDelayMs,
+  staticCredsMeta,
+  type StaticCredsMeta,
   pkiData,
   pkiPath,
   pkiRenewAt,
@@ -61,6 +65,8 @@ import { providerSpec } from "./provider.ts";
 import {
   desiredSecret,
   mayWrite,
+  vsoTargetRules,
+  goDuration,
   nextRefreshMs,
   OWNER_UID_LABEL,
   parseVsoDuration,
@@ -89,7 +95,11 @@ type VssStatus = {
   conditions?: VsoCondition[];
 };
 type Vss = Obj<VaultStaticSecretSpecT> & { status?: VssStatus };
-type VdsStatus = VssStatus & { secretLease?: Lease; lastRenewalTime?: number };
+type VdsStatus = VssStatus & {
+  secretLease?: Lease;
+  lastRenewalTime?: number;
+  staticCredsMetaData?: Partial<StaticCredsMeta>;
+};
 type Vds = Obj<VaultDynamicSecretSpecT> & { status?: VdsStatus };
 type VpsStatus = VssStatus & { serialNumber?: string; lastRotation?: number; expiration?: number };
 type Vps = Obj<VaultPKISecretSpecT> & { status?: VpsStatus };
@@ -121,6 +131,8 @@ class VsoFailure extends Error {
   constructor(
     readonly reason: string,
     override readonly cause: unknown,
+    /** The Secret write failed or was refused: VSO reports it in an event only, not the status. */
+    readonly write = false,
   ) {
     super(errorMessage(cause));
   }
@@ -298,7 +310,13 @@ export class VsoController {
       });
       const existing = await this.deps.api.getOrUndefined<SecretObject>(secretPath);
       if (!spec.destination.create && !existing) {
-        // VSO: wait for the Secret, without status or event
+        // VSO: wait for the Secret; a Warning event, no status
+        this.deps.events.record(
+          origin.object,
+          "Warning",
+          "SecretSyncError",
+          `Failed to update k8s secret: destination secret ${obj.metadata.namespace}/${spec.destination.name} does not exist, and create=false`,
+        );
         return { requeueAfter: MISSING_DESTINATION_MS };
       }
       for (const v of Object.values(data)) redactor.add(v);
@@ -318,11 +336,11 @@ export class VsoController {
             current = undefined;
           }
         }
-        const plan = planTarget(desired, current, { mayWrite: mayWrite(obj, spec.destination) });
+        const plan = planTarget(desired, current, vsoTargetRules(obj, spec.destination));
         await this.#writer.apply(plan, current, origin);
         wrote = plan.action !== "none";
       } catch (e) {
-        throw new VsoFailure("SecretSyncError", e);
+        throw new VsoFailure("SecretSyncError", e, true);
       }
       await this.#cleanupRenamed(obj, origin);
       const hmac = spec.hmacSecretData ?? true;
@@ -334,34 +352,39 @@ export class VsoController {
         if (hmac && obj.status?.secretMAC && spec.rolloutRestartTargets?.length)
           conditions.push(await this.#restart(obj, origin));
       }
-      const h = horizon === undefined ? "0s" : `${(horizon / 1000).toFixed(3)}s`;
       await this.#status(obj, {
         lastGeneration: obj.metadata.generation,
         ...(mac ? { secretMAC: mac } : {}),
         vaultClientMeta: { cacheKey, id: createHash("sha256").update(sessionKey).digest("hex").slice(0, 16) },
         conditions: [
-          cond("SecretSynced", true, "Synced", `Secret synced, horizon=${h}`),
+          cond("SecretSynced", true, "Synced", `Secret synced, horizon=${goDuration(horizon ?? 0)}`),
           ...conditions,
-          cond("Healthy", true, "Healthy", ""),
-          cond("Ready", true, "Ready", ""),
+          ...vssHealth(true),
         ],
       });
       return horizon === undefined ? undefined : { requeueAfter: horizon };
     } catch (e) {
       const failure = e instanceof VsoFailure ? e : new VsoFailure("SecretSyncError", e);
       const message = redactor.redact(failure.message);
+      if (failure.write) {
+        // VSO: a Secret it may not or could not write is an event, the status stays as it was
+        this.deps.events.record(
+          origin.object,
+          "Warning",
+          "SecretSyncError",
+          `Failed to update k8s secret: ${message}`,
+        );
+        throw failure.cause instanceof Error ? failure.cause : e;
+      }
       this.deps.events.record(origin.object, "Warning", failure.reason, message);
+      // VSO's failure status: the cause is in SecretSynced's message (its reason stays Synced),
+      // Healthy=False Unhealthy, Ready=False Ready; lastGeneration is the object's generation
       await this.#status(obj, {
         ...(obj.status ?? {}),
+        lastGeneration: obj.metadata.generation,
         conditions: [
-          cond(
-            "SecretSynced",
-            false,
-            failure.reason,
-            `Failed to sync the secret, horizon=0s, err=${message}`,
-          ),
-          cond("Healthy", false, failure.reason, message),
-          cond("Ready", false, failure.reason, message),
+          cond("SecretSynced", false, "Synced", `Failed to sync the secret, horizon=0s, err=${message}`),
+          ...vssHealth(false),
         ],
       }).catch(() => undefined);
       throw failure.cause instanceof Error ? failure.cause : e;
@@ -532,7 +555,7 @@ export class VsoController {
         "CUSTOS_STORE_NOT_READY",
         `destination Secret ${dest.name} does not exist and destination.create is false`,
       );
-    const plan = planTarget(desiredSecret(obj, dest, data), existing, { mayWrite: mayWrite(obj, dest) });
+    const plan = planTarget(desiredSecret(obj, dest, data), existing, vsoTargetRules(obj, dest));
     await this.#writer.apply(plan, existing, origin);
     return plan.action !== "none";
   }
@@ -608,9 +631,23 @@ export class VsoController {
       ).body;
       const data = answerData(answer, spec.destination.transformation);
       for (const v of Object.values(data)) redactor.add(v);
+      // allowStaticCreds: a static role's answer carries no lease; it is read again just after
+      // Vault's next rotation, and written only when the credentials changed (not for its ttl)
+      const staticMeta =
+        spec.allowStaticCreds && !answer.renewable ? staticCredsMeta(answer.data) : undefined;
       let wrote: boolean;
       try {
-        wrote = await this.#write(obj, spec.destination, data, origin);
+        const unchanged =
+          staticMeta &&
+          sameStaticCreds(
+            data,
+            (
+              await this.deps.api.getOrUndefined<SecretObject>(
+                resourcePath({ ...SECRETS, namespace: obj.metadata.namespace, name: spec.destination.name }),
+              )
+            )?.data,
+          );
+        wrote = unchanged ? false : await this.#write(obj, spec.destination, data, origin);
       } catch (e) {
         throw new VsoFailure("SecretSyncError", e);
       }
@@ -618,7 +655,9 @@ export class VsoController {
       const conditions: VsoCondition[] = [];
       if (wrote) {
         this.deps.events.record(origin.object, "Normal", "SecretSynced", "Secret synced");
-        if (lease?.id && spec.rolloutRestartTargets?.length)
+        // new credentials restart the workloads, never the first ones
+        const hadCreds = !!lease?.id || !!status.staticCredsMetaData?.lastVaultRotation;
+        if (hadCreds && spec.rolloutRestartTargets?.length)
           conditions.push(await this.#restart({ ...obj, spec }, origin));
       }
       await this.#status(
@@ -627,6 +666,7 @@ export class VsoController {
           lastGeneration: o.metadata.generation,
           secretLease: next,
           lastRenewalTime: Math.floor(now / 1000),
+          ...(staticMeta ? { staticCredsMetaData: staticMeta } : {}),
           conditions: [
             cond("SecretSynced", true, "Synced", "Secret synced"),
             ...conditions,
@@ -636,6 +676,7 @@ export class VsoController {
         },
         plural,
       );
+      if (staticMeta) return { requeueAfter: staticCredsDelayMs(staticMeta) };
       if (next.duration) return { requeueAfter: renewalDelayMs(spec, next.duration) };
       if (spec.refreshAfter) return { requeueAfter: parseVsoDuration(spec.refreshAfter) };
       return undefined;
@@ -877,11 +918,18 @@ export class VsoController {
       const all = Object.entries(st.templates ?? {});
       const chosen = r.templateRefs?.length
         ? r.templateRefs.map((tr) => {
-            const found = all.find(([k, v]) => k === tr.name || v.name === tr.name);
+            // VSO looks a templateRef up by its key and wants the template's own name set
+            const found = all.find(([k]) => k === tr.name);
             if (!found)
               throw new CustosError(
                 "CUSTOS_TEMPLATE",
                 `SecretTransformation ${ref.namespace}/${ref.name} has no template "${tr.name}"`,
+                { retryable: false },
+              );
+            if (!found[1].name)
+              throw new CustosError(
+                "CUSTOS_TEMPLATE",
+                `template name empty: SecretTransformation ${ref.namespace}/${ref.name} template "${tr.name}" needs a name to be referenced`,
                 { retryable: false },
               );
             return [tr.keyOverride || found[0], found[1]] as const;
@@ -1052,6 +1100,14 @@ export class VsoController {
       this.owned.stop(),
     ]);
   }
+}
+
+/** VSO's Healthy and Ready conditions of a VaultStaticSecret (`newHealthyCondition`, `newReadyCondition`). */
+function vssHealth(ok: boolean): VsoCondition[] {
+  return [
+    cond("Healthy", ok, ok ? "Healthy" : "Unhealthy", `VaultStaticSecret${ok ? "Healthy" : "Unhealthy"}`),
+    cond("Ready", ok, "Ready", "VaultStaticSecretReady"),
+  ];
 }
 
 function cond(type: string, ok: boolean, reason: string, message: string): VsoCondition {

@@ -80,6 +80,69 @@ export function leaseStillGood(
   return now < lastRenewalTime * 1000 + renewalDelayMs(spec, lease.duration);
 }
 
+/** VSO's `status.staticCredsMetaData`: what a database/LDAP static role's answer says of its rotation. */
+export interface StaticCredsMeta {
+  lastVaultRotation: number;
+  rotationPeriod: number;
+  rotationSchedule: string;
+  ttl: number;
+}
+
+/**
+ * The rotation metadata of a static-creds answer (`allowStaticCreds`), when it is one: a
+ * `last_vault_rotation` and a `rotation_period` (>= 1 s) or `rotation_schedule`. Undefined for
+ * anything else (then VSO neither renews nor refreshes).
+ */
+export function staticCredsMeta(
+  data: Record<string, unknown> | null | undefined,
+): StaticCredsMeta | undefined {
+  const d = data ?? {};
+  const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? Math.trunc(v) : 0);
+  const at = typeof d.last_vault_rotation === "string" ? Date.parse(d.last_vault_rotation) : NaN;
+  const meta: StaticCredsMeta = {
+    lastVaultRotation: Number.isNaN(at) ? 0 : Math.floor(at / 1000),
+    rotationPeriod: num(d.rotation_period),
+    rotationSchedule: typeof d.rotation_schedule === "string" ? d.rotation_schedule : "",
+    ttl: num(d.ttl),
+  };
+  return meta.lastVaultRotation > 0 && (meta.rotationPeriod >= 1 || meta.rotationSchedule !== "")
+    ? meta
+    : undefined;
+}
+
+/** When to read static creds again: just after Vault's next rotation (ttl + 0.5 s, as VSO). */
+export function staticCredsDelayMs(meta: StaticCredsMeta): number {
+  return meta.ttl > 0 ? meta.ttl * 1000 + 500 : 1000;
+}
+
+/** The fields of a static-creds answer that change on every read, not on a rotation. */
+const ROTATION_FIELDS = new Set([
+  "ttl",
+  "rotation_schedule",
+  "rotation_period",
+  "last_vault_rotation",
+  "_raw",
+]);
+
+/**
+ * Whether the credentials in `next` are those already in the Secret (`existing`, its data as the
+ * API returns it): then VSO does not write (only `ttl` and the like would change).
+ */
+export function sameStaticCreds(
+  next: Record<string, Uint8Array>,
+  existing: Record<string, string> | undefined,
+): boolean {
+  if (!existing) return false;
+  const keys = (o: object): string[] =>
+    Object.keys(o)
+      .filter((k) => !ROTATION_FIELDS.has(k))
+      .sort();
+  const a = keys(next);
+  const b = keys(existing);
+  if (a.length !== b.length || a.some((k, i) => k !== b[i])) return false;
+  return a.every((k) => Buffer.from(next[k]!).toString("base64") === existing[k]);
+}
+
 export function pkiPath(spec: VaultPKISecretSpecT): string[] {
   return spec.issuerRef ? ["issuer", spec.issuerRef, "issue", spec.role] : ["issue", spec.role];
 }

@@ -46,13 +46,16 @@ export function providerSpec(i: ProviderInput): VaultProviderSpec {
       const k = a.kubernetes;
       if (!k?.role || !k.serviceAccount)
         throw invalid("VaultAuth method kubernetes needs kubernetes.role and kubernetes.serviceAccount");
-      auth.jwt = {
-        path: mount,
+      // ESO's Kubernetes auth: the same login (auth/<mount>/login with role and a token minted
+      // for the ServiceAccount), so a SecretStore of the same role and ServiceAccount is the same
+      // identity and shares the session and the reads. The token is for the login only, so its
+      // lifetime (VSO's tokenExpirationSeconds, at least 600 s) does not matter: it is 600 s.
+      auth.kubernetes = {
+        mountPath: mount,
         role: k.role,
-        kubernetesServiceAccountToken: {
-          serviceAccountRef: { name: k.serviceAccount },
-          audiences: k.audiences ?? [],
-          expirationSeconds: Math.max(600, k.tokenExpirationSeconds ?? 600),
+        serviceAccountRef: {
+          name: k.serviceAccount,
+          ...(k.audiences?.length ? { audiences: k.audiences } : {}),
         },
       };
       break;

@@ -10,10 +10,11 @@
 import { createHmac } from "node:crypto";
 import type { VaultStaticSecretSpecT } from "../../api/vso.ts";
 import type { OwnerReference } from "../../kube/api.ts";
-import type { DesiredSecret, SecretObject } from "../../engine/target.ts";
+import type { DesiredSecret, SecretObject, TargetRules } from "../../engine/target.ts";
 import { CustosError } from "../../util/errors.ts";
 import { dict } from "../../util/dict.ts";
-import { goJsonMarshal } from "../../util/gojson.ts";
+import { goJsonMarshal, goJsonNumber } from "../../util/gojson.ts";
+import { GoJsonNumber } from "../../template/exec.ts";
 import { specMatcher } from "../../util/regex.ts";
 import { renderTemplate, withTemplateBudget } from "../../template/index.ts";
 
@@ -58,8 +59,8 @@ export function secretData(i: DataInput): Record<string, Uint8Array> {
   const out = dict<Uint8Array>();
   if (i.templates?.length) {
     const input = {
-      Secrets: i.secret,
-      Metadata: i.metadata ?? {},
+      Secrets: jsonNumbers(i.secret),
+      Metadata: jsonNumbers(i.metadata ?? {}),
       Annotations: i.annotations ?? {},
       Labels: i.labels ?? {},
     };
@@ -83,6 +84,16 @@ export function secretData(i: DataInput): Record<string, Uint8Array> {
     out[k] = typeof v === "string" ? enc.encode(v) : enc.encode(goJsonMarshal(v));
   }
   if (!i.excludeRaw) out[RAW_KEY] = enc.encode(goJsonMarshal(i.raw));
+  return out;
+}
+
+/** Vault data as VSO's templates see it: numbers are json.Number (printed as their literal). */
+export function jsonNumbers(v: unknown): unknown {
+  if (typeof v === "number") return new GoJsonNumber(v, goJsonNumber(v));
+  if (Array.isArray(v)) return v.map(jsonNumbers);
+  if (v === null || typeof v !== "object" || v instanceof Uint8Array) return v;
+  const out = dict<unknown>();
+  for (const [k, x] of Object.entries(v)) out[k] = jsonNumbers(x);
   return out;
 }
 
@@ -135,19 +146,34 @@ export function desiredSecret(
   };
 }
 
+/** The Secret carries VSO's three owner labels (VSO's `HasOwnerLabels`). */
+export function hasVsoOwnerLabels(s: SecretObject): boolean {
+  return Object.entries(VSO_LABELS).every(([k, v]) => s.metadata.labels?.[k] === v);
+}
+
 /**
  * VSO's rule for an existing destination Secret (`TargetRules.mayWrite`): with `create`, it must
- * be owned by this object unless `overwrite`; without `create` any existing Secret is written
- * (its data only).
+ * be owned by this object, unless `overwrite` and the Secret does not carry VSO's owner labels
+ * (a Secret another VSO object owns is never taken over); without `create` any existing Secret is
+ * written (its data only).
  */
 export function mayWrite(obj: VsoObject, dest: Destination) {
   return (existing: SecretObject): string | undefined => {
-    if (!dest.create || dest.overwrite) return undefined;
+    if (!dest.create) return undefined;
+    if (dest.overwrite && !hasVsoOwnerLabels(existing)) return undefined;
     const owned = (existing.metadata.ownerReferences ?? []).some((r) => r.uid === obj.metadata.uid);
     return owned
       ? undefined
       : `not the owner of the destination Secret ${obj.metadata.namespace}/${dest.name}; set destination.overwrite to take it over`;
   };
+}
+
+/**
+ * The write rules of a VSO destination: `mayWrite`, and with `create` the Secret's labels become
+ * exactly VSO's (`SetLabels`: a taken-over Secret loses its other labels, as with VSO).
+ */
+export function vsoTargetRules(obj: VsoObject, dest: Destination): TargetRules {
+  return { mayWrite: mayWrite(obj, dest), labels: dest.create ? "replace" : "merge" };
 }
 
 /** Milliseconds of a VSO duration (`30s`, `1.5h`: units s, m, h). */
@@ -176,4 +202,24 @@ export function nextRefreshMs(
   const base = spec.refreshAfter ? parseVsoDuration(spec.refreshAfter) : hmac ? 60_000 : undefined;
   if (base === undefined || base <= 0) return undefined;
   return Math.round(base * (0.9 - 0.1 * random()));
+}
+
+/** Go's time.Duration String() of whole milliseconds (`0s`, `500ms`, `50.696s`, `1h0m0s`), as VSO's messages print a horizon. */
+export function goDuration(ms: number): string {
+  const t = Math.max(0, Math.round(ms));
+  if (t === 0) return "0s";
+  if (t < 1000) return `${t}ms`;
+  const h = Math.floor(t / 3_600_000);
+  const m = Math.floor((t % 3_600_000) / 60_000);
+  const rest = t % 60_000;
+  const secs = `${Math.floor(rest / 1000)}${
+    rest % 1000
+      ? `.${String(rest % 1000)
+          .padStart(3, "0")
+          .replace(/0+$/, "")}`
+      : ""
+  }s`;
+  if (h) return `${h}h${m}m${secs}`;
+  if (m) return `${m}m${secs}`;
+  return secs;
 }

@@ -3,8 +3,8 @@
  * (or the system roots), a bearer token or a client certificate, failures mapped to CustosError
  * codes with the API server's own message (which names objects, never values).
  */
-import { createHash } from "node:crypto";
-import { Agent, request, type Dispatcher } from "undici";
+import { request, type Dispatcher } from "undici";
+import { TlsAgentCache } from "../../util/tls-agent.ts";
 import { CustosError, type CustosErrorCode } from "../../util/errors.ts";
 import { parseJson } from "../../util/json.ts";
 
@@ -18,22 +18,8 @@ export interface ApiClientOptions {
   timeoutMs?: number;
 }
 
-const agents = new Map<string, Agent>();
-
-function agentFor(ca: string | undefined, cert: { cert: string; key: string } | undefined): Dispatcher {
-  const id = createHash("sha256")
-    .update(JSON.stringify([ca ?? "", cert?.cert ?? "", cert?.key ?? ""]))
-    .digest("hex");
-  let a = agents.get(id);
-  if (!a) {
-    a = new Agent({
-      connect: { ...(ca ? { ca } : {}), ...(cert ? { cert: cert.cert, key: cert.key } : {}) },
-      keepAliveTimeout: 30_000,
-    });
-    agents.set(id, a);
-  }
-  return a;
-}
+// One agent per distinct TLS setting, shared by sessions (bounded: the CA is a tenant's).
+const agents = new TlsAgentCache();
 
 function codeFor(status: number): CustosErrorCode {
   if (status === 404) return "CUSTOS_SECRET_NOT_FOUND";
@@ -49,7 +35,7 @@ export class ApiClient {
 
   constructor(readonly opts: ApiClientOptions) {
     this.#base = opts.url.replace(/\/+$/, "");
-    this.#dispatcher = agentFor(opts.caPem, opts.cert);
+    this.#dispatcher = agents.get({ ca: opts.caPem, client: opts.cert });
   }
 
   get server(): string {

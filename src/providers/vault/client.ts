@@ -3,8 +3,8 @@
  * Vault namespace and custom headers, read-your-writes consistency, and failures mapped to
  * CustosError codes whose messages name the path and Vault's own error text (never values).
  */
-import { createHash } from "node:crypto";
-import { Agent, request, type Dispatcher } from "undici";
+import { request, type Dispatcher } from "undici";
+import { TlsAgentCache } from "../../util/tls-agent.ts";
 import { CustosError, type CustosErrorCode } from "../../util/errors.ts";
 import { parseJson } from "../../util/json.ts";
 import type { VaultPath } from "./path.ts";
@@ -33,27 +33,12 @@ export interface AuthInfo {
   renewable: boolean;
 }
 
-// One agent (TLS context and connection pool) per distinct TLS setting, shared by sessions.
-const agents = new Map<string, Agent>();
-
-function agentFor(
+// One agent per distinct TLS setting, shared by sessions (bounded: the CA is a tenant's).
+const agents = new TlsAgentCache();
+const agentFor = (
   ca: string | undefined,
   client: { cert: string; key: string } | undefined,
-): Dispatcher | undefined {
-  if (!ca && !client) return undefined;
-  const id = createHash("sha256")
-    .update(JSON.stringify([ca ?? "", client?.cert ?? "", client?.key ?? ""]))
-    .digest("hex");
-  let a = agents.get(id);
-  if (!a) {
-    a = new Agent({
-      connect: { ...(ca ? { ca } : {}), ...(client ? { cert: client.cert, key: client.key } : {}) },
-      keepAliveTimeout: 30_000,
-    });
-    agents.set(id, a);
-  }
-  return a;
-}
+): Dispatcher | undefined => (ca || client ? agents.get({ ca, client }) : undefined);
 
 export class VaultClient {
   readonly server: string;

@@ -81,6 +81,15 @@ export const vaultProvider: ProviderDefinition<VaultProviderSpec> = {
       spec.version ?? "v2",
       spec.headers ?? {},
     ]),
+  // the rest of what a session does with the spec: consistency options, login parameters that
+  // are not the identity (the IAM server ID header, a minted token's lifetime)
+  sessionScope: (spec) =>
+    JSON.stringify([
+      spec.readYourWrites ?? false,
+      spec.forwardInconsistent ?? false,
+      spec.auth?.iam?.vaultAwsIamServerID ?? "",
+      spec.auth?.jwt?.kubernetesServiceAccountToken?.expirationSeconds ?? 0,
+    ]),
   async connect(spec, ctx, deps) {
     // before anything else: no request may leave with the operator's identity
     assertIdentityAllowed(operatorUses(spec), ctx);

@@ -4,8 +4,8 @@
  * `external-secrets.io/type: webhook`) available to every template under their name, and the
  * answer reduced by `result.jsonPath` (itself a template).
  */
-import { createHash } from "node:crypto";
-import { Agent, request, type Dispatcher } from "undici";
+import { request, type Dispatcher } from "undici";
+import { TlsAgentCache } from "../../util/tls-agent.ts";
 import type { ProviderDeps, RemoteKey, RemoteSecret, Session, StoreContext } from "../types.ts";
 import { CustosError, isCustosError } from "../../util/errors.ts";
 import { parseJson } from "../../util/json.ts";
@@ -59,21 +59,8 @@ export function resultBytes(v: unknown): Uint8Array {
   return enc.encode(goJsonMarshal(v));
 }
 
-const agents = new Map<string, Agent>();
-function agentFor(ca: string | undefined, allowReserved: boolean): Dispatcher {
-  const id = createHash("sha256")
-    .update(JSON.stringify([ca ?? "", allowReserved]))
-    .digest("hex");
-  let a = agents.get(id);
-  if (!a) {
-    a = new Agent({
-      connect: { ...(ca ? { ca } : {}), lookup: guardedLookup(allowReserved) },
-      keepAliveTimeout: 10_000,
-    });
-    agents.set(id, a);
-  }
-  return a;
-}
+// One agent per CA and address mode, shared by sessions (bounded: the CA is a tenant's).
+const agents = new TlsAgentCache();
 
 type TemplateData = Record<string, Record<string, string>>;
 
@@ -90,7 +77,12 @@ export class WebhookSession implements Session {
   ) {
     // link-local and loopback addresses are the operator's: only with the operator identity
     this.#allowReserved = ctx.operator !== undefined;
-    this.#dispatcher = agentFor(caPem, this.#allowReserved);
+    this.#dispatcher = agents.get({
+      ca: caPem,
+      variant: this.#allowReserved ? "reserved-allowed" : "guarded",
+      lookup: guardedLookup(this.#allowReserved),
+      keepAliveTimeoutMs: 10_000,
+    });
   }
 
   /** `secrets[]` by name: every key of each Secret, which must carry the webhook label (as ESO). */

@@ -65,3 +65,55 @@ test("a provider without a read scope shares reads only within one store", () =>
   assert.notEqual(SessionPool.readKey(fake, s, ctx("a")), SessionPool.readKey(fake, s, ctx("b")));
   assert.equal(SessionPool.readKey(fake, s, ctx("a")), SessionPool.readKey(fake, s, ctx("a")));
 });
+
+test("sessions: one per identity and scopes across stores and kinds (a VSO VaultAuth and an ESO SecretStore of one role log in once)", async () => {
+  const { providerSpec } = await import("../../../src/controllers/vso/provider.ts");
+  const eso = spec({
+    auth: {
+      kubernetes: {
+        mountPath: "kubernetes",
+        role: "app",
+        serviceAccountRef: { name: "app", audiences: ["vault"] },
+      },
+    },
+  });
+  const vso = providerSpec({
+    connection: { address: "https://vault.example:8200" },
+    auth: {
+      method: "kubernetes",
+      mount: "kubernetes",
+      kubernetes: { role: "app", serviceAccount: "app", audiences: ["vault"], tokenExpirationSeconds: 900 },
+    },
+    kv: { mount: "secret", version: "v2" },
+  }) as VaultProviderSpec;
+  assert.equal(
+    SessionPool.key(vault, vso, ctx("vaultauth-uid")),
+    SessionPool.key(vault, eso, ctx("store-uid")),
+  );
+  assert.equal(
+    SessionPool.readKey(vault, vso, ctx("vaultauth-uid")),
+    SessionPool.readKey(vault, eso, ctx("store-uid")),
+  );
+  const base = SessionPool.key(vault, eso, ctx("s"));
+  for (const [what, key] of [
+    [
+      "store kind (operator identity grant)",
+      SessionPool.key(vault, eso, { ...ctx("s"), storeKind: "ClusterSecretStore" }),
+    ],
+    ["credentials namespace", SessionPool.key(vault, eso, ctx("s", "team-b"))],
+    ["audiences", SessionPool.key(vault, spec(), ctx("s"))],
+    ["mount", SessionPool.key(vault, { ...eso, path: "kv" }, ctx("s"))],
+    ["consistency", SessionPool.key(vault, { ...eso, readYourWrites: true }, ctx("s"))],
+  ] as const)
+    assert.notEqual(key, base, what);
+});
+
+test("sessions: a provider without scopes keeps one session per store and spec", () => {
+  const fake = fakeProvider as unknown as ProviderDefinition;
+  const s = { data: [] };
+  assert.notEqual(SessionPool.key(fake, s, ctx("a")), SessionPool.key(fake, s, ctx("b")));
+  assert.notEqual(
+    SessionPool.key(fake, s, ctx("a")),
+    SessionPool.key(fake, { data: [{ key: "k" }] }, ctx("a")),
+  );
+});

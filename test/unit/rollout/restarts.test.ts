@@ -29,7 +29,12 @@ test("one LIST per workload kind of the namespace, however many Secrets changed"
     "/apis/apps/v1/namespaces/team/deployments",
     "/apis/apps/v1/namespaces/team/statefulsets",
     "/apis/apps/v1/namespaces/team/daemonsets",
+    "/apis/batch/v1/namespaces/team/cronjobs",
   ]);
+  // Argo Rollouts only where their CRD is served
+  const argo = fakeApi({});
+  await restartsFor(argo, "team", [change("db")], { argoRollouts: true });
+  assert.equal(argo.calls.at(-1), "/apis/argoproj.io/v1alpha1/namespaces/team/rollouts");
   // nothing changed: no call at all
   const idle = fakeApi({});
   assert.deepEqual(await restartsFor(idle, "team", []), []);
@@ -62,4 +67,30 @@ test("a LIST that fails fails the batch (the controller keeps it for the retry)"
     list: (): Promise<never> => Promise.reject(new Error("503 from the API server")),
   };
   await assert.rejects(restartsFor(api, "team", [change("db")]), /503/);
+});
+
+test("a CronJob is seen through its job template, and an Argo Rollout as a workload", async () => {
+  const api = fakeApi({
+    "/apis/batch/v1/namespaces/team/cronjobs": [
+      {
+        metadata: { name: "nightly", namespace: "team", uid: "u1", annotations: { [ANN.auto]: "true" } },
+        spec: {
+          jobTemplate: {
+            spec: {
+              template: { spec: { containers: [{ name: "c", envFrom: [{ secretRef: { name: "db" } }] }] } },
+            },
+          },
+        },
+      },
+    ],
+    "/apis/argoproj.io/v1alpha1/namespaces/team/rollouts": [wl("canary", { [ANN.secretReload]: "db" })],
+  });
+  const r = await restartsFor(api, "team", [change("db")], { argoRollouts: true });
+  assert.deepEqual(
+    r.map((x) => [x.kind, x.workload.metadata.name]),
+    [
+      ["CronJob", "nightly"],
+      ["Rollout", "canary"],
+    ],
+  );
 });

@@ -11,6 +11,9 @@ import {
   pkiRenewAt,
   pkiRequest,
   renewalDelayMs,
+  sameStaticCreds,
+  staticCredsDelayMs,
+  staticCredsMeta,
 } from "../../../src/controllers/vso/leased.ts";
 
 const dest = { name: "d" };
@@ -115,4 +118,55 @@ test("PKI: issue path with issuerRef, request fields, tls keys, renewal point", 
   assert.equal(pkiData({ certificate: "C" }, undefined)["tls.crt"], undefined);
   assert.equal(pkiRenewAt({ expiryOffset: "10s" }, 100), 90_000);
   assert.equal(pkiRenewAt({}, 100), 100_000);
+});
+
+test("static creds (allowStaticCreds): the rotation metadata of a database static role's answer, read again just after the next rotation", () => {
+  const answer = {
+    username: "static_app",
+    password: "p1",
+    last_vault_rotation: "2026-12-02T04:00:00.123456789Z",
+    rotation_period: 10,
+    ttl: 7,
+  };
+  const meta = staticCredsMeta(answer);
+  assert.deepEqual(meta, {
+    lastVaultRotation: Date.UTC(2026, 11, 2, 4) / 1000,
+    rotationPeriod: 10,
+    rotationSchedule: "",
+    ttl: 7,
+  });
+  assert.equal(staticCredsDelayMs(meta!), 7_500);
+  assert.equal(staticCredsDelayMs({ ...meta!, ttl: 0 }), 1_000);
+  assert.equal(
+    staticCredsMeta({ ...answer, rotation_period: 0, rotation_schedule: "*/5 * * * *" })?.rotationSchedule,
+    "*/5 * * * *",
+  );
+  // not static creds: no rotation, or no period/schedule, or nothing
+  assert.equal(staticCredsMeta({ username: "u", password: "p" }), undefined);
+  assert.equal(staticCredsMeta({ ...answer, rotation_period: 0 }), undefined);
+  assert.equal(staticCredsMeta({ ...answer, last_vault_rotation: "not a time" }), undefined);
+  assert.equal(staticCredsMeta(null), undefined);
+});
+
+test("static creds: unchanged credentials are not written again for a new ttl; a rotation or a missing Secret is", () => {
+  const enc = (o: Record<string, string>): Record<string, Uint8Array> =>
+    Object.fromEntries(Object.entries(o).map(([k, v]) => [k, new TextEncoder().encode(v)]));
+  const b64 = (o: Record<string, string>): Record<string, string> =>
+    Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Buffer.from(v).toString("base64")]));
+  const stored = {
+    username: "u",
+    password: "p1",
+    ttl: "9",
+    last_vault_rotation: "t1",
+    rotation_period: "10",
+    _raw: "{}",
+  };
+  const read = { ...stored, ttl: "3", _raw: '{"ttl":3}' };
+  assert.equal(sameStaticCreds(enc(read), b64(stored)), true);
+  assert.equal(
+    sameStaticCreds(enc({ ...read, password: "p2", last_vault_rotation: "t2" }), b64(stored)),
+    false,
+  );
+  assert.equal(sameStaticCreds(enc({ ...read, extra: "x" }), b64(stored)), false);
+  assert.equal(sameStaticCreds(enc(read), undefined), false);
 });

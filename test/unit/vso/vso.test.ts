@@ -144,14 +144,10 @@ test("provider spec: one Vault provider spec per method; gcp and skipTLSVerify r
     caBundle: Buffer.from("PEM").toString("base64"),
     auth: {
       namespace: "vns",
-      jwt: {
-        path: "kubernetes-auth",
+      kubernetes: {
+        mountPath: "kubernetes-auth",
         role: "r",
-        kubernetesServiceAccountToken: {
-          serviceAccountRef: { name: "sa" },
-          audiences: ["vault"],
-          expirationSeconds: 600,
-        },
+        serviceAccountRef: { name: "sa", audiences: ["vault"] },
       },
     },
   });
