@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- <name> [args]`: runs one benchmark (or all, in turn, with their defaults).
  *   sync [N] [refreshSeconds]   ExternalSecrets: cold start to Ready, store reads and writes per cycle, RSS
+ *   shards [N] [replicas] [refreshSeconds]  refresh-cycle cost per replica with --sharding (1 = no sharding)
  *   vso [N] [refreshSeconds]    VaultStaticSecrets: cold start, Vault reads per refreshAfter against VSO's
  *   rollout [N] [coalesceMs]    Secret update to workload patch latency
  *   sealing [seconds]           seal/unseal values per second with 4096-bit keys
@@ -14,7 +15,18 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 
-const all = ["sync", "vso", "rollout", "sealing", "template", "redact", "regex", "cli-startup", "csi"];
+const all = [
+  "sync",
+  "shards",
+  "vso",
+  "rollout",
+  "sealing",
+  "template",
+  "redact",
+  "regex",
+  "cli-startup",
+  "csi",
+];
 const [name, ...args] = process.argv.slice(2);
 const chosen = name ? [name] : all;
 let failed = false;

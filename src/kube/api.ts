@@ -95,6 +95,13 @@ export class KubeApi {
   readonly #credentials: KubeCredentials | undefined;
   /** Called once per answered request (code 0: unreachable); watches report method `WATCH`. */
   onResponse: ((method: string, code: number) => void) | undefined;
+  /**
+   * Checked before each request is sent (sharding's write guard, kube/shard-scope.ts): may throw
+   * to refuse it; the function it returns is called when the request is done.
+   */
+  beforeRequest: ((method: string, path: string) => (() => void) | undefined) | undefined;
+  /** User-Agent header (default undici's); a sharded replica names itself here. */
+  userAgent: string | undefined;
 
   constructor(source: KubeConfig | KubeCredentials) {
     if ("prepare" in source) {
@@ -152,6 +159,23 @@ export class KubeApi {
     const url = this.url(path, opts.query);
     const { headers, dispatcher } = await this.prepare(method, url);
     headers.accept = opts.accept ?? "application/json";
+    if (this.userAgent) headers["user-agent"] = this.userAgent;
+    const done = this.beforeRequest?.(method, path);
+    try {
+      return await this.#send<T>(method, path, url, headers, dispatcher, opts);
+    } finally {
+      done?.();
+    }
+  }
+
+  async #send<T>(
+    method: string,
+    path: string,
+    url: string,
+    headers: Record<string, string>,
+    dispatcher: Dispatcher | undefined,
+    opts: RequestOptions,
+  ): Promise<T> {
     let body: string | undefined;
     if (opts.body !== undefined) {
       body = typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body);

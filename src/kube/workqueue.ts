@@ -7,8 +7,13 @@
  * - failures back off exponentially per key (base .. max), success resets the backoff;
  * - delayed adds keep only the earliest deadline per key.
  * Memory is proportional to the number of distinct keys with pending work.
+ *
+ * Sharded (a gate from shard-scope.ts, ADR 0008): a key is handled only while this replica owns
+ * its namespace; other keys are parked (by namespace, keys only) and queued again when the
+ * namespace is gained. Handlers run in their namespace's work scope (the write guard's check).
  */
 import { redactor } from "../util/redact.ts";
+import { currentShardGate, inWorkScope, namespaceOfKey, type ShardGate } from "./shard-scope.ts";
 
 export type Lane = "urgent" | "refresh";
 
@@ -33,6 +38,10 @@ export interface WorkQueueOptions {
   /** Called when a handler throws (after the retry is scheduled). */
   onError?: (key: string, error: unknown, retryInMs: number) => void;
   metrics?: QueueMetrics;
+  /** Sharding: default the gate of the scope the queue is started in (none: every key is ours). */
+  gate?: ShardGate | undefined;
+  /** The namespace of a key, for the gate ("" = cluster-scoped); default `namespaceOfKey`. */
+  namespaceOf?: (key: string) => string;
 }
 
 export interface QueueMetrics {
@@ -62,19 +71,75 @@ export class WorkQueue {
   #running = false;
   #shuttingDown = false;
   #idleWaiters: (() => void)[] = [];
+  #gate: ShardGate | undefined;
+  readonly #namespaceOf: (key: string) => string;
+  /** Sharded: keys of namespaces this replica does not own now, by namespace. */
+  readonly #parked = new Map<string, Set<string>>();
+  /** Sharded: the keys this queue knows (added, not forgotten), by namespace (the gate's loads). */
+  readonly #known = new Map<string, Set<string>>();
+  #unsubscribe: (() => void) | undefined;
 
   constructor(opts: WorkQueueOptions) {
     this.#opts = { baseDelayMs: 1000, maxDelayMs: 7 * 60_000, ...opts };
+    this.#gate = opts.gate;
+    this.#namespaceOf = opts.namespaceOf ?? namespaceOfKey;
   }
 
   start(): void {
     this.#running = true;
+    if (!("gate" in this.#opts)) this.#gate ??= currentShardGate();
+    if (this.#gate?.track && !this.#unsubscribe)
+      for (const key of [...this.#queued.keys(), ...this.#delayed.keys()]) this.#note(key);
+    if (this.#gate && !this.#unsubscribe)
+      this.#unsubscribe = this.#gate.onChange(() => {
+        this.#unpark();
+      });
     this.#pump();
+  }
+
+  /** Keys parked because their namespace was not ours (sharded queues; for tests and metrics). */
+  get parked(): number {
+    let n = 0;
+    for (const keys of this.#parked.values()) n += keys.size;
+    return n;
+  }
+
+  #note(key: string): void {
+    if (!this.#gate?.track || !this.#running) return;
+    const ns = this.#namespaceOf(key);
+    if (ns === "") return;
+    const keys = this.#known.get(ns);
+    if (keys?.has(key)) return;
+    if (keys) keys.add(key);
+    else {
+      this.#known.set(ns, new Set([key]));
+      this.#gate.track(ns, 1);
+    }
+  }
+
+  #unnote(key: string): void {
+    if (!this.#gate?.track) return;
+    const ns = this.#namespaceOf(key);
+    const keys = this.#known.get(ns);
+    if (!keys?.delete(key) || keys.size > 0) return;
+    this.#known.delete(ns);
+    this.#gate.track(ns, -1);
+  }
+
+  /** Queues the parked keys of every namespace the gate owns now. */
+  #unpark(): void {
+    if (!this.#gate || this.#shuttingDown) return;
+    for (const [ns, keys] of this.#parked) {
+      if (!this.#gate.owns(ns)) continue;
+      this.#parked.delete(ns);
+      for (const key of keys) this.add(key, "urgent");
+    }
   }
 
   /** Queues a key now. An urgent add upgrades a queued refresh. */
   add(key: string, lane: Lane = "urgent"): void {
     if (this.#shuttingDown) return;
+    if (this.#gate?.track) this.#note(key);
     const delayed = this.#delayed.get(key);
     if (delayed) {
       clearTimeout(delayed.timer);
@@ -103,6 +168,7 @@ export class WorkQueue {
   /** Queues a key after a delay; an earlier pending deadline for the key wins. */
   addAfter(key: string, delayMs: number, lane: Lane = "refresh"): void {
     if (this.#shuttingDown) return;
+    if (this.#gate?.track) this.#note(key);
     if (delayMs <= 0) {
       this.add(key, lane);
       return;
@@ -132,6 +198,12 @@ export class WorkQueue {
     this.#delayed.delete(key);
     this.#failures.delete(key);
     this.#dirty.delete(key);
+    this.#unnote(key);
+    if (this.#parked.size) {
+      const ns = this.#namespaceOf(key);
+      const keys = this.#parked.get(ns);
+      if (keys?.delete(key) && keys.size === 0) this.#parked.delete(ns);
+    }
     if (this.#queued.delete(key)) {
       this.#lanes.urgent.delete(key);
       this.#lanes.refresh.delete(key);
@@ -163,6 +235,11 @@ export class WorkQueue {
     this.#lanes.urgent.clear();
     this.#lanes.refresh.clear();
     this.#dirty.clear();
+    this.#parked.clear();
+    for (const ns of this.#known.keys()) this.#gate?.track?.(ns, -1);
+    this.#known.clear();
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
     if (this.#active > 0) await new Promise<void>((r) => this.#idleWaiters.push(r));
   }
 
@@ -188,6 +265,15 @@ export class WorkQueue {
       const entry = this.#queued.get(key)!;
       this.#queued.delete(key);
       this.#opts.metrics?.depth(this.#queued.size);
+      if (this.#gate && !this.#gate.owns(this.#namespaceOf(key))) {
+        // another replica's work now: parked until this replica gains the namespace
+        const ns = this.#namespaceOf(key);
+        const keys = this.#parked.get(ns) ?? new Set<string>();
+        keys.add(key);
+        this.#parked.set(ns, keys);
+        this.#failures.delete(key);
+        continue;
+      }
       this.#opts.metrics?.queueLatency(Date.now() - entry.readyAt);
       this.#active++;
       this.#processing.add(key);
@@ -208,7 +294,9 @@ export class WorkQueue {
       // report) is done: a redaction scope per handler call.
       await redactor.scoped(async () => {
         try {
-          const res = await this.#opts.handler(key);
+          const res = this.#gate
+            ? await inWorkScope(this.#namespaceOf(key), () => this.#opts.handler(key))
+            : await this.#opts.handler(key);
           this.#failures.delete(key);
           if (res?.requeueAfter !== undefined && res.requeueAfter >= 0) {
             requeue = { delay: res.requeueAfter, lane: "refresh" };

@@ -7,6 +7,8 @@ import { KubeApi } from "../kube/api.ts";
 import { createKubeAccess } from "../kube/access.ts";
 import { EventRecorder } from "../kube/events.ts";
 import { LeaderElector } from "../kube/leader.ts";
+import { ShardCoordinator, type ShardingOptions } from "../kube/sharding.ts";
+import { shardWriteGuard, withShardGate } from "../kube/shard-scope.ts";
 import { createLogger, type Logger, type LogFormat } from "../util/log.ts";
 import { redactor } from "../util/redact.ts";
 import { SessionPool } from "../engine/sessions.ts";
@@ -29,6 +31,8 @@ export interface OperatorOptions {
   controllerClass: string;
   concurrent: number;
   leaderElection?: { namespace: string; name: string; leaseDurationMs: number } | undefined;
+  /** Several active replicas splitting namespaces (ADR 0008); replaces leader election. */
+  sharding?: ShardingOptions | undefined;
   metricsPort: number;
   sealingPort: number;
   /** Address of the Sealed Secrets HTTP API (default all interfaces). */
@@ -76,6 +80,23 @@ export async function runOperator(options: OperatorOptions): Promise<RunningOper
   api.onResponse = (method, code) => {
     metrics.kubeRequests.inc({ method, code: String(code) });
   };
+  let shards: ShardCoordinator | undefined;
+  if (options.sharding) {
+    shards = new ShardCoordinator(api, options.sharding, {
+      log,
+      owned: (n) => {
+        metrics.shardsOwned.set(n);
+      },
+      members: (n) => {
+        metrics.shardMembers.set(n);
+      },
+      handover: (direction) => {
+        metrics.shardHandovers.inc({ direction });
+      },
+    });
+    api.userAgent = `custos (replica ${options.sharding.replicaId})`;
+    api.beforeRequest = shardWriteGuard(shards);
+  }
   const events = new EventRecorder(api, "custos", log);
   const http = new HttpEndpoints(metrics);
   const deps = {
@@ -175,12 +196,18 @@ export async function runOperator(options: OperatorOptions): Promise<RunningOper
       log.info("stopping");
       await Promise.all(controllers.map((c) => c.stop().catch(() => undefined)));
       await leader?.stop();
+      await shards?.stop();
       await sessions.close();
       await http.close();
       log.info("stopped");
     })());
 
-  if (options.leaderElection) {
+  if (shards) {
+    // every replica is active; work queues started in the gate's scope work only on owned shards
+    const gate = shards;
+    gate.start();
+    await withShardGate(gate, startControllers);
+  } else if (options.leaderElection) {
     leader = new LeaderElector(api, {
       ...options.leaderElection,
       log,

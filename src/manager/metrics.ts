@@ -102,6 +102,23 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly shardsOwned = new Gauge({
+    name: "custos_shards_owned",
+    help: "Shards this replica owns now (sharded operation; the cluster shard included)",
+    registers: [this.registry],
+  });
+  readonly shardMembers = new Gauge({
+    name: "custos_shard_members",
+    help: "Live replicas seen by this replica (sharded operation)",
+    registers: [this.registry],
+  });
+  readonly shardHandovers = new Counter({
+    name: "custos_shard_handovers_total",
+    help: "Shards this replica acquired, released or lost",
+    labelNames: ["direction"] as const,
+    registers: [this.registry],
+  });
+
   readonly kubeRequests = new Counter({
     name: "rest_client_requests_total",
     help: "Requests to the Kubernetes API server by method and HTTP code (client-go's name)",

@@ -30,6 +30,8 @@ export type CustosErrorCode =
   | "CUSTOS_INVALID_REMOTE_KEY"
   // another writer changed the object between read and write: retried
   | "CUSTOS_WRITE_CONFLICT"
+  // sharding: this replica lost the object's shard before the write (the new owner writes it)
+  | "CUSTOS_SHARD_LOST"
   // the remote store answered with a failure
   | "CUSTOS_SECRET_NOT_FOUND"
   | "CUSTOS_ACCESS_DENIED"
@@ -68,6 +70,7 @@ const RETRYABLE = new Set<CustosErrorCode>([
   "CUSTOS_STORE_NOT_READY",
   "CUSTOS_INTERNAL",
   "CUSTOS_WRITE_CONFLICT",
+  "CUSTOS_SHARD_LOST",
   "CUSTOS_NAMESPACE_UNKNOWN",
   "CUSTOS_PUSH_CONFLICT",
 ]);

@@ -79,6 +79,24 @@ test("helm template: defaults, and toggles change arguments and RBAC", async () 
   assert.ok(!rules.includes("bitnami.com"), "no Sealed Secrets rights when that controller is off");
 });
 
+test("helm template: sharding replaces leader election, and may list and delete Leases", async () => {
+  const d = await render("sharding.enabled=true", "replicas=3");
+  assert.ok(args(d).includes("--sharding"));
+  assert.ok(args(d).includes("--shards=32"));
+  assert.ok(args(d).includes("--leader-election-namespace=custos-helm"));
+  assert.ok(!args(d).includes("--enable-leader-election"));
+  const role = d.find(
+    (x) => x.kind === "Role" && (x.rules as { resources: string[] }[])[0]!.resources.includes("leases"),
+  );
+  assert.deepEqual((role!.rules as { verbs: string[] }[])[0]!.verbs, [
+    "get",
+    "list",
+    "create",
+    "update",
+    "delete",
+  ]);
+});
+
 test("helm template: Secret rights follow the enabled controllers (least privilege)", async () => {
   const secretVerbs = (docs: Record<string, unknown>[]): string[] =>
     (docs.find((x) => x.kind === "ClusterRole")!.rules as { resources: string[]; verbs: string[] }[])

@@ -3,6 +3,7 @@
  * (Kubernetes client, providers, metrics) is imported when the command runs, not for its --help.
  */
 import type { Command } from "@commander-js/extra-typings";
+import { hostname } from "node:os";
 import { Option } from "@commander-js/extra-typings";
 import { logFormatOption, logLevelOption } from "../log-options.ts";
 import type { OperatorOptions } from "../../manager/index.ts";
@@ -33,9 +34,28 @@ export function registerOperatorCommand(program: Command): void {
     )
     .option("--concurrent <n>", "ExternalSecrets reconciled in parallel", int, 4)
     .option("--enable-leader-election", "run active/standby: only the Lease holder reconciles", false)
-    .option("--leader-election-namespace <ns>", "namespace of the leader election Lease", "custos-system")
+    .option(
+      "--leader-election-namespace <ns>",
+      "namespace of the leader election Lease (and of the sharding Leases)",
+      "custos-system",
+    )
     .option("--leader-election-id <name>", "name of the leader election Lease", "custos-leader")
-    .option("--lease-duration <duration>", "leader election lease duration (Go duration)", "15s")
+    .option("--lease-duration <duration>", "leader election / sharding lease duration (Go duration)", "15s")
+    .option(
+      "--sharding",
+      "run several active replicas that split the namespaces between them (Leases; replaces --enable-leader-election)",
+      false,
+    )
+    .option("--shards <n>", "number of namespace shards (the same on every replica)", int, 32)
+    .option("--sharding-id <name>", "prefix of the sharding Leases (one group of replicas)", "custos")
+    .option(
+      "--replica-id <id>",
+      "this replica's identity for sharding (default: $POD_NAME, else the hostname)",
+    )
+    .option(
+      "--lease-renew-period <duration>",
+      "how often sharding Leases are renewed (default: lease duration / 3)",
+    )
     .option("--metrics-port <port>", "port of /metrics, /healthz and /readyz (0 = disabled)", int, 8080)
     .option("--sealing-port <port>", "port of the Sealed Secrets HTTP API (/v1/cert.pem, ...)", int, 8081)
     .option(
@@ -139,13 +159,24 @@ export function registerOperatorCommand(program: Command): void {
         ...(o.namespace ? { namespace: o.namespace } : {}),
         controllerClass: o.controllerClass,
         concurrent: Math.max(1, o.concurrent),
-        leaderElection: o.enableLeaderElection
+        sharding: o.sharding
           ? {
               namespace: o.leaderElectionNamespace,
-              name: o.leaderElectionId,
+              group: o.shardingId,
+              shards: Math.max(1, o.shards),
+              replicaId: o.replicaId ?? process.env.POD_NAME ?? hostname(),
               leaseDurationMs: parseDuration(o.leaseDuration),
+              renewPeriodMs: o.leaseRenewPeriod ? parseDuration(o.leaseRenewPeriod) : undefined,
             }
           : undefined,
+        leaderElection:
+          o.enableLeaderElection && !o.sharding
+            ? {
+                namespace: o.leaderElectionNamespace,
+                name: o.leaderElectionId,
+                leaseDurationMs: parseDuration(o.leaseDuration),
+              }
+            : undefined,
         metricsPort: o.metricsPort,
         sealingPort: o.sealingPort,
         sealingBindAddress: o.sealingBindAddress,

@@ -12,6 +12,7 @@
 import type { KubeApi, KubeObject } from "../../kube/api.ts";
 import { Informer } from "../../kube/informer.ts";
 import { WorkQueue } from "../../kube/workqueue.ts";
+import { namespaceOfKey } from "../../kube/shard-scope.ts";
 import type { EventRecorder } from "../../kube/events.ts";
 import type { Logger } from "../../util/log.ts";
 import type { Metrics } from "../../manager/metrics.ts";
@@ -124,6 +125,8 @@ export class RolloutController {
         return undefined;
       },
       metrics: deps.metrics?.queue("rollout"),
+      // sharding: a namespace batch belongs to its namespace's shard
+      namespaceOf: (key) => (key.startsWith(NS_KEY) ? key.slice(NS_KEY.length) : namespaceOfKey(key)),
       onError: (key, e) => {
         deps.log.warn({ workload: key, err: errorMessage(e) }, "restart failed");
       },
