@@ -21,7 +21,16 @@
  * Prints JSON per system to stderr and the table (markdown) to stdout. Never asserts timings.
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { homedir, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, readVersions, startEnv, type TestEnv } from "../test/env/index.ts";
@@ -341,6 +350,15 @@ async function launch(system: System, s: Stage): Promise<Running> {
     return { pid: child.pid ?? 0, t0, done, stop: () => stopChild(child) };
   }
   if (system === "custos") {
+    // bin/custos.js runs the sources through tsx when dist/ is older than src/: not what is measured
+    const built = statSync(join(root, "dist", "cli", "main.js")).mtimeMs;
+    const newer = readdirSync(join(root, "src"), { recursive: true, withFileTypes: true }).find(
+      (e) => e.isFile() && statSync(join(e.parentPath, e.name)).mtimeMs > built,
+    );
+    if (newer)
+      throw new Error(
+        `dist/ is older than src/${newer.name}: build it (npm run build) or drop BENCH_SKIP_BUILD`,
+      );
     const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
     const t0 = Date.now();
     const op = await startOperator(

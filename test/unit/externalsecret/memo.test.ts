@@ -10,6 +10,8 @@ import { secretDataHash, syncDecision } from "../../../src/controllers/externals
 import { ownerLabelValue } from "../../../src/controllers/externalsecret/plan.ts";
 import { validated } from "../../../src/controllers/externalsecret/stores.ts";
 import { recordsEvent } from "../../../src/controllers/externalsecret/reconcile.ts";
+import { validateExternalSecret } from "../../../src/controllers/externalsecret/validate.ts";
+import { Metrics } from "../../../src/manager/metrics.ts";
 import { SessionPool } from "../../../src/engine/sessions.ts";
 import { esoDataHash, syncedResourceVersion } from "../../../src/util/eso-hash.ts";
 import type { ProviderDefinition } from "../../../src/providers/types.ts";
@@ -93,4 +95,39 @@ test("recordsEvent: no Event for a new ExternalSecret's first Secret; every othe
   assert.equal(recordsEvent("refresh", "update"), true); // rotated data
   assert.equal(recordsEvent("changed", "create"), true);
   assert.equal(recordsEvent("secret-changed", "update"), true);
+});
+
+test("validateExternalSecret: remembered per object, a copy each time; a changed object is validated again", () => {
+  const ok: ExternalSecret = {
+    metadata: { name: "v", namespace: "n" },
+    spec: { secretStoreRef: { name: "s" }, data: [{ secretKey: "k", remoteRef: { key: "r" } }] },
+  };
+  assert.deepEqual(validateExternalSecret(ok), []);
+  const first = validateExternalSecret(ok);
+  first.push("changed by a caller");
+  assert.deepEqual(validateExternalSecret(ok), []);
+  const bad = { ...ok, spec: { ...ok.spec, data: [{ secretKey: "bad key!", remoteRef: { key: "r" } }] } };
+  assert.equal(validateExternalSecret(bad).length, 1);
+  assert.deepEqual(validateExternalSecret(ok), []);
+});
+
+test("the Ready condition metric: an unchanged status is not set again, a change and a removal are exported", async () => {
+  const m = new Metrics();
+  const series = async (): Promise<string[]> =>
+    (await m.registry.getSingleMetricAsString("externalsecret_status_condition"))
+      .split("\n")
+      .filter((l) => l.startsWith("externalsecret_status_condition{") && l.endsWith(" 1"));
+  m.setExternalSecretCondition("n", "a", "Ready", "True");
+  m.setExternalSecretCondition("n", "a", "Ready", "True");
+  assert.deepEqual(await series(), [
+    'externalsecret_status_condition{name="a",namespace="n",condition="Ready",status="True"} 1',
+  ]);
+  m.setExternalSecretCondition("n", "a", "Ready", "False");
+  assert.deepEqual(await series(), [
+    'externalsecret_status_condition{name="a",namespace="n",condition="Ready",status="False"} 1',
+  ]);
+  m.removeExternalSecret("n", "a");
+  assert.deepEqual(await series(), []);
+  m.setExternalSecretCondition("n", "a", "Ready", "False"); // the same status as before the removal
+  assert.equal((await series()).length, 1);
 });
