@@ -40,6 +40,7 @@ export interface SessionPoolOptions {
 }
 
 const specHashes = new WeakMap<object, string>();
+const readScopeHashes = new WeakMap<object, string>();
 
 export class SessionPool {
   readonly #entries = new Map<string, Entry>();
@@ -78,9 +79,20 @@ export class SessionPool {
    */
   static readKey(def: ProviderDefinition, spec: unknown, ctx: StoreContext): string {
     const scope = def.readScope
-      ? `scope:${SessionPool.specHash(def.readScope(spec))}`
+      ? `scope:${SessionPool.#readScopeHash(def, spec)}`
       : `store:${ctx.storeUid}|${SessionPool.specHash(spec)}`;
     return `${def.name}|${scope}|${def.identity(spec, ctx)}`;
+  }
+
+  /** The hash of a spec's read scope (a new value per call), remembered per spec object. */
+  static #readScopeHash(def: ProviderDefinition, spec: unknown): string {
+    if (typeof spec !== "object" || spec === null) return SessionPool.specHash(def.readScope?.(spec));
+    let h = readScopeHashes.get(spec);
+    if (h === undefined) {
+      h = SessionPool.specHash(def.readScope?.(spec));
+      readScopeHashes.set(spec, h);
+    }
+    return h;
   }
 
   /**

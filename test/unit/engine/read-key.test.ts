@@ -65,3 +65,12 @@ test("a provider without a read scope shares reads only within one store", () =>
   assert.notEqual(SessionPool.readKey(fake, s, ctx("a")), SessionPool.readKey(fake, s, ctx("b")));
   assert.equal(SessionPool.readKey(fake, s, ctx("a")), SessionPool.readKey(fake, s, ctx("a")));
 });
+
+test("the read key of one spec object is the same on every call (remembered) and equals a fresh copy's", () => {
+  const s = spec();
+  const first = SessionPool.readKey(vault, s, ctx("s"));
+  assert.equal(SessionPool.readKey(vault, s, ctx("s")), first);
+  assert.equal(SessionPool.readKey(vault, spec(), ctx("s")), first);
+  assert.notEqual(SessionPool.readKey(vault, { ...s, path: "kv" }, ctx("s")), first);
+  assert.notEqual(SessionPool.readKey(vault, s, ctx("s", "team-b")), first); // identity is not remembered
+});
