@@ -10,6 +10,8 @@
  *   regex [millisPerCase]       user regexes on re2js vs V8 RegExp, and the catastrophic case
  *   cli-startup [runs]          CLI start-up (help, seal, render) against node -e '' and kubeseal
  *   csi [pods] [concurrency]    CSI provider: mounts per second (cold, warm), Vault calls, RSS
+ *   compare [N] [refresh]       floor, Custos and ESO on the same load, fresh env each: the table
+ *                               of issue 13 with ratios (--eso-qps, --only, --cycles; bench/compare.ts)
  * Benchmarks print JSON; they never assert timings.
  */
 import { spawnSync } from "node:child_process";
@@ -26,6 +28,7 @@ const all = [
   "regex",
   "cli-startup",
   "csi",
+  "compare",
 ];
 const [name, ...args] = process.argv.slice(2);
 const chosen = name ? [name] : all;

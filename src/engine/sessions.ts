@@ -39,6 +39,9 @@ export interface SessionPoolOptions {
   identity?: OperatorIdentity;
 }
 
+const specHashes = new WeakMap<object, string>();
+const readScopeHashes = new WeakMap<object, string>();
+
 export class SessionPool {
   readonly #entries = new Map<string, Entry>();
   readonly #idleMs: number;
@@ -82,16 +85,36 @@ export class SessionPool {
    */
   static readKey(def: ProviderDefinition, spec: unknown, ctx: StoreContext): string {
     const scope = def.readScope
-      ? `scope:${SessionPool.specHash(def.readScope(spec))}`
+      ? `scope:${SessionPool.#readScopeHash(def, spec)}`
       : `store:${ctx.storeUid}|${SessionPool.specHash(spec)}`;
     return `${def.name}|${scope}|${def.identity(spec, ctx)}`;
   }
 
+  /** The hash of a spec's read scope (a new value per call), remembered per spec object. */
+  static #readScopeHash(def: ProviderDefinition, spec: unknown): string {
+    if (typeof spec !== "object" || spec === null) return SessionPool.specHash(def.readScope?.(spec));
+    let h = readScopeHashes.get(spec);
+    if (h === undefined) {
+      h = SessionPool.specHash(def.readScope?.(spec));
+      readScopeHashes.set(spec, h);
+    }
+    return h;
+  }
+
+  /**
+   * A short hash of a provider spec. Specs are objects of an informer's cache, replaced (never
+   * changed in place) when their store changes: the hash is remembered per object, so the key of
+   * every reconcile costs no JSON serialisation and hashing (a tenth of a refresh cycle's CPU).
+   */
   static specHash(spec: unknown): string {
-    return createHash("sha256")
+    const memo = typeof spec === "object" && spec !== null ? specHashes.get(spec) : undefined;
+    if (memo !== undefined) return memo;
+    const h = createHash("sha256")
       .update(JSON.stringify(spec ?? null))
       .digest("hex")
       .slice(0, 16);
+    if (typeof spec === "object" && spec !== null) specHashes.set(spec, h);
+    return h;
   }
 
   /** The session for this store context (logging in once per identity) and its read key (readKey). */

@@ -154,14 +154,21 @@ export class Metrics {
     condition: string,
     status: "True" | "False" | "Unknown",
   ): void {
+    // unchanged (every refresh of a Ready object): three label-hashed gauge writes saved
+    const key = `${namespace}/${name}/${condition}`;
+    if (this.#conditions.get(key) === status) return;
+    this.#conditions.set(key, status);
     for (const s of ["True", "False", "Unknown"]) {
       this.statusCondition.set({ name, namespace, condition, status: s }, s === status ? 1 : 0);
     }
   }
+  /** The condition status last set per namespace/name/condition (bounded by the live objects). */
+  readonly #conditions = new Map<string, string>();
 
   removeExternalSecret(namespace: string, name: string): void {
     for (const s of ["True", "False", "Unknown"])
       this.statusCondition.remove({ name, namespace, condition: "Ready", status: s });
+    this.#conditions.delete(`${namespace}/${name}/Ready`);
     this.reconcileDuration.remove({ name, namespace });
     // per-object series go with the object: label sets stay bounded by the live objects
     this.syncCalls.remove({ name, namespace });

@@ -28,10 +28,15 @@ export const OWNER_LABEL = "reconcile.external-secrets.io/created-by";
 
 /** ESO's owner label value: SHA3-224 of "namespace/name" (Go's ObjectHash of that string). */
 export function ownerLabelValue(es: ExternalSecret): string {
-  return createHash("sha3-224")
-    .update(`${es.metadata.namespace ?? ""}/${es.metadata.name ?? ""}`)
-    .digest("hex");
+  const id = `${es.metadata.namespace ?? ""}/${es.metadata.name ?? ""}`;
+  const memo = ownerLabels.get(es.metadata);
+  if (memo?.id === id) return memo.value;
+  const value = createHash("sha3-224").update(id).digest("hex");
+  ownerLabels.set(es.metadata, { id, value });
+  return value;
 }
+/** Per cached object's metadata (its name and namespace checked: metadata may be a copy). */
+const ownerLabels = new WeakMap<object, { id: string; value: string }>();
 const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 
 export interface TemplateSources {

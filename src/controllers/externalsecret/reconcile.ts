@@ -187,13 +187,17 @@ async function sync(
     return plan;
   };
   let plan = planFor(existing);
-  const origin = { controller: "externalsecret", object: withKind(es) };
+  const object = withKind(es);
+  const origin = { controller: "externalsecret", object };
   let written: SecretObject | undefined;
   if (plan.action === "delete") {
     await ctx.writer.delete(namespace, targetName(es), origin, "the remote secret no longer exists");
   } else {
     try {
-      written = await ctx.writer.apply(plan, existing, origin);
+      written = await ctx.writer.apply(plan, existing, {
+        ...origin,
+        events: recordsEvent(reason, plan.action),
+      });
     } catch (e) {
       // Absent from the cache of managed Secrets was taken for absent (see currentSecret): the
       // Secret exists without the label, or the cache is behind. Read it and plan again, once.
@@ -203,7 +207,7 @@ async function sync(
       );
       plan = planFor(found);
       if (plan.action === "delete") throw e; // not reached: a delete plan never depends on the Secret
-      written = await ctx.writer.apply(plan, found, origin);
+      written = await ctx.writer.apply(plan, found, { ...origin, events: recordsEvent(reason, plan.action) });
     }
   }
   // a rename is a spec change: periodic refreshes need not scan for orphans
@@ -219,6 +223,17 @@ async function sync(
   return interval > 0 && (es.spec?.refreshPolicy ?? "Periodic") === "Periodic"
     ? { requeueAfter: nextCycleIn(ctx.now(), interval) }
     : undefined;
+}
+
+/**
+ * Whether a Secret write gets an Event. The first Secret of a new ExternalSecret does not: its
+ * status says the same (Ready, SecretSynced, the binding) and a cold start would post one Event per
+ * object, a third of its API requests. Every other write does — an update (rotated or repaired
+ * data, a Secret taken over), a Secret created again after someone deleted it — as do deletions
+ * and failures.
+ */
+export function recordsEvent(reason: SyncReason, action: "create" | "update" | "none"): boolean {
+  return !(reason === "new" && action === "create");
 }
 
 /**

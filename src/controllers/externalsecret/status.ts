@@ -48,10 +48,21 @@ export function intervalOf(es: ExternalSecret, floorMs = 0): number {
   return ms > 0 ? Math.max(ms, floorMs) : 0;
 }
 
-function secretDataHash(secret: SecretObject): string {
-  const data: Record<string, Uint8Array> = {};
-  for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, "base64");
-  return esoDataHash(data);
+const dataHashes = new WeakMap<object, string>();
+
+/**
+ * ESO's data hash of a Secret as it is, remembered per object of the informer's cache (a changed
+ * Secret arrives as a new object): a refresh of an unchanged Secret decodes and hashes nothing.
+ */
+export function secretDataHash(secret: SecretObject): string {
+  let h = dataHashes.get(secret);
+  if (h === undefined) {
+    const data: Record<string, Uint8Array> = {};
+    for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, "base64");
+    h = esoDataHash(data);
+    dataHashes.set(secret, h);
+  }
+  return h;
 }
 
 export function syncDecision(

@@ -177,7 +177,7 @@ export function bindStore(
   const found = providerFor(store.spec?.provider);
   if ("error" in found)
     throw new CustosError("CUSTOS_INVALID_SPEC", `${kind} "${store.metadata.name ?? ""}": ${found.error}`);
-  const problems = found.def.validate(found.spec);
+  const problems = validated(found.def, found.spec);
   if (problems.length)
     throw new CustosError(
       "CUSTOS_INVALID_SPEC",
@@ -194,6 +194,23 @@ export function bindStore(
       kube,
     },
   };
+}
+
+const validations = new WeakMap<object, string[]>();
+
+/**
+ * A provider's validation of a store spec, remembered per spec object (the informer replaces a
+ * store's object when it changes, never edits it): every ExternalSecret of the store binds it on
+ * every sync, and validating once per store version is enough.
+ */
+export function validated(def: ProviderDefinition, spec: unknown): string[] {
+  if (typeof spec !== "object" || spec === null) return def.validate(spec);
+  let problems = validations.get(spec);
+  if (!problems) {
+    problems = def.validate(spec);
+    validations.set(spec, problems);
+  }
+  return problems;
 }
 
 /** Runs a group's finds on its session into `results`; a failed find is kept as its result. */

@@ -17,7 +17,22 @@ export function secretNameProblem(name: string): string | undefined {
   return undefined;
 }
 
+const validatedObjects = new WeakMap<ExternalSecret, readonly string[]>();
+
+/**
+ * The problems of an ExternalSecret, remembered per object of the informer's cache (a changed
+ * object arrives as a new one): every refresh of an unchanged object validates nothing again.
+ */
 export function validateExternalSecret(es: ExternalSecret): string[] {
+  let problems = validatedObjects.get(es);
+  if (!problems) {
+    problems = validate(es);
+    validatedObjects.set(es, problems);
+  }
+  return [...problems];
+}
+
+function validate(es: ExternalSecret): string[] {
   const problems: string[] = [];
   const spec = es.spec ?? {};
   const target = spec.target ?? {};

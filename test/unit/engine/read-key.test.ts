@@ -117,3 +117,12 @@ test("sessions: a provider without scopes keeps one session per store and spec",
     SessionPool.key(fake, { data: [{ key: "k" }] }, ctx("a")),
   );
 });
+
+test("the read key of one spec object is the same on every call (remembered) and equals a fresh copy's", () => {
+  const s = spec();
+  const first = SessionPool.readKey(vault, s, ctx("s"));
+  assert.equal(SessionPool.readKey(vault, s, ctx("s")), first);
+  assert.equal(SessionPool.readKey(vault, spec(), ctx("s")), first);
+  assert.notEqual(SessionPool.readKey(vault, { ...s, path: "kv" }, ctx("s")), first);
+  assert.notEqual(SessionPool.readKey(vault, s, ctx("s", "team-b")), first); // identity is not remembered
+});
