@@ -251,25 +251,7 @@ export class PushSecretController implements Controller {
     const sessions = new Map<string, Session & PushSession>();
     const sessionFor = async (storeKeyName: string): Promise<Session & PushSession> => {
       let s = sessions.get(storeKeyName);
-      if (s) return s;
-      const [kind, name] = splitStoreKey(storeKeyName);
-      const { store } = resolveStore(
-        this.#lookup(),
-        { metadata: { namespace } },
-        {
-          name,
-          kind,
-        },
-      );
-      const b = bindStore(store, kind, namespace, this.deps.kube);
-      const { session } = await this.deps.sessions.get(b.def, b.spec, b.ctx);
-      if (!canPush(session))
-        throw new CustosError(
-          "CUSTOS_INVALID_SPEC",
-          `${kind} "${name}" (provider ${b.def.name}) does not support PushSecret`,
-          { retryable: false },
-        );
-      sessions.set(storeKeyName, (s = session));
+      if (!s) sessions.set(storeKeyName, (s = await this.#pushSession(namespace, storeKeyName)));
       return s;
     };
 
@@ -335,6 +317,21 @@ export class PushSecretController implements Controller {
     return next;
   }
 
+  /** The shared session of a store (`Kind/name`) as seen from `namespace`, refused if it cannot push. */
+  async #pushSession(namespace: string, storeKeyName: string): Promise<Session & PushSession> {
+    const [kind, name] = splitStoreKey(storeKeyName);
+    const { store } = resolveStore(this.#lookup(), { metadata: { namespace } }, { name, kind });
+    const b = bindStore(store, kind, namespace, this.deps.kube);
+    const { session } = await this.deps.sessions.get(b.def, b.spec, b.ctx);
+    if (!canPush(session))
+      throw new CustosError(
+        "CUSTOS_INVALID_SPEC",
+        `${kind} "${name}" (provider ${b.def.name}) does not support PushSecret`,
+        { retryable: false },
+      );
+    return session;
+  }
+
   /**
    * Removes remote data; stops at the first failure. Returns syncedPushSecrets without what was
    * removed (so a retry does not forget the rest) and the failure, if any.
@@ -349,26 +346,7 @@ export class PushSecretController implements Controller {
     cause?: unknown;
   }> {
     const namespace = ps.metadata.namespace ?? "";
-    const open =
-      sessionFor ??
-      (async (key: string): Promise<Session & PushSession> => {
-        const [kind, name] = splitStoreKey(key);
-        const { store } = resolveStore(
-          this.#lookup(),
-          { metadata: { namespace } },
-          {
-            name,
-            kind,
-          },
-        );
-        const b = bindStore(store, kind, namespace, this.deps.kube);
-        const { session } = await this.deps.sessions.get(b.def, b.spec, b.ctx);
-        if (!canPush(session))
-          throw new CustosError("CUSTOS_INVALID_SPEC", `${key} does not support PushSecret`, {
-            retryable: false,
-          });
-        return session;
-      });
+    const open = sessionFor ?? ((key: string) => this.#pushSession(namespace, key));
     const done: RemoteDeletion[] = [];
     const synced = ps.status?.syncedPushSecrets ?? {};
     for (const d of deletions) {
