@@ -8,6 +8,7 @@ import { sealedSecretController } from "./sealedsecret/index.ts";
 import { kesController } from "./kes/index.ts";
 import { vsoController } from "./vso/index.ts";
 import { pushSecretController } from "./pushsecret/index.ts";
+import { generatorStateController } from "./generatorstate/index.ts";
 
 export const CONTROLLERS: ReadonlyArray<readonly [string, ControllerFactory]> = [
   ["rollout", rolloutController],
@@ -15,4 +16,5 @@ export const CONTROLLERS: ReadonlyArray<readonly [string, ControllerFactory]> = 
   ["kes", kesController],
   ["vso", vsoController],
   ["pushsecret", pushSecretController],
+  ["generatorstate", generatorStateController],
 ];

@@ -25,5 +25,48 @@ export function generatorCrds(): Record<string, JsonSchema> {
     versions: [GENERATOR_VERSION],
     spec: ClusterGeneratorSpec,
   });
+  // ESO's record of a generator's output kept for cleanup; written by ESO's controllers, garbage
+  // collected by Custos's generatorstate controller (src/controllers/generatorstate)
+  out[`${GENERATOR_GROUP}_generatorstates.yaml`] = crd({
+    group: GENERATOR_GROUP,
+    kind: "GeneratorState",
+    plural: "generatorstates",
+    shortNames: ["gs"],
+    categories,
+    scope: "Namespaced",
+    versions: [GENERATOR_VERSION],
+    spec: {
+      type: "object",
+      required: ["resource", "state"],
+      properties: {
+        garbageCollectionDeadline: { type: "string", format: "date-time" },
+        resource: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+        state: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+      },
+    },
+    status: {
+      type: "object",
+      properties: {
+        conditions: {
+          type: "array",
+          items: {
+            type: "object",
+            required: ["status", "type"],
+            properties: {
+              lastTransitionTime: { type: "string", format: "date-time" },
+              message: { type: "string" },
+              reason: { type: "string" },
+              status: { type: "string" },
+              type: { type: "string" },
+            },
+          },
+        },
+      },
+    },
+    printerColumns: [
+      { name: "GC Deadline", type: "string", jsonPath: ".spec.garbageCollectionDeadline" },
+      { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+    ],
+  });
   return out;
 }

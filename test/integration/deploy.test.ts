@@ -58,7 +58,7 @@ test("helm lint passes", async () => {
 test("helm template: defaults, and toggles change arguments and RBAC", async () => {
   const d = await render();
   assert.ok(kinds(d).includes("Service/sealed-secrets-controller"));
-  assert.ok(args(d).includes("--controllers=externalsecret,sealedsecret,rollout,vso,pushsecret"));
+  assert.ok(args(d).includes("--controllers=externalsecret,sealedsecret,rollout,vso,pushsecret,generatorstate"));
   assert.ok(args(d).includes("--enable-leader-election"));
   assert.ok(kinds(d).some((k) => k.startsWith("Role/")));
   const off = await render(
@@ -68,7 +68,7 @@ test("helm template: defaults, and toggles change arguments and RBAC", async () 
     "logFormat=text",
   );
   assert.ok(!kinds(off).includes("Service/sealed-secrets-controller"));
-  assert.ok(args(off).includes("--controllers=externalsecret,rollout,vso,pushsecret"));
+  assert.ok(args(off).includes("--controllers=externalsecret,rollout,vso,pushsecret,generatorstate"));
   assert.ok(args(off).includes("--namespace=team-a"));
   assert.ok(args(off).includes("--log-format=text"));
   assert.ok(!args(off).includes("--enable-leader-election"));

@@ -149,7 +149,7 @@ test("helm: controllers.kes installs the CRD, its RBAC, a token Role for the one
   };
   const args = deploy.spec.template.spec.containers[0]!.args;
   for (const a of [
-    "--controllers=externalsecret,sealedsecret,rollout,kes,vso,pushsecret",
+    "--controllers=externalsecret,sealedsecret,rollout,kes,vso,pushsecret,generatorstate",
     "--kes-service-account=external-secrets/kes",
     "--kes-vault-addr=https://vault:8200",
     "--kes-disable-polling",

@@ -65,7 +65,7 @@ export function registerOperatorCommand(program: Command): void {
     )
     .addOption(
       new Option("--controllers <list>", "comma-separated controllers to run").default(
-        "externalsecret,sealedsecret,rollout,kes,vso,pushsecret",
+        "externalsecret,sealedsecret,rollout,kes,vso,pushsecret,generatorstate",
       ),
     )
     .option("--sealed-secrets-namespace <ns>", "namespace holding the sealing keys", "kube-system")

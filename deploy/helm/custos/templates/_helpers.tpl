@@ -18,5 +18,6 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if .Values.controllers.kes }}{{ $c = append $c "kes" }}{{ end -}}
 {{- if .Values.controllers.vso }}{{ $c = append $c "vso" }}{{ end -}}
 {{- if .Values.controllers.pushsecret }}{{ $c = append $c "pushsecret" }}{{ end -}}
+{{- if .Values.controllers.generatorstate }}{{ $c = append $c "generatorstate" }}{{ end -}}
 {{- join "," $c -}}
 {{- end -}}
