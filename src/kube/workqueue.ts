@@ -30,6 +30,12 @@ export interface WorkQueueOptions {
    * recovers within a cycle of the store's return however long the outage was.
    */
   maxRetryDelay?: (key: string, error: unknown) => number | undefined;
+  /**
+   * The delay before a failed key is retried, given its back-off (already capped by
+   * maxRetryDelay); default: the back-off. E.g. ExternalSecrets of a store that is down wait for
+   * one of them to find it back instead of each retrying on its own back-off.
+   */
+  retryDelay?: (key: string, error: unknown, backoffMs: number) => number;
   /** Called when a handler throws (after the retry is scheduled). */
   onError?: (key: string, error: unknown, retryInMs: number) => void;
   metrics?: QueueMetrics;
@@ -215,7 +221,8 @@ export class WorkQueue {
           }
         } catch (e) {
           const cap = this.#opts.maxRetryDelay?.(key, e);
-          const delay = cap === undefined ? this.backoff(key) : Math.min(this.backoff(key), Math.max(0, cap));
+          let delay = cap === undefined ? this.backoff(key) : Math.min(this.backoff(key), Math.max(0, cap));
+          if (this.#opts.retryDelay) delay = Math.max(0, this.#opts.retryDelay(key, e, delay));
           this.#failures.set(key, (this.#failures.get(key) ?? 0) + 1);
           this.#opts.metrics?.retry();
           requeue = { delay, lane: "urgent" };

@@ -166,3 +166,30 @@ test("maxRetryDelay caps the back-off of the errors it names (a store down: retr
   assert.deepEqual(delays, [10, 20, 15, 80]);
   await q.shutdown();
 });
+
+test("retryDelay replaces the (capped) back-off of a failed key", async () => {
+  let calls = 0;
+  const delays: number[] = [];
+  const seen: [string, number][] = [];
+  const q = new WorkQueue({
+    concurrency: 1,
+    baseDelayMs: 10,
+    handler: async () => {
+      calls++;
+      if (calls <= 2) throw new Error("store down");
+      return undefined;
+    },
+    retryDelay: (k, _e, backoff) => (seen.push([k, backoff]), backoff * 3),
+    onError: (_k, _e, d) => delays.push(d),
+  });
+  q.start();
+  q.add("k");
+  await tick(200);
+  assert.deepEqual(seen, [
+    ["k", 10],
+    ["k", 20],
+  ]);
+  assert.deepEqual(delays, [30, 60]);
+  assert.equal(calls, 3);
+  await q.shutdown();
+});
