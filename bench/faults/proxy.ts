@@ -126,7 +126,8 @@ export function peakPerSecond(sorted: readonly number[]): number {
  * - every chunk the client sends is held `latencyMs` before it is passed on (order kept), so each
  *   request, and each TLS handshake, takes that much longer;
  * - each chunk the client sends is, with probability `resetRate`, not passed on: the connection is
- *   reset at once (both sides), so the request on it fails, and so does every watch on it.
+ *   reset at once (both sides), so the request on it fails, and so does every other request and
+ *   watch on it (the operator's client multiplexes them over a few HTTP/2 connections).
  * `slow` switches the faults on and off (off: a plain pipe).
  */
 export interface SlowProxy {

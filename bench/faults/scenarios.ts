@@ -706,9 +706,12 @@ const slowApiServer: Scenario = {
           allowedWrites.set(key, 1);
           exempt.add(key);
         }
+        // (of remote secrets that did not change: a new object may reuse a read of the last 10 s,
+        // so one of a changed secret would be written twice, its old value first)
+        const unchanged = [...c.remote.keys()].filter((k) => !changed.has(k));
         const docs: string[] = [];
         for (let i = N; i < N + n; i++) {
-          docs.push(c.esDoc(i));
+          docs.push(c.esDoc(i, unchanged[i % unchanged.length]));
           allowedWrites.set(`faults-${i % c.load.namespaces}/es-${i}`, 1);
         }
         await c.applyDocs(docs);
@@ -744,7 +747,7 @@ const slowApiServer: Scenario = {
         return await finish({
           c,
           name: this.name,
-          faults: `every API request held ${SLOW_LATENCY_MS / 1000} s and ${SLOW_RESET_RATE * 100}% reset (TCP proxy, ${proxy.stats.resets} resets of ${proxy.stats.chunks} requests); ${changed.size} remote values changed, ${deleted.length} Secrets deleted, ${n} ES created`,
+          faults: `every API request held ${SLOW_LATENCY_MS / 1000} s and ${SLOW_RESET_RATE * 100}% reset (TCP proxy: ${proxy.stats.resets} connection resets in ${proxy.stats.chunks} client writes); ${changed.size} remote values changed, ${deleted.length} Secrets deleted, ${n} ES created`,
           from,
           recoveredAt: from,
           convergedMs: convergedMs === undefined ? undefined : doneAt - from,
