@@ -399,21 +399,28 @@ spec:
 
   async #launch(r: Replica): Promise<void> {
     const sealingPort = await freePort();
-    const proc = await startOperator(this.shared, [
-      "--kubeconfig",
-      r.kubeconfig,
-      "--log-level",
-      "warn",
-      "--concurrent",
-      "8",
-      "--sealed-secrets-namespace",
-      "custos-system",
-      "--sealing-port",
-      String(sealingPort),
-      "--sealing-bind-address",
-      "127.0.0.1",
-      ...r.args,
-    ]);
+    // (on this shared 2-core machine an operator has taken over a minute to start: 5 minutes)
+    const proc = await startOperator(
+      this.shared,
+      [
+        "--kubeconfig",
+        r.kubeconfig,
+        "--log-level",
+        "warn",
+        "--concurrent",
+        "8",
+        "--sealed-secrets-namespace",
+        "custos-system",
+        "--sealing-port",
+        String(sealingPort),
+        "--sealing-bind-address",
+        "127.0.0.1",
+        ...r.args,
+      ],
+      {},
+      undefined,
+      300_000,
+    );
     r.proc = proc;
     proc.child.once("exit", () => {
       r.outputs.push(proc.output());
