@@ -133,7 +133,7 @@ export class ExternalSecretController {
   }
 
   /** When an ExternalSecret failed by a store that is down is retried (see #waiting). */
-  #retryDelay(key: string, e: unknown, backoff: number): number {
+  #retryDelay(key: string, e: unknown, backoff: number): number | { delayMs: number; lane: "refresh" } {
     const down = this.deps.reads.failureOf(e);
     const es = this.externalSecrets.get(key);
     const interval = es ? intervalOf(es, this.deps.minRefreshIntervalMs) : 0;
@@ -151,7 +151,8 @@ export class ExternalSecretController {
       return Math.min(cycle, Math.max(left > 0 ? left + 100 : backoff, 1000));
     }
     w.parked.add(key);
-    return cycle;
+    // behind the refreshes of this cycle that have not reported the outage yet
+    return { delayMs: cycle, lane: "refresh" };
   }
 
   #route(): void {

@@ -193,3 +193,28 @@ test("retryDelay replaces the (capped) back-off of a failed key", async () => {
   assert.equal(calls, 3);
   await q.shutdown();
 });
+
+test("retryDelay may put a retry in the refresh lane, behind refreshes already waiting", async () => {
+  const seen: string[] = [];
+  let failed = false;
+  const q = new WorkQueue({
+    concurrency: 1,
+    handler: async (k) => {
+      seen.push(k);
+      if (k === "a" && !failed) {
+        failed = true;
+        throw new Error("store down");
+      }
+      return undefined;
+    },
+    retryDelay: () => ({ delayMs: 0, lane: "refresh" }),
+  });
+  q.add("a", "refresh");
+  q.add("b", "refresh");
+  q.add("c", "refresh");
+  q.start();
+  await tick(50);
+  await q.idle();
+  assert.deepEqual(seen, ["a", "b", "c", "a"]);
+  await q.shutdown();
+});
