@@ -131,6 +131,9 @@ scenario (audit log).
 
 ${notes}
 
+Scenarios 1-5 also run at a small size in \`npm test\` (\`test/faults/scenarios-1-5.test.ts\`: 30
+ExternalSecrets, refresh 10 s, 40 s outages, 2 kills, 1 leader kill), with the same invariants.
+
 ## What the suite found, and what changed
 
 - **A down store held every worker.** Errors were not shared between ExternalSecrets, so with Vault

@@ -19,7 +19,9 @@ import { formatNotes, formatTable, verdict } from "../../bench/faults/invariants
 const small: Options = {
   scale: 30,
   refreshSeconds: 10,
-  outageSeconds: 20,
+  // a blackholed store answers nothing until the Vault client's 15 s request timeout: the outage
+  // must outlast a refresh cycle plus that timeout for the objects to report it
+  outageSeconds: 40,
   apiKills: 2,
   operatorKills: 2,
   leaderKills: 1,
