@@ -174,14 +174,19 @@ export async function startSlowProxy(
         reset();
         return;
       }
-      const delay = slow ? opts.latencyMs : 0;
+      // each chunk leaves `latencyMs` after it arrived (not after the one before it: a serialised
+      // delay let one HTTP/2 connection carry one chunk per 2 s); equal delays keep the order
+      const due = Date.now() + (slow ? opts.latencyMs : 0);
       chain = chain.then(
         () =>
           new Promise<void>((r) => {
-            const t = setTimeout(() => {
-              if (!closed) upstream.write(chunk);
-              r();
-            }, delay);
+            const t = setTimeout(
+              () => {
+                if (!closed) upstream.write(chunk);
+                r();
+              },
+              Math.max(0, due - Date.now()),
+            );
             t.unref();
           }),
       );
