@@ -148,5 +148,20 @@ if (real.length || e2e.length || security.length) {
   rmSync(dir, { recursive: true, force: true });
 }
 
+// fault scenarios at small sizes (issue 16; the full sizes: `npm run faults`): each scenario
+// starts its own environment (an audit log, processes to kill), so after the shared one is gone
+const faults = args.length ? args.filter((a) => a.includes("test/faults/")) : testFiles("test/faults");
+if (faults.length) {
+  step(`fault scenarios at small sizes (${faults.length} files)`);
+  failed = withStep(
+    (await run(
+      node,
+      [...testArgs, "--test-concurrency=1", "--test-timeout=600000", ...faults],
+      process.env,
+      30 * 60_000,
+    )) !== 0,
+  );
+}
+
 step(failed ? "FAILED" : "all passed");
 process.exit(failed ? 1 : 0);

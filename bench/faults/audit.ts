@@ -38,6 +38,8 @@ export interface AuditEvent {
   code: number;
   /** ms since epoch (stageTimestamp) */
   time: number;
+  /** a LIST's second or later page (the request carries a `continue` token) */
+  continued?: boolean;
 }
 
 interface RawEvent {
@@ -47,6 +49,7 @@ interface RawEvent {
   objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string };
   responseStatus?: { code?: number };
   stageTimestamp?: string;
+  requestURI?: string;
 }
 
 /** Parses audit log lines (JSON, one event a line), keeping completed requests only. */
@@ -70,6 +73,7 @@ export function parseAudit(text: string): AuditEvent[] {
       ...(e.objectRef?.name ? { name: e.objectRef.name } : {}),
       code: e.responseStatus?.code ?? 0,
       time: Date.parse(e.stageTimestamp ?? "") || 0,
+      ...(/[?&]continue=[^&]/.test(e.requestURI ?? "") ? { continued: true } : {}),
     });
   }
   return out;
@@ -90,13 +94,20 @@ export const isSecretWrite = (e: AuditEvent): boolean =>
 export const isSecretDelete = (e: AuditEvent): boolean =>
   e.resource === "secrets" && e.verb === "delete" && e.code < 300;
 
-export const isList = (e: AuditEvent): boolean => e.verb === "list";
+/**
+ * A LIST, i.e. one relist: its first page. A list of more than 500 objects takes one request per
+ * page (the informer asks for pages of 500, as client-go does); the later pages are not relists.
+ */
+export const isList = (e: AuditEvent): boolean => e.verb === "list" && !e.continued;
+
+/** Every LIST request, pages included. */
+export const isListRequest = (e: AuditEvent): boolean => e.verb === "list";
 
 export function inWindow(events: readonly AuditEvent[], from: number, to = Infinity): AuditEvent[] {
   return events.filter((e) => e.time >= from && e.time < to);
 }
 
-/** LIST calls by resource, e.g. { secrets: 2, externalsecrets: 1 }. */
+/** LIST calls (first pages: relists) by resource, e.g. { secrets: 2, externalsecrets: 1 }. */
 export function listsByResource(events: readonly AuditEvent[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const e of events) if (isList(e)) out[e.resource] = (out[e.resource] ?? 0) + 1;

@@ -343,7 +343,7 @@ spec:
   }
 
   /** A ServiceAccount with the manifests' RBAC (ClusterRole custos, the leader-election Role). */
-  async #identity(): Promise<{ user: string; kubeconfig: string }> {
+  async #identity(apiUrl?: string): Promise<{ user: string; kubeconfig: string }> {
     const name = `custos-${this.#saSeq++}`;
     const ns = "custos-system";
     await this.api.create(`/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name } });
@@ -368,13 +368,19 @@ spec:
       )
     ).status.token;
     const kubeconfig = join(this.auditDir, `${name}.kubeconfig`);
-    writeFileSync(kubeconfig, serviceAccountKubeconfig(this.shared, token));
+    writeFileSync(
+      kubeconfig,
+      serviceAccountKubeconfig({ ...this.shared, ...(apiUrl ? { apiUrl } : {}) }, token),
+    );
     return { user: `system:serviceaccount:${ns}:${name}`, kubeconfig };
   }
 
-  /** Starts an operator replica (a real process) under the supervisor. */
-  async startReplica(extra: string[] = []): Promise<Replica> {
-    const { user, kubeconfig } = await this.#identity();
+  /**
+   * Starts an operator replica (a real process) under the supervisor; `apiUrl`: the API server
+   * address it is given (a proxy in front of the real one), default the real one.
+   */
+  async startReplica(extra: string[] = [], apiUrl?: string): Promise<Replica> {
+    const { user, kubeconfig } = await this.#identity(apiUrl);
     const r: Replica = {
       name: `replica-${this.replicas.length}`,
       user,
@@ -393,21 +399,28 @@ spec:
 
   async #launch(r: Replica): Promise<void> {
     const sealingPort = await freePort();
-    const proc = await startOperator(this.shared, [
-      "--kubeconfig",
-      r.kubeconfig,
-      "--log-level",
-      "warn",
-      "--concurrent",
-      "8",
-      "--sealed-secrets-namespace",
-      "custos-system",
-      "--sealing-port",
-      String(sealingPort),
-      "--sealing-bind-address",
-      "127.0.0.1",
-      ...r.args,
-    ]);
+    // (on this shared 2-core machine an operator has taken over a minute to start: 5 minutes)
+    const proc = await startOperator(
+      this.shared,
+      [
+        "--kubeconfig",
+        r.kubeconfig,
+        "--log-level",
+        "warn",
+        "--concurrent",
+        "8",
+        "--sealed-secrets-namespace",
+        "custos-system",
+        "--sealing-port",
+        String(sealingPort),
+        "--sealing-bind-address",
+        "127.0.0.1",
+        ...r.args,
+      ],
+      {},
+      undefined,
+      300_000,
+    );
     r.proc = proc;
     proc.child.once("exit", () => {
       r.outputs.push(proc.output());

@@ -118,3 +118,109 @@ export function peakPerSecond(sorted: readonly number[]): number {
   }
   return best;
 }
+
+/**
+ * A TCP proxy in front of the kube-apiserver (TLS passes through untouched: the operator still
+ * verifies the server's certificate): what a slow, lossy network or an overloaded API server looks
+ * like to a client.
+ * - every chunk the client sends is held `latencyMs` before it is passed on (order kept), so each
+ *   request, and each TLS handshake, takes that much longer;
+ * - each chunk the client sends is, with probability `resetRate`, not passed on: the connection is
+ *   reset at once (both sides), so the request on it fails, and so does every other request and
+ *   watch on it (the operator's client multiplexes them over a few HTTP/2 connections).
+ * `slow` switches the faults on and off (off: a plain pipe).
+ */
+export interface SlowProxy {
+  url: string;
+  slow: boolean;
+  /** connections accepted, and connections reset by the proxy */
+  readonly stats: { connections: number; resets: number; chunks: number };
+  stop(): Promise<void>;
+}
+
+export async function startSlowProxy(
+  target: { host: string; port: number },
+  opts: { latencyMs: number; resetRate: number; random?: () => number },
+): Promise<SlowProxy> {
+  const { createServer: createTcpServer, connect } = await import("node:net");
+  const random = opts.random ?? Math.random;
+  const stats = { connections: 0, resets: 0, chunks: 0 };
+  const sockets = new Set<Socket>();
+  let slow = false;
+  const server = createTcpServer((client) => {
+    stats.connections++;
+    const upstream = connect(target.port, target.host);
+    sockets.add(client);
+    sockets.add(upstream);
+    let closed = false;
+    const reset = (): void => {
+      if (closed) return;
+      closed = true;
+      client.resetAndDestroy();
+      upstream.resetAndDestroy();
+    };
+    const close = (): void => {
+      if (closed) return;
+      closed = true;
+      client.destroy();
+      upstream.destroy();
+    };
+    // client -> server: held for the latency, in order
+    let chain = Promise.resolve();
+    client.on("data", (chunk: Buffer) => {
+      stats.chunks++;
+      if (slow && random() < opts.resetRate) {
+        stats.resets++;
+        reset();
+        return;
+      }
+      // each chunk leaves `latencyMs` after it arrived (not after the one before it: a serialised
+      // delay let one HTTP/2 connection carry one chunk per 2 s); equal delays keep the order
+      const due = Date.now() + (slow ? opts.latencyMs : 0);
+      chain = chain.then(
+        () =>
+          new Promise<void>((r) => {
+            const t = setTimeout(
+              () => {
+                if (!closed) upstream.write(chunk);
+                r();
+              },
+              Math.max(0, due - Date.now()),
+            );
+            t.unref();
+          }),
+      );
+    });
+    upstream.on("data", (chunk: Buffer) => {
+      if (!closed) client.write(chunk);
+    });
+    // a half-close is passed on after what the client sent before it
+    client.on("end", () => void chain.then(() => !closed && upstream.end()));
+    upstream.on("end", () => !closed && client.end());
+    for (const s of [client, upstream]) {
+      s.on("error", close);
+      s.on("close", () => {
+        sockets.delete(s);
+        if (s === upstream) close();
+        else void chain.then(close);
+      });
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const addr = server.address();
+  const port = typeof addr === "object" && addr ? addr.port : 0;
+  return {
+    url: `https://127.0.0.1:${port}`,
+    get slow() {
+      return slow;
+    },
+    set slow(v: boolean) {
+      slow = v;
+    },
+    stats,
+    stop: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

@@ -6,7 +6,8 @@
 import { request } from "undici";
 import { sleep } from "../../test/e2e/helpers.ts";
 import { Cluster, compactEtcd, describeLoad, loadAt, type Replica } from "./cluster.ts";
-import { isList, isSecretDelete, isSecretWrite, listsByResource } from "./audit.ts";
+import { startSlowProxy } from "./proxy.ts";
+import { isList, isListRequest, isSecretDelete, isSecretWrite, listsByResource } from "./audit.ts";
 import {
   checkState,
   spuriousWrites,
@@ -139,7 +140,7 @@ async function finish(f: Finish): Promise<Row> {
       Object.entries(lists)
         .map(([k, v]) => `${k} ${v}`)
         .join(", ") || "none"
-    }`,
+    } (${events.filter(isListRequest).length} requests with the pages of lists over 500 objects)`,
   );
   notes.push(`operator RSS ${c.rss().toFixed(0)} MiB at the end`);
   return {
@@ -635,6 +636,137 @@ const leaderFailover: Scenario = {
   },
 };
 
+/** The sum of a Prometheus counter's samples whose labels include `labels` (text format). */
+export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const m = /^[^{ ]+(?:\{([^}]*)\})? (\S+)/.exec(line);
+    if (!m) continue;
+    const got = Object.fromEntries(
+      [...(m[1] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1]!, x[2]!] as const),
+    );
+    if (Object.entries(labels).every(([k, v]) => got[k] === v)) sum += Number(m[2]);
+  }
+  return sum;
+}
+
+/**
+ * Issue 16, scenario 5: the operator talks to the API server through a proxy that holds every
+ * request 2 s and resets 5% of them; the work of a refresh cycle (changed remote values), new
+ * ExternalSecrets and deleted Secrets must all be done, each Secret written once, with the
+ * operator backing off (its metrics: workqueue_retries_total, rest_client_requests_total code 0).
+ */
+const SLOW_LATENCY_MS = 2000;
+const SLOW_RESET_RATE = 0.05;
+const slowApiServer: Scenario = {
+  name: "slow API server (2 s latency, 5% resets)",
+  async run(o) {
+    return withCluster(o, async (c) => {
+      const u = new URL(c.shared.apiUrl);
+      const proxy = await startSlowProxy(
+        { host: u.hostname, port: Number(u.port) },
+        { latencyMs: SLOW_LATENCY_MS, resetRate: SLOW_RESET_RATE },
+      );
+      try {
+        await c.applyExternalSecrets();
+        // the cold sync through the proxy without its faults; then the API server turns slow
+        const op = await c.startReplica([], proxy.url);
+        await converge(c, o, "initial sync");
+        await sleep(3000);
+        const gens0 = await c.generations();
+        const before = await c.actual();
+        const m0 = await op.proc!.metrics();
+        const from = Date.now();
+        proxy.slow = true;
+        const n = Math.max(3, Math.round(c.load.externalSecrets / 10));
+        const N = c.load.externalSecrets;
+        const allowedWrites = new Map<string, number>();
+        const exempt = new Set<string>();
+        // remote values changed: a tenth of the Vault secrets (their ExternalSecrets' Secrets change)
+        const changed = new Set<string>();
+        for (let i = 0; i < c.load.remoteSecrets; i += 10) {
+          await c.setRemote(`s${i}`, `value-${i}-slow`);
+          changed.add(`s${i}`);
+        }
+        for (const [k, e] of c.es)
+          if (changed.has(e.remote)) {
+            allowedWrites.set(k, 1);
+            exempt.add(k);
+          }
+        // target Secrets deleted by someone (re-created once each), new ExternalSecrets (created once)
+        const deleted: string[] = [];
+        // (of ExternalSecrets no Deployment uses: a re-created Secret with the same data restarts nothing)
+        for (let i = c.load.deployments; i < N && deleted.length < n; i++) {
+          const key = `faults-${i % c.load.namespaces}/es-${i}`;
+          if (exempt.has(key)) continue;
+          const e = c.es.get(key)!;
+          await c.api.delete(`/api/v1/namespaces/${e.namespace}/secrets/${e.name}`);
+          deleted.push(key);
+          allowedWrites.set(key, 1);
+          exempt.add(key);
+        }
+        // (of remote secrets that did not change: a new object may reuse a read of the last 10 s,
+        // so one of a changed secret would be written twice, its old value first)
+        const unchanged = [...c.remote.keys()].filter((k) => !changed.has(k));
+        const docs: string[] = [];
+        for (let i = N; i < N + n; i++) {
+          docs.push(c.esDoc(i, unchanged[i % unchanged.length]));
+          allowedWrites.set(`faults-${i % c.load.namespaces}/es-${i}`, 1);
+        }
+        await c.applyDocs(docs);
+        const sampler = new Sampler(c, before, exempt).start();
+        const timeout = Math.max(o.convergeTimeoutSeconds, 600);
+        const convergedMs = await c.waitConverged(timeout * 1000);
+        const doneAt = Date.now();
+        await sleep(3000); // late duplicate writes would show now
+        await sampler.stop();
+        const m1 = await op.proc!.metrics();
+        proxy.slow = false;
+        const delta = (name: string, labels: Record<string, string> = {}): number =>
+          metricSum(m1, name, labels) - metricSum(m0, name, labels);
+        const retries = delta("workqueue_retries_total");
+        const esRetries = delta("workqueue_retries_total", { name: "externalsecret" });
+        const unreachable = delta("rest_client_requests_total", { code: "0" });
+        const requests = delta("rest_client_requests_total");
+        const failed: string[] = [];
+        if (convergedMs === undefined) failed.push(`work not done within ${timeout} s`);
+        if (proxy.stats.resets > 0 && unreachable === 0)
+          failed.push(
+            `${proxy.stats.resets} resets, but no failed request in rest_client_requests_total{code="0"}`,
+          );
+        const affected = new Set([...c.es].filter(([, e]) => changed.has(e.remote)).map(([k]) => k));
+        failed.push(
+          ...(await settleRollouts(
+            c,
+            gens0,
+            (dep) => (affected.has(dep.replace("dep-", "es-")) ? 1 : 0),
+            [],
+          )),
+        );
+        return await finish({
+          c,
+          name: this.name,
+          faults: `every API request held ${SLOW_LATENCY_MS / 1000} s and ${SLOW_RESET_RATE * 100}% reset (TCP proxy: ${proxy.stats.resets} connection resets in ${proxy.stats.chunks} client writes); ${changed.size} remote values changed, ${deleted.length} Secrets deleted, ${n} ES created`,
+          from,
+          recoveredAt: from,
+          convergedMs: convergedMs === undefined ? undefined : doneAt - from,
+          allowedWrites,
+          sampler,
+          failed,
+          notes: [
+            `${affected.size} Secrets had to change, ${deleted.length} to be re-created, ${n} created`,
+            `operator metrics over the slow phase: ${requests} API requests, ${unreachable} failed unanswered (rest_client_requests_total{code="0"}), ${retries} work-queue retries (workqueue_retries_total; ${esRetries} externalsecret)`,
+            `proxy: ${proxy.stats.connections} connections, ${proxy.stats.resets} reset`,
+          ],
+        });
+      } finally {
+        await proxy.stop();
+      }
+    });
+  },
+};
+
 export const SCENARIOS: Record<string, Scenario> = {
   "apiserver-cold": apiServerColdSync,
   "apiserver-steady": apiServerSteady,
@@ -644,4 +776,5 @@ export const SCENARIOS: Record<string, Scenario> = {
   "vault-blackhole": vaultOutage("blackhole"),
   "operator-kill": operatorKillCold,
   "leader-failover": leaderFailover,
+  "slow-apiserver": slowApiServer,
 };

@@ -13,6 +13,12 @@
  * clears it. Other errors (not found, denied) are not remembered. Without this, a blackholed store
  * held every worker for a request timeout per ExternalSecret (1,000 objects took 30 minutes to
  * report Ready=False) and a sealed one was asked once per ExternalSecret per retry.
+ *
+ * Callers can ask what a failure they got is (`failureOf`: the remembered failure, its key and
+ * when the store may be asked again) and hear when it is over (`onRecovered`: any answer from the
+ * store for that key), so that one of them probes and the others wait for the answer instead of
+ * each retrying on its own back-off (the ExternalSecret controller's retry storm: 1,000 objects
+ * retrying 1, 2, 4, 8, 16 s after a store went down kept the queue too busy to report the outage).
  */
 import type { RemoteKey, RemoteSecret, Session } from "../providers/types.ts";
 import { CustosError } from "../util/errors.ts";
@@ -49,6 +55,9 @@ export class ReadCache {
   readonly #down = new Map<string, Down>();
   readonly #maxEntries: number;
   readonly #now: () => number;
+  /** remembered failures by error object: what `failureOf` answers */
+  readonly #failures = new WeakMap<Error, string>();
+  readonly #recovered: ((downKey: string) => void)[] = [];
   reads = 0;
 
   constructor(opts: { maxEntries?: number; now?: () => number } = {}) {
@@ -164,17 +173,17 @@ export class ReadCache {
         () => {
           entry.settled = true;
           entry.at = this.#now();
-          this.#down.delete(sessionKey);
-          this.#down.delete(k);
+          this.#up(sessionKey);
+          this.#up(k);
         },
         (e: unknown) => {
           if (this.#entries.get(k) === entry) this.#entries.delete(k);
           const scope = failureScope(e);
           if (scope === "store") this.#remember(sessionKey, e as Error);
           else if (scope === "key") this.#remember(k, e as Error);
-          else this.#down.delete(k);
+          else this.#up(k);
           // the store answered: it is up, whatever it said about this key
-          if (scope !== "store") this.#down.delete(sessionKey);
+          if (scope !== "store") this.#up(sessionKey);
         },
       );
       if (this.#entries.size >= this.#maxEntries) this.#entries.delete(this.#entries.keys().next().value!);
@@ -197,6 +206,36 @@ export class ReadCache {
     const ms = Math.min(DOWN_BASE_MS * 2 ** (failures - 1), DOWN_MAX_MS);
     if (this.#down.size >= this.#maxEntries) this.#down.delete(this.#down.keys().next().value!);
     this.#down.set(key, { error, until: this.#now() + ms, failures, probing: false });
+    this.#failures.set(error, key);
+  }
+
+  /** A remembered failure is over (the store answered for its key): tell those waiting for it. */
+  #up(key: string): void {
+    if (!this.#down.delete(key)) return;
+    for (const l of this.#recovered) {
+      try {
+        l(key);
+      } catch {
+        /* a listener's failure is not the read's */
+      }
+    }
+  }
+
+  /**
+   * What a failure returned by `readAll` is, if it is a remembered one that still holds: the key
+   * it is remembered under (a store or one remote key; opaque, the same as `onRecovered` names)
+   * and when the store may be asked again (ms since epoch; in the past while a probe is under way).
+   */
+  failureOf(error: unknown): { key: string; until: number } | undefined {
+    if (!(error instanceof Error)) return undefined;
+    const key = this.#failures.get(error);
+    const d = key === undefined ? undefined : this.#down.get(key);
+    return d && key !== undefined ? { key, until: d.until } : undefined;
+  }
+
+  /** Calls `listener` with the key of a remembered failure when it is over. */
+  onRecovered(listener: (downKey: string) => void): void {
+    this.#recovered.push(listener);
   }
 
   /** Forgets everything read through a session (its store changed). */

@@ -4,7 +4,11 @@
  * - watches ask the server to close after a randomised timeout, so every connection is renewed;
  * - bookmarks keep the resourceVersion fresh; a watchdog aborts a watch that has been silent for
  *   longer than the server timeout plus a margin;
- * - any error (410 Gone, network, non-200) leads to a relist after a backoff, never to a stop;
+ * - no error stops it: 410 Gone (the resourceVersion was compacted away) leads to one relist; a
+ *   broken connection, a timeout, throttling or a 5xx/403 (a restarting API server) lead to a new
+ *   watch from the last resourceVersion after a backoff (as client-go's reflector), which the
+ *   server answers with the missed events or with 410 (then one relist): a reset connection or an
+ *   API server restart costs at most one LIST, never two;
  * - a relist diffs against the cache and emits add/update/delete, so nothing is missed.
  */
 import { request } from "undici";
@@ -69,6 +73,35 @@ export function identityAndLabels<T extends KubeObject>(obj: T): T {
 
 const META_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
 const META_ITEM = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
+
+/** A watch the server refused with an HTTP status (the request itself, or an ERROR event). */
+export class WatchError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = "WatchError";
+  }
+}
+
+/**
+ * What a failed watch calls for (pure): watch again from the resourceVersion it had, or list
+ * afresh. Only a watch that never had a resourceVersion, or a server answer that says the watch
+ * itself is wrong (a 4xx other than throttling and the 401/403 of a restarting API server), needs
+ * a list; 410 Gone is not an error here (the watch returns "gone" and the informer relists).
+ * Connection failures, timeouts, 429 and 5xx keep the resourceVersion: the server sends what was
+ * missed, or 410 if it no longer can.
+ */
+export function afterWatchFailure(error: unknown, rv: string | undefined): "rewatch" | "relist" {
+  if (rv === undefined) return "relist";
+  if (error instanceof WatchError) {
+    const s = error.status;
+    return s === 429 || s >= 500 || s === 401 || s === 403 ? "rewatch" : "relist";
+  }
+  if (error instanceof SyntaxError) return "relist"; // a garbled stream: start from a clean list
+  return "rewatch";
+}
 
 export function objectKey(obj: KubeObject): string {
   return obj.metadata.namespace
@@ -199,7 +232,9 @@ export class Informer<T extends KubeObject> {
       } catch (e) {
         if (this.#stopped) break;
         this.options.onError?.(e);
-        needList = true;
+        // a failed LIST leaves needList set; a failed watch relists only if a new watch from the
+        // same resourceVersion cannot do (the server says 410 then, and one relist follows)
+        if (!needList) needList = afterWatchFailure(e, this.#rv) === "relist";
         this.#failures++;
         const delay = Math.min(500 * 2 ** Math.min(this.#failures, 6), 30_000) * (0.8 + 0.4 * Math.random());
         await new Promise((r) => setTimeout(r, delay).unref());
@@ -235,12 +270,16 @@ export class Informer<T extends KubeObject> {
         headers,
         signal: abort.signal,
         ...(dispatcher ? { dispatcher } : {}),
+      }).catch((e: unknown) => {
+        // unreachable, reset, refused: counted as code 0, as the API client's other requests
+        if (!this.#stopped) this.api.onResponse?.("WATCH", 0);
+        throw e;
       });
       this.api.onResponse?.("WATCH", res.statusCode);
       if (res.statusCode !== 200) {
         await res.body.dump();
         if (res.statusCode === 410) return "gone";
-        throw new Error(`watch ${this.path}: HTTP ${res.statusCode}`);
+        throw new WatchError(`watch ${this.path}: HTTP ${res.statusCode}`, res.statusCode);
       }
       const lines = createInterface({ input: res.body, crlfDelay: Infinity });
       for await (const line of lines) {
@@ -270,7 +309,10 @@ export class Informer<T extends KubeObject> {
             break;
           case "ERROR":
             if (ev.object.code === 410) return "gone";
-            throw new Error(`watch ${this.path}: ${JSON.stringify(ev.object).slice(0, 300)}`);
+            throw new WatchError(
+              `watch ${this.path}: ${JSON.stringify(ev.object).slice(0, 300)}`,
+              typeof ev.object.code === "number" ? ev.object.code : 500,
+            );
         }
       }
       return "closed";

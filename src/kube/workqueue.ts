@@ -35,6 +35,14 @@ export interface WorkQueueOptions {
    * recovers within a cycle of the store's return however long the outage was.
    */
   maxRetryDelay?: (key: string, error: unknown) => number | undefined;
+  /**
+   * The delay before a failed key is retried, given its back-off (already capped by
+   * maxRetryDelay), and optionally its lane; default: the back-off, in the urgent lane. E.g.
+   * ExternalSecrets of a store that is down wait for one of them to find it back instead of each
+   * retrying on its own back-off, and then retry in the refresh lane, behind the objects that have
+   * not reported the outage yet.
+   */
+  retryDelay?: (key: string, error: unknown, backoffMs: number) => number | { delayMs: number; lane: Lane };
   /** Called when a handler throws (after the retry is scheduled). */
   onError?: (key: string, error: unknown, retryInMs: number) => void;
   metrics?: QueueMetrics;
@@ -303,10 +311,16 @@ export class WorkQueue {
           }
         } catch (e) {
           const cap = this.#opts.maxRetryDelay?.(key, e);
-          const delay = cap === undefined ? this.backoff(key) : Math.min(this.backoff(key), Math.max(0, cap));
+          let delay = cap === undefined ? this.backoff(key) : Math.min(this.backoff(key), Math.max(0, cap));
+          let lane: Lane = "urgent";
+          if (this.#opts.retryDelay) {
+            const r = this.#opts.retryDelay(key, e, delay);
+            if (typeof r === "number") delay = Math.max(0, r);
+            else ({ delayMs: delay, lane } = { delayMs: Math.max(0, r.delayMs), lane: r.lane });
+          }
           this.#failures.set(key, (this.#failures.get(key) ?? 0) + 1);
           this.#opts.metrics?.retry();
-          requeue = { delay, lane: "urgent" };
+          requeue = { delay, lane };
           try {
             this.#opts.onError?.(key, e, delay);
           } catch {

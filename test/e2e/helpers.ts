@@ -62,6 +62,8 @@ export async function startOperator(
   extraEnv: NodeJS.ProcessEnv = {},
   /** How to run the CLI (node's arguments before `operator`); default: the sources through tsx. */
   entry: string[] = ["--import", "tsx", join(root, "src/cli/main.ts")],
+  /** how long the operator may take to answer /readyz (a loaded machine takes longer) */
+  readyTimeoutMs = 60_000,
 ): Promise<OperatorProcess> {
   const port = await freePort();
   const child = spawn(
@@ -88,7 +90,7 @@ export async function startOperator(
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
   // ready when /readyz answers 200
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`operator exited early:\n${out}`);
     try {
@@ -98,7 +100,10 @@ export async function startOperator(
     } catch {
       /* not listening yet */
     }
-    if (Date.now() > deadline) throw new Error(`operator not ready:\n${out}`);
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL"); // not left running behind the error
+      throw new Error(`operator not ready:\n${out}`);
+    }
     await sleep(100);
   }
   return {

@@ -55,6 +55,14 @@ export class ExternalSecretController {
   readonly namespaces: Informer<KubeObject>;
   readonly queue: WorkQueue;
   readonly #ctx: ReconcileContext;
+  /**
+   * ExternalSecrets failed by a store (or remote key) that is down, by the read cache's key of the
+   * failure: one of them (the prober) retries when the store may be asked again, the others wait
+   * for its answer (requeued when the store answers) or their next refresh cycle, whichever comes
+   * first. Without this each retried on its own back-off (1, 2, 4 ... s): with 1,000 objects the
+   * retries filled the queue, and the last objects reported the outage only after 70-90 s.
+   */
+  readonly #waiting = new Map<string, { prober: string; parked: Set<string> }>();
 
   constructor(readonly deps: ExternalSecretControllerDeps) {
     const { api, namespace } = deps;
@@ -105,6 +113,7 @@ export class ExternalSecretController {
         const interval = es ? intervalOf(es, deps.minRefreshIntervalMs) : 0;
         return failureScope(e) && interval > 0 ? nextCycleIn(Date.now(), interval) : undefined;
       },
+      retryDelay: (key, e, backoff) => this.#retryDelay(key, e, backoff),
       metrics: deps.metrics.queue("externalsecret"),
       onError: (key, e, retryIn) => {
         deps.log.warn(
@@ -114,6 +123,36 @@ export class ExternalSecretController {
       },
     });
     this.#route();
+    deps.reads.onRecovered((downKey) => {
+      const w = this.#waiting.get(downKey);
+      if (!w) return;
+      this.#waiting.delete(downKey);
+      // their reads share what the store now answers (reason "retry": a 10 s read window)
+      for (const key of w.parked) this.queue.add(key, "refresh");
+    });
+  }
+
+  /** When an ExternalSecret failed by a store that is down is retried (see #waiting). */
+  #retryDelay(key: string, e: unknown, backoff: number): number | { delayMs: number; lane: "refresh" } {
+    const down = this.deps.reads.failureOf(e);
+    const es = this.externalSecrets.get(key);
+    const interval = es ? intervalOf(es, this.deps.minRefreshIntervalMs) : 0;
+    if (!down || interval <= 0) return backoff;
+    const cycle = nextCycleIn(Date.now(), interval);
+    let w = this.#waiting.get(down.key);
+    if (!w || w.prober === key || !this.externalSecrets.get(w.prober)) {
+      const parked = w?.parked ?? new Set<string>();
+      parked.delete(key);
+      w = { prober: key, parked };
+      this.#waiting.set(down.key, w);
+      // the store may be asked again at `until`; past it, a read is asking it now (a blackholed
+      // store answers only after a request timeout): the prober's own back-off then
+      const left = down.until - Date.now();
+      return Math.min(cycle, Math.max(left > 0 ? left + 100 : backoff, 1000));
+    }
+    w.parked.add(key);
+    // behind the refreshes of this cycle that have not reported the outage yet
+    return { delayMs: cycle, lane: "refresh" };
   }
 
   #route(): void {
@@ -121,6 +160,7 @@ export class ExternalSecretController {
       const key = objectKey(obj);
       if (event === "delete") {
         this.queue.forget(key);
+        for (const w of this.#waiting.values()) w.parked.delete(key);
         this.deps.metrics.removeExternalSecret(obj.metadata.namespace ?? "", obj.metadata.name ?? "");
         forgetRefresh(obj.metadata.uid); // bounded by the live objects, not by every one ever seen
         return;

@@ -99,3 +99,55 @@ test("a 5xx holds for its key only; an answer from the store ends a store-wide h
   await cache.readAll("id2", nf, [{ key: "x" }], 0);
   assert.equal(nf.calls.length, 2);
 });
+
+test("failureOf names a remembered failure and when the store may be asked again; onRecovered tells when it is over", async () => {
+  let now = 1_000;
+  let down = true;
+  const cache = new ReadCache({ now: () => now });
+  const recovered: string[] = [];
+  cache.onRecovered((k) => recovered.push(k));
+  const s = session(() => (down ? unreachable() : undefined));
+  const a = ReadCache.refKey("id", { key: "a" });
+  const first = (await cache.readAll("id", s, [{ key: "a" }], 0)).get(a) as Error;
+  const held = (await cache.readAll("id", s, [{ key: "b" }], 0)).get(ReadCache.refKey("id", { key: "b" }));
+  // the reader that asked and the one refused without asking get the same failure, the store's
+  assert.equal(held, first);
+  const f = cache.failureOf(first);
+  assert.ok(f);
+  assert.equal(f.until, 3_000); // 2 s back-off
+  assert.equal(cache.failureOf(new Error("other")), undefined);
+  assert.equal(cache.failureOf(new CustosError("CUSTOS_SECRET_NOT_FOUND", "404")), undefined);
+  // a failed probe: still down, a later `until`; no recovery
+  now = 3_500;
+  await cache.readAll("id", s, [{ key: "a" }], 0);
+  assert.equal(cache.failureOf(first)?.until, 7_500); // 4 s
+  assert.deepEqual(recovered, []);
+  // the store answers: the failure is over, once
+  now = 8_000;
+  down = false;
+  await cache.readAll("id", s, [{ key: "c" }], 0);
+  assert.deepEqual(recovered, [f.key]);
+  assert.equal(cache.failureOf(first), undefined);
+  await cache.readAll("id", s, [{ key: "d" }], 0);
+  assert.deepEqual(recovered, [f.key]);
+});
+
+test("a key's failure (a sealed Vault's 503) is over when the store answers anything for that key", async () => {
+  let now = 0;
+  let sealedNow = true;
+  const cache = new ReadCache({ now: () => now });
+  const recovered: string[] = [];
+  cache.onRecovered((k) => recovered.push(k));
+  const s = session((ref) =>
+    sealedNow ? sealed() : ref.key === "gone" ? new CustosError("CUSTOS_SECRET_NOT_FOUND", "404") : undefined,
+  );
+  const e = (await cache.readAll("id", s, [{ key: "gone" }], 0)).get(ReadCache.refKey("id", { key: "gone" }));
+  const f = cache.failureOf(e);
+  assert.ok(f);
+  assert.equal(f.key, ReadCache.refKey("id", { key: "gone" }));
+  now = 5_000;
+  sealedNow = false;
+  // not found is an answer: the remembered 503 is over
+  await cache.readAll("id", s, [{ key: "gone" }], 0);
+  assert.deepEqual(recovered, [f.key]);
+});

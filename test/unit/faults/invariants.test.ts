@@ -10,7 +10,13 @@ import {
   verdict,
   type Row,
 } from "../../../bench/faults/invariants.ts";
-import { parseAudit, listsByResource, isSecretWrite, type AuditEvent } from "../../../bench/faults/audit.ts";
+import {
+  parseAudit,
+  listsByResource,
+  isListRequest,
+  isSecretWrite,
+  type AuditEvent,
+} from "../../../bench/faults/audit.ts";
 import { peakPerSecond } from "../../../bench/faults/proxy.ts";
 
 const ev = (over: Partial<AuditEvent>): AuditEvent => ({
@@ -88,6 +94,29 @@ test("audit log: completed requests only, LISTs by resource, successful Secret w
   assert.deepEqual(listsByResource(events), { secrets: 1, externalsecrets: 1 });
   assert.equal(events.filter(isSecretWrite).length, 1);
   assert.equal(events[0]!.time, Date.parse("2026-01-01T00:00:00Z"));
+});
+
+test("audit log: a paged LIST is one relist (later pages carry a continue token)", () => {
+  const list = (uri: string): string =>
+    JSON.stringify({
+      stage: "ResponseComplete",
+      verb: "list",
+      user: { username: "system:serviceaccount:custos-system:custos-0" },
+      objectRef: { resource: "secrets" },
+      responseStatus: { code: 200 },
+      requestURI: uri,
+      stageTimestamp: "2026-01-01T00:00:00.000000Z",
+    });
+  const events = parseAudit(
+    [
+      list("/api/v1/secrets?labelSelector=a%3Db&limit=500"),
+      list("/api/v1/secrets?continue=eyJ2IjoibWV0YS&labelSelector=a%3Db&limit=500"),
+      list("/api/v1/secrets?limit=500&continue=eyJ2IjoibWV0YS"),
+      list("/api/v1/secrets?limit=500&continue="),
+    ].join("\n"),
+  );
+  assert.deepEqual(listsByResource(events), { secrets: 2 });
+  assert.equal(events.filter(isListRequest).length, 4);
 });
 
 test("peak requests in any one-second window", () => {

@@ -166,3 +166,55 @@ test("maxRetryDelay caps the back-off of the errors it names (a store down: retr
   assert.deepEqual(delays, [10, 20, 15, 80]);
   await q.shutdown();
 });
+
+test("retryDelay replaces the (capped) back-off of a failed key", async () => {
+  let calls = 0;
+  const delays: number[] = [];
+  const seen: [string, number][] = [];
+  const q = new WorkQueue({
+    concurrency: 1,
+    baseDelayMs: 10,
+    handler: async () => {
+      calls++;
+      if (calls <= 2) throw new Error("store down");
+      return undefined;
+    },
+    retryDelay: (k, _e, backoff) => (seen.push([k, backoff]), backoff * 3),
+    onError: (_k, _e, d) => delays.push(d),
+  });
+  q.start();
+  q.add("k");
+  await tick(200);
+  assert.deepEqual(seen, [
+    ["k", 10],
+    ["k", 20],
+  ]);
+  assert.deepEqual(delays, [30, 60]);
+  assert.equal(calls, 3);
+  await q.shutdown();
+});
+
+test("retryDelay may put a retry in the refresh lane, behind refreshes already waiting", async () => {
+  const seen: string[] = [];
+  let failed = false;
+  const q = new WorkQueue({
+    concurrency: 1,
+    handler: async (k) => {
+      seen.push(k);
+      if (k === "a" && !failed) {
+        failed = true;
+        throw new Error("store down");
+      }
+      return undefined;
+    },
+    retryDelay: () => ({ delayMs: 0, lane: "refresh" }),
+  });
+  q.add("a", "refresh");
+  q.add("b", "refresh");
+  q.add("c", "refresh");
+  q.start();
+  await tick(50);
+  await q.idle();
+  assert.deepEqual(seen, ["a", "b", "c", "a"]);
+  await q.shutdown();
+});
