@@ -6,6 +6,8 @@
 import { request } from "undici";
 import { sleep } from "../../test/e2e/helpers.ts";
 import { Cluster, compactEtcd, describeLoad, loadAt, type Replica } from "./cluster.ts";
+import { soak } from "./soak.ts";
+import { badInput } from "./bad-input.ts";
 import { isList, isSecretDelete, isSecretWrite, listsByResource } from "./audit.ts";
 import {
   checkState,
@@ -35,6 +37,12 @@ export interface Options {
   log: (msg: string) => void;
   /** where the operators' output is kept */
   logDir: string;
+  /** soak length, minutes (scenario 6; default 120) */
+  soakMinutes?: number;
+  /** false when --scale was not given (the soak's default load is then 5,000) */
+  scaleGiven?: boolean;
+  /** manifests the bad-input flood applies (scenario 7; default 10,000) */
+  manifests?: number;
 }
 
 export interface Scenario {
@@ -644,4 +652,6 @@ export const SCENARIOS: Record<string, Scenario> = {
   "vault-blackhole": vaultOutage("blackhole"),
   "operator-kill": operatorKillCold,
   "leader-failover": leaderFailover,
+  soak,
+  "bad-input": badInput,
 };
