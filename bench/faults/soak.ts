@@ -7,6 +7,7 @@
  * operator's Secret writes (API server audit log): none for an object whose source did not change.
  */
 import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { sleep } from "../../test/e2e/helpers.ts";
 import { Cluster, describeLoad, loadAt, type Load } from "./cluster.ts";
 import { isSecretDelete, isSecretWrite } from "./audit.ts";
@@ -81,6 +82,19 @@ export function metricValue(text: string, name: string): number | undefined {
   return Number.isFinite(v) ? v : undefined;
 }
 
+/** CPU seconds (user + system) a process has used, from /proc/PID/stat. */
+export function cpuSecondsOf(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // fields after the command (which may hold spaces) in parentheses; utime and stime are 14 and 15
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(rest[11]) + Number(rest[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
 function rssOf(pid: number | undefined): number | undefined {
   if (!pid) return undefined;
   try {
@@ -147,6 +161,7 @@ async function soakIn(c: Cluster, p: SoakParams, log: (m: string) => void): Prom
   let changes = 0;
   let stop = false;
   const from = Date.now();
+  const cpu0 = cpuSecondsOf(op.proc?.child.pid);
 
   const sampler = (async () => {
     while (!stop) {
@@ -214,6 +229,9 @@ async function soakIn(c: Cluster, p: SoakParams, log: (m: string) => void): Prom
     await sleep(Math.max(0, cycleStart + interval - Date.now()));
   }
   stop = true;
+  const cpu1 = cpuSecondsOf(op.proc?.child.pid);
+  const cpuShare =
+    cpu0 === undefined || cpu1 === undefined ? undefined : (cpu1 - cpu0) / ((Date.now() - from) / 1000);
   const undeliveredBefore = pending.size;
   await poller;
   await sampler;
@@ -249,6 +267,9 @@ async function soakIn(c: Cluster, p: SoakParams, log: (m: string) => void): Prom
     `change to Secret: p50 ${fmt(quantile(latencies, 0.5) / 1000)} s, p99 ${fmt(quantile(latencies, 0.99) / 1000)} s, max ${fmt(Math.max(0, ...latencies) / 1000)} s (bound ${fmt(boundMs / 1000)} s = refresh + 10% jitter + ${p.marginSeconds ?? 5} s); ${undeliveredBefore} pending at the end of the last cycle`,
     `RSS ${fmt(first?.rssMiB ?? NaN)} → ${fmt(last?.rssMiB ?? NaN)} MiB after a ${fmt(warmupMs / 60_000)} min warm-up, slope ${fmt(rssSlope)} MiB/h; V8 heap used ${fmt(first?.heapMiB ?? NaN)} → ${fmt(last?.heapMiB ?? NaN)} MiB, slope ${heapSlope === undefined ? "-" : fmt(heapSlope)} MiB/h (least squares over ${after.length} samples every ${sampleMs / 1000} s)`,
     `event-loop lag p99 per ${sampleMs / 1000} s window (nodejs_eventloop_lag_p99_seconds): median ${lagP99 ? fmt(lagP99.median * 1000) : "-"} ms, max ${lagP99 ? fmt(lagP99.max * 1000) : "-"} ms`,
+    `operator CPU ${cpuShare === undefined ? "-" : `${(cpuShare * 100).toFixed(0)}% of one core`} on average (/proc/PID/stat); machine load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" / ")} at the end`,
     `Secret writes by the operator during the soak: ${events.filter(isSecretWrite).length} (${changes} changes); initial sync ${fmt(initial / 1000)} s`,
   ];
   const row: Row = {
