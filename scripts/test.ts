@@ -89,7 +89,6 @@ const real = args.length
   : testFiles("test/integration");
 const e2e = args.length ? args.filter((a) => a.includes("test/e2e/")) : testFiles("test/e2e");
 const security = args.length ? args.filter((a) => a.includes("test/security/")) : testFiles("test/security");
-const faults = args.length ? args.filter((a) => a.includes("test/faults/")) : testFiles("test/faults");
 const testArgs = ["--import", "tsx", "--test", "--test-reporter=spec"];
 
 if (unit.length) {
@@ -147,20 +146,6 @@ if (real.length || e2e.length || security.length) {
   }
   await env.stop();
   rmSync(dir, { recursive: true, force: true });
-}
-
-if (faults.length) {
-  // the fault suite at small sizes: each scenario starts its own environment (an audited API
-  // server, processes it kills), so these run one at a time after the shared one is gone
-  step(`fault scenarios, small sizes (${faults.length} files)`);
-  failed = withStep(
-    (await run(
-      node,
-      [...testArgs, "--test-concurrency=1", "--test-timeout=900000", ...faults],
-      process.env,
-      40 * 60_000,
-    )) !== 0,
-  );
 }
 
 step(failed ? "FAILED" : "all passed");
