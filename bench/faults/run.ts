@@ -12,6 +12,8 @@
  *   --operator-kills N   operator kills during a cold sync (default 50)
  *   --leader-kills N     leader kills (default 3)
  *   --log-dir DIR        where the operators' output is kept (default $TMPDIR/custos-faults-logs)
+ *   --soak-minutes N     soak length (scenario soak; default 120, load 5000 ES unless --scale)
+ *   --manifests N        manifests of the bad-input flood (scenario bad-input; default 10000)
  *   --out FILE           where the report goes (default docs/reliability.md); --no-write: nowhere
  */
 import { execFileSync } from "node:child_process";
@@ -61,6 +63,9 @@ const options: Options = {
   convergeTimeoutSeconds: num("--converge-timeout", 300),
   log: (m) => process.stderr.write(`${m}\n`),
   logDir: flag("--log-dir") ?? join(tmpdir(), "custos-faults-logs"),
+  soakMinutes: num("--soak-minutes", 120),
+  scaleGiven: argv.includes("--scale"),
+  manifests: num("--manifests", 10000),
 };
 
 // the environment's server processes are unref'd (they must not keep a test alive): awaiting

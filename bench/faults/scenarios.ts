@@ -7,6 +7,8 @@ import { request } from "undici";
 import { sleep } from "../../test/e2e/helpers.ts";
 import { Cluster, compactEtcd, describeLoad, loadAt, type Replica } from "./cluster.ts";
 import { startSlowProxy } from "./proxy.ts";
+import { soak } from "./soak.ts";
+import { badInput } from "./bad-input.ts";
 import { isList, isListRequest, isSecretDelete, isSecretWrite, listsByResource } from "./audit.ts";
 import {
   checkState,
@@ -36,6 +38,12 @@ export interface Options {
   log: (msg: string) => void;
   /** where the operators' output is kept */
   logDir: string;
+  /** soak length, minutes (scenario 6; default 120) */
+  soakMinutes?: number;
+  /** false when --scale was not given (the soak's default load is then 5,000) */
+  scaleGiven?: boolean;
+  /** manifests the bad-input flood applies (scenario 7; default 10,000) */
+  manifests?: number;
 }
 
 export interface Scenario {
@@ -777,4 +785,6 @@ export const SCENARIOS: Record<string, Scenario> = {
   "operator-kill": operatorKillCold,
   "leader-failover": leaderFailover,
   "slow-apiserver": slowApiServer,
+  soak,
+  "bad-input": badInput,
 };

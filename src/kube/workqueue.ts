@@ -2,8 +2,10 @@
  * A keyed work queue in the manner of client-go's, with what ESO's users missed:
  * - a key is queued at most once; a key being processed is never processed twice at a time
  *   (an add during processing re-queues it once processing ends);
- * - two lanes: `urgent` (new and changed objects, retries) always goes before `refresh`
- *   (periodic re-syncs), so a new ExternalSecret never waits behind thousands of refreshes;
+ * - two lanes: `urgent` (new and changed objects, retries) goes before `refresh` (periodic
+ *   re-syncs), so a new ExternalSecret never waits behind thousands of refreshes; but every
+ *   REFRESH_TURN-th pick goes to `refresh` first, so a flood of new or failing objects cannot
+ *   starve the refreshes of healthy ones (the bad-input fault scenario);
  * - failures back off exponentially per key (base .. max), success resets the backoff;
  * - delayed adds keep only the earliest deadline per key.
  * Memory is proportional to the number of distinct keys with pending work.
@@ -18,6 +20,8 @@ import { currentShardGate, inWorkScope, namespaceOfKey, type ShardGate } from ".
 export type Lane = "urgent" | "refresh";
 
 const MAX_TIMER_MS = 2_147_483_647;
+/** One pick in this many takes from the refresh lane first (when both lanes have work). */
+export const REFRESH_TURN = 4;
 
 export interface HandlerResult {
   /** Schedule the key again after this many ms (a periodic refresh). */
@@ -256,8 +260,12 @@ export class WorkQueue {
     return Math.min(this.#opts.baseDelayMs * 2 ** n, this.#opts.maxDelayMs);
   }
 
+  #picks = 0;
+
   #next(): string | undefined {
-    for (const lane of ["urgent", "refresh"] as const) {
+    this.#picks = (this.#picks + 1) % REFRESH_TURN;
+    const order = this.#picks === 0 ? (["refresh", "urgent"] as const) : (["urgent", "refresh"] as const);
+    for (const lane of order) {
       for (const key of this.#lanes[lane]) {
         this.#lanes[lane].delete(key);
         return key;

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { WorkQueue, jitter } from "../../../src/kube/workqueue.ts";
+import { REFRESH_TURN, WorkQueue, jitter } from "../../../src/kube/workqueue.ts";
 
 const tick = (ms = 5): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -24,6 +24,18 @@ test("urgent keys go before refreshes", async () => {
   q.start();
   await q.idle();
   assert.deepEqual(seen, ["new", "r1", "r2"]);
+});
+
+test("a flood of urgent keys does not starve refreshes: every REFRESH_TURN-th pick is a refresh", async () => {
+  const seen: string[] = [];
+  const q = new WorkQueue({ concurrency: 1, handler: async (k) => (seen.push(k), undefined) });
+  for (let i = 0; i < 8; i++) q.add(`u${i}`, "urgent");
+  q.add("r0", "refresh");
+  q.add("r1", "refresh");
+  q.start();
+  await q.idle();
+  assert.equal(REFRESH_TURN, 4);
+  assert.deepEqual(seen, ["u0", "u1", "u2", "r0", "u3", "u4", "u5", "r1", "u6", "u7"]);
 });
 
 test("one worker per key: an add during processing re-runs it afterwards, never concurrently", async () => {
