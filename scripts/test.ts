@@ -150,7 +150,13 @@ if (real.length || e2e.length || security.length) {
 
 // fault scenarios at small sizes (issue 16; the full sizes: `npm run faults`): each scenario
 // starts its own environment (an audit log, processes to kill), so after the shared one is gone
-const faults = args.length ? args.filter((a) => a.includes("test/faults/")) : testFiles("test/faults");
+// Not in the default run for now: at small sizes they take ~20 minutes and some were not yet run
+// on the final code (issue 16's note); `npm run test:faults` or CUSTOS_FAULTS=1 runs them.
+const faults = args.length
+  ? args.filter((a) => a.includes("test/faults/"))
+  : process.env.CUSTOS_FAULTS === "1"
+    ? testFiles("test/faults")
+    : [];
 if (faults.length) {
   step(`fault scenarios at small sizes (${faults.length} files)`);
   failed = withStep(
