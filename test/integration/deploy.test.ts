@@ -58,7 +58,9 @@ test("helm lint passes", async () => {
 test("helm template: defaults, and toggles change arguments and RBAC", async () => {
   const d = await render();
   assert.ok(kinds(d).includes("Service/sealed-secrets-controller"));
-  assert.ok(args(d).includes("--controllers=externalsecret,sealedsecret,rollout,vso,pushsecret,generatorstate"));
+  assert.ok(
+    args(d).includes("--controllers=externalsecret,sealedsecret,rollout,vso,pushsecret,generatorstate"),
+  );
   assert.ok(args(d).includes("--enable-leader-election"));
   assert.ok(kinds(d).some((k) => k.startsWith("Role/")));
   const off = await render(

@@ -51,8 +51,12 @@ export class OffThreadRenderer {
         p.reject(new CustosError("CUSTOS_TEMPLATE_BUDGET", `template stopped: ${why}`, { retryable: false }));
       this.#pending.clear();
     };
-    w.on("error", () => { fail("its sandbox failed"); });
-    w.on("exit", () => { fail("its sandbox ended"); });
+    w.on("error", () => {
+      fail("its sandbox failed");
+    });
+    w.on("exit", () => {
+      fail("its sandbox ended");
+    });
     this.#worker = w;
     return w;
   }

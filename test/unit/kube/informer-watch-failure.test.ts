@@ -15,7 +15,11 @@ test("a broken watch connection is re-watched from its resourceVersion, not reli
 
 test("throttling, 5xx and the 401/403 of a restarting API server keep the resourceVersion", () => {
   for (const status of [429, 500, 503, 504, 401, 403])
-    assert.equal(afterWatchFailure(new WatchError(`HTTP ${status}`, status), "10"), "rewatch", String(status));
+    assert.equal(
+      afterWatchFailure(new WatchError(`HTTP ${status}`, status), "10"),
+      "rewatch",
+      String(status),
+    );
 });
 
 test("a watch the server calls wrong, a garbled stream, or no resourceVersion yet: relist", () => {
