@@ -11,12 +11,12 @@ import { Informer } from "../../kube/informer.ts";
 import { WorkQueue } from "../../kube/workqueue.ts";
 import type { Logger } from "../../util/log.ts";
 import type { Metrics } from "../../manager/metrics.ts";
-import { parseDuration } from "../../util/duration.ts";
 import { errorMessage } from "../../util/errors.ts";
 import {
   ALREADY_EXISTS,
   desiredExternalSecret,
   externalSecretName,
+  clusterRefreshMs,
   isOwnedBy,
   nextStatus,
   stable,
@@ -27,7 +27,6 @@ import {
 } from "./plan.ts";
 
 const CES_PATH = "/apis/external-secrets.io/v1/clusterexternalsecrets";
-const DEFAULT_REFRESH_MS = 60_000;
 
 export interface ClusterExternalSecretDeps {
   api: KubeApi;
@@ -131,13 +130,7 @@ export class ClusterExternalSecretController {
         status: { ...nullFields(ces.status), ...status },
       });
 
-    let refresh = DEFAULT_REFRESH_MS;
-    try {
-      if (ces.spec?.refreshTime) refresh = Math.max(1000, parseDuration(ces.spec.refreshTime));
-    } catch {
-      /* an invalid refreshTime keeps the default */
-    }
-    return { requeueAfter: refresh };
+    return { requeueAfter: clusterRefreshMs(ces.spec?.refreshTime) };
   }
 
   async #deleteOwned(

@@ -8,6 +8,7 @@
  */
 import type { KubeObject } from "../../kube/api.ts";
 import { matchesSelector, type LabelSelector } from "../secretstore/access.ts";
+import { parseDuration } from "../../util/duration.ts";
 
 export const GROUP = "external-secrets.io";
 export const FORCE_SYNC = "external-secrets.io/force-sync";
@@ -174,4 +175,17 @@ export function stable(v: unknown): string {
         )
       : x,
   );
+}
+
+/**
+ * When a cluster-wide object (ClusterExternalSecret, ClusterPushSecret) is evaluated again: its
+ * `spec.refreshTime`, at least 1 s; 1m when absent or invalid.
+ */
+export function clusterRefreshMs(refreshTime: string | undefined): number {
+  if (!refreshTime) return 60_000;
+  try {
+    return Math.max(1000, parseDuration(refreshTime));
+  } catch {
+    return 60_000; // an invalid refreshTime keeps the default
+  }
 }

@@ -14,9 +14,9 @@ import { isNotFound, resourcePath } from "../../kube/api.ts";
 import { Informer } from "../../kube/informer.ts";
 import { WorkQueue, type HandlerResult } from "../../kube/workqueue.ts";
 import type { ControllerDeps } from "../../manager/registry.ts";
-import { parseDuration } from "../../util/duration.ts";
 import { errorMessage } from "../../util/errors.ts";
 import {
+  clusterRefreshMs,
   isOwnedBy,
   nextStatus,
   stable,
@@ -31,7 +31,6 @@ import { GROUP, PS_VERSION, type Condition, type PushSecretSpec } from "./types.
 export const CPS_KIND = "ClusterPushSecret";
 export const PS_ALREADY_EXISTS = "push secret already exists in namespace";
 const CPS_PATH = `/apis/${GROUP}/${PS_VERSION}/clusterpushsecrets`;
-const DEFAULT_REFRESH_MS = 60_000;
 
 export interface ClusterPushSecret extends KubeObject {
   spec?: {
@@ -196,13 +195,7 @@ export class ClusterPushSecretController {
         status: { ...cleared, ...status },
       });
     }
-    let refresh = DEFAULT_REFRESH_MS;
-    try {
-      if (cps.spec?.refreshTime) refresh = Math.max(1000, parseDuration(cps.spec.refreshTime));
-    } catch {
-      /* an invalid refreshTime keeps the default */
-    }
-    return { requeueAfter: refresh };
+    return { requeueAfter: clusterRefreshMs(cps.spec?.refreshTime) };
   }
 
   async #deleteOwned(

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  clusterRefreshMs,
   desiredExternalSecret,
   externalSecretName,
   isOwnedBy,
@@ -101,4 +102,11 @@ test("status: Ready True, or False with ESO's message; failures sorted; transiti
     bad.conditions?.map((c) => [c.status, c.message]),
     [["False", "one or more namespaces failed"]],
   );
+});
+
+test("refreshTime of cluster-wide objects: parsed, at least 1 s, 1m when absent or invalid", () => {
+  assert.equal(clusterRefreshMs(undefined), 60_000);
+  assert.equal(clusterRefreshMs("5m"), 300_000);
+  assert.equal(clusterRefreshMs("10ms"), 1000);
+  assert.equal(clusterRefreshMs("soon"), 60_000);
 });
