@@ -36,17 +36,6 @@ interface SecretObj extends KubeObject {
   dataHash?: string;
 }
 
-/** Keeps what restarts need (metadata for matching, a hash for change detection), never values. */
-export function secretForRollout(s: SecretObj): SecretObj {
-  const { name, namespace, uid, resourceVersion, annotations } = s.metadata;
-  return {
-    apiVersion: s.apiVersion,
-    kind: s.kind,
-    metadata: { name, namespace, uid, resourceVersion, ...(annotations ? { annotations } : {}) },
-    dataHash: s.dataHash ?? reloaderHash(s.data),
-  };
-}
-
 /** A watched ConfigMap as the cache keeps it: identity, annotations and Reloader's hash. */
 interface ConfigMapObj extends KubeObject {
   data?: Record<string, string>;
@@ -54,16 +43,23 @@ interface ConfigMapObj extends KubeObject {
   dataHash?: string;
 }
 
-/** Keeps what restarts need of a ConfigMap, never its data. */
-export function configMapForRollout(c: ConfigMapObj): ConfigMapObj {
-  const { name, namespace, uid, resourceVersion, annotations } = c.metadata;
+/** What the cache keeps of any source: identity, annotations and a hash, never its data. */
+function keepForRollout<T extends KubeObject & { dataHash?: string }>(o: T, hash: () => string): T {
+  const { name, namespace, uid, resourceVersion, annotations } = o.metadata;
   return {
-    apiVersion: c.apiVersion,
-    kind: c.kind,
+    apiVersion: o.apiVersion,
+    kind: o.kind,
     metadata: { name, namespace, uid, resourceVersion, ...(annotations ? { annotations } : {}) },
-    dataHash: c.dataHash ?? configMapHash(c.data, c.binaryData),
-  };
+    dataHash: o.dataHash ?? hash(),
+  } as T;
 }
+
+/** Keeps what restarts need of a Secret (metadata for matching, a hash for change detection). */
+export const secretForRollout = (s: SecretObj): SecretObj => keepForRollout(s, () => reloaderHash(s.data));
+
+/** Keeps what restarts need of a ConfigMap. */
+export const configMapForRollout = (c: ConfigMapObj): ConfigMapObj =>
+  keepForRollout(c, () => configMapHash(c.data, c.binaryData));
 
 /** Reloader's `--resources-to-ignore` values. */
 export type IgnorableResource = "secrets" | "configMaps";
