@@ -176,3 +176,19 @@ export function probeBound(ms: number): number {
   }
   return n;
 }
+
+/**
+ * The report with one run's block in place: each run replaces only its own section (between
+ * marker comments), so runs of different scenarios and the hand-written reading of them coexist.
+ * A section not there yet is appended.
+ */
+export function withSection(doc: string, section: string, block: string): string {
+  const begin = `<!-- npm run faults --section ${section}: generated, do not edit -->`;
+  const end = `<!-- end of section ${section} -->`;
+  const i = doc.indexOf(begin);
+  const j = doc.indexOf(end);
+  const body = `${begin}\n${block.trim()}\n${end}`;
+  if (i >= 0 && j > i) return doc.slice(0, i) + body + doc.slice(j + end.length);
+  const head = doc.trim() ? doc.trimEnd() : "# Reliability: faults survived, measured";
+  return `${head}\n\n${body}\n`;
+}

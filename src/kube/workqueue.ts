@@ -7,7 +7,10 @@
  *   REFRESH_TURN-th pick goes to `refresh` first, so a flood of new or failing objects cannot
  *   starve the refreshes of healthy ones (the bad-input fault scenario);
  * - failures back off exponentially per key (base .. max), success resets the backoff;
- * - delayed adds keep only the earliest deadline per key.
+ * - delayed adds keep only the earliest deadline per key;
+ * - a handler still running after `stallMs` gives its worker back: the key stays in processing
+ *   (never run twice at a time) while other keys go on, so a request that never answers cannot
+ *   take the workers one by one (a tenant's object must not stall the operator).
  * Memory is proportional to the number of distinct keys with pending work.
  *
  * Sharded (a gate from shard-scope.ts, ADR 0008): a key is handled only while this replica owns
@@ -49,6 +52,13 @@ export interface WorkQueueOptions {
   retryDelay?: (key: string, error: unknown, backoffMs: number) => number | { delayMs: number; lane: Lane };
   /** Called when a handler throws (after the retry is scheduled). */
   onError?: (key: string, error: unknown, retryInMs: number) => void;
+  /**
+   * A handler running longer than this gives its worker back to the queue (default 2 minutes;
+   * 0: never). It is not cancelled: its key is handled again only after it ends.
+   */
+  stallMs?: number;
+  /** Called when a handler passes `stallMs`. */
+  onStall?: (key: string, runningMs: number) => void;
   metrics?: QueueMetrics;
   /** Sharding: default the gate of the scope the queue is started in (none: every key is ours). */
   gate?: ShardGate | undefined;
@@ -62,6 +72,8 @@ export interface QueueMetrics {
   queueLatency(ms: number): void;
   workDuration(ms: number): void;
   retry(): void;
+  /** A handler passed the stall limit. */
+  stalled?(): void;
 }
 
 interface Entry {
@@ -70,7 +82,7 @@ interface Entry {
 }
 
 export class WorkQueue {
-  readonly #opts: Required<Pick<WorkQueueOptions, "concurrency" | "baseDelayMs" | "maxDelayMs">> &
+  readonly #opts: Required<Pick<WorkQueueOptions, "concurrency" | "baseDelayMs" | "maxDelayMs" | "stallMs">> &
     WorkQueueOptions;
   readonly #lanes: Record<Lane, Set<string>> = { urgent: new Set(), refresh: new Set() };
   readonly #queued = new Map<string, Entry>();
@@ -92,7 +104,7 @@ export class WorkQueue {
   #unsubscribe: (() => void) | undefined;
 
   constructor(opts: WorkQueueOptions) {
-    this.#opts = { baseDelayMs: 1000, maxDelayMs: 7 * 60_000, ...opts };
+    this.#opts = { baseDelayMs: 1000, maxDelayMs: 7 * 60_000, stallMs: 120_000, ...opts };
     this.#gate = opts.gate;
     this.#namespaceOf = opts.namespaceOf ?? namespaceOfKey;
   }
@@ -305,6 +317,22 @@ export class WorkQueue {
   async #process(key: string): Promise<void> {
     const started = Date.now();
     let requeue: { delay: number; lane: Lane } | undefined;
+    let released = false;
+    const watchdog =
+      this.#opts.stallMs > 0
+        ? setTimeout(() => {
+            released = true;
+            this.#active--;
+            this.#opts.metrics?.stalled?.();
+            try {
+              this.#opts.onStall?.(key, Date.now() - started);
+            } catch {
+              /* a logging failure must not stop the queue */
+            }
+            this.#pump();
+          }, this.#opts.stallMs)
+        : undefined;
+    watchdog?.unref();
     try {
       // The values a reconcile registers for redaction stay registered until it (and its error
       // report) is done: a redaction scope per handler call.
@@ -337,9 +365,10 @@ export class WorkQueue {
         }
       });
     } finally {
+      clearTimeout(watchdog);
       this.#opts.metrics?.workDuration(Date.now() - started);
       this.#processing.delete(key);
-      this.#active--;
+      if (!released) this.#active--;
     }
     const dirty = this.#dirty.get(key);
     this.#dirty.delete(key);

@@ -101,6 +101,12 @@ export class Metrics {
     labelNames: ["name"] as const,
     registers: [this.registry],
   });
+  readonly queueStalled = new Counter({
+    name: "custos_workqueue_stalled_total",
+    help: "Handlers still running after the work queue's stall limit (their worker was given back to other keys)",
+    labelNames: ["name"] as const,
+    registers: [this.registry],
+  });
 
   readonly shardsOwned = new Gauge({
     name: "custos_shards_owned",
@@ -143,6 +149,9 @@ export class Metrics {
       },
       retry: () => {
         this.queueRetries.inc({ name });
+      },
+      stalled: () => {
+        this.queueStalled.inc({ name });
       },
     };
   }

@@ -18,9 +18,9 @@ import type { Logger } from "../../util/log.ts";
 import type { Metrics } from "../../manager/metrics.ts";
 import type { KubeAccess } from "../../providers/types.ts";
 import { SessionPool } from "../../engine/sessions.ts";
-import { failureScope, type ReadCache } from "../../engine/reads.ts";
+import type { ReadCache } from "../../engine/reads.ts";
 import { intervalOf } from "./status.ts";
-import { nextCycleIn } from "./schedule.ts";
+import { nextCycleIn, retryNoLaterThan } from "./schedule.ts";
 import { errorMessage } from "../../util/errors.ts";
 import { ApiSecretWriter } from "../../engine/writer.ts";
 import { redactor } from "../../util/redact.ts";
@@ -107,11 +107,10 @@ export class ExternalSecretController {
     this.queue = new WorkQueue({
       concurrency: deps.concurrent,
       handler: (key) => reconcileExternalSecret(this.#ctx, key),
-      // a store that is down: back off, but retry no later than the next refresh cycle
-      maxRetryDelay: (key, e) => {
+      // back off, but retry no later than the next refresh cycle (schedule.ts)
+      maxRetryDelay: (key) => {
         const es = this.externalSecrets.get(key);
-        const interval = es ? intervalOf(es, deps.minRefreshIntervalMs) : 0;
-        return failureScope(e) && interval > 0 ? nextCycleIn(Date.now(), interval) : undefined;
+        return retryNoLaterThan(Date.now(), es ? intervalOf(es, deps.minRefreshIntervalMs) : 0);
       },
       retryDelay: (key, e, backoff) => this.#retryDelay(key, e, backoff),
       metrics: deps.metrics.queue("externalsecret"),
@@ -119,6 +118,12 @@ export class ExternalSecretController {
         deps.log.warn(
           { externalsecret: key, err: redactor.redact(errorMessage(e)), retryInMs: retryIn },
           "reconcile failed",
+        );
+      },
+      onStall: (key, runningMs) => {
+        deps.log.warn(
+          { externalsecret: key, runningMs },
+          "reconcile still running: its worker goes on to other work",
         );
       },
     });

@@ -67,10 +67,22 @@ export interface ReconcileContext {
   namespaces: Informer<KubeObject>;
 }
 
-const WAIT_FOR_CHANGE = new Set<CustosErrorCode>([
+/**
+ * Failures only a change fixes: of the ExternalSecret or its store (both trigger a reconcile), or
+ * of the remote data (seen at the next refresh). They are retried on the refresh schedule, never
+ * on the back-off: a flood of 10,000 bad objects retrying 1, 2, 4... s kept the work queue too
+ * busy to reach new objects (issue 16, bad input at scale).
+ */
+export const WAIT_FOR_CHANGE: ReadonlySet<CustosErrorCode> = new Set<CustosErrorCode>([
   "CUSTOS_INVALID_SPEC",
+  "CUSTOS_INVALID_DURATION",
+  "CUSTOS_INVALID_REMOTE_KEY",
   "CUSTOS_TEMPLATE",
+  "CUSTOS_TEMPLATE_BUDGET",
+  "CUSTOS_REGEX_INVALID",
+  "CUSTOS_REGEX_LIMIT",
   "CUSTOS_OWNERSHIP_CONFLICT",
+  "CUSTOS_OPERATOR_IDENTITY_DENIED",
   "CUSTOS_STORE_DENIED",
   "CUSTOS_STORE_NOT_FOUND",
 ]);

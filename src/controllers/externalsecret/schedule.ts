@@ -34,3 +34,14 @@ export function readWindow(reason: SyncReason, intervalMs: number, now: number):
       return 0; // spec change or force-sync: the user asked for fresh data
   }
 }
+
+/**
+ * The longest a failed sync waits for its retry: until its next refresh cycle, whatever failed (a
+ * store that is down, a connection to the API server reset mid-write, a lost write race). A retry
+ * costs no more than the refresh it stands for, and a passing failure never leaves an object
+ * stale longer than a refresh would; the back-off (1 s doubling to 7 minutes) still spaces retries
+ * inside the cycle. Without periodic refresh (interval 0): the back-off alone.
+ */
+export function retryNoLaterThan(now: number, intervalMs: number): number | undefined {
+  return intervalMs > 0 ? nextCycleIn(now, intervalMs) : undefined;
+}

@@ -7,7 +7,7 @@ import {
   recordRefresh,
   intervalOf,
 } from "../../../src/controllers/externalsecret/status.ts";
-import { readWindow } from "../../../src/controllers/externalsecret/schedule.ts";
+import { readWindow, retryNoLaterThan } from "../../../src/controllers/externalsecret/schedule.ts";
 import { validateExternalSecret } from "../../../src/controllers/externalsecret/validate.ts";
 import { syncedResourceVersion } from "../../../src/util/eso-hash.ts";
 import type { ExternalSecret } from "../../../src/controllers/externalsecret/types.ts";
@@ -181,4 +181,15 @@ test("a failed sync is retried as 'retry' (shared reads) unless its spec changed
   assert.equal(syncDecision(failed({ ...base().metadata, generation: 1 }), secret, 0).reason, "changed");
   assert.ok(readWindow("retry", 60_000, 0) > 0);
   assert.equal(readWindow("changed", 60_000, 0), 0);
+});
+
+test("retryNoLaterThan: a failed sync is retried by its next refresh cycle at the latest, whatever failed", () => {
+  const interval = 10_000;
+  const now = 1_000_000_003_000; // 3 s into a 10 s cycle
+  for (let i = 0; i < 50; i++) {
+    const cap = retryNoLaterThan(now, interval)!;
+    // the rest of this cycle (7 s) plus at most 5% spread: never the 7-minute back-off ceiling
+    assert.ok(cap >= 7_000 && cap <= 7_500, `${cap}`);
+  }
+  assert.equal(retryNoLaterThan(now, 0), undefined, "no periodic refresh: the back-off alone");
 });

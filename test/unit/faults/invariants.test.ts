@@ -8,6 +8,7 @@ import {
   probeBound,
   formatTable,
   verdict,
+  withSection,
   type Row,
 } from "../../../bench/faults/invariants.ts";
 import {
@@ -154,4 +155,20 @@ test("probe bound: one read, then one per back-off step (2, 4, 8, 16, 30, 30 s .
   assert.equal(probeBound(2000), 2);
   assert.equal(probeBound(60_000), 6);
   assert.equal(probeBound(300_000), 14);
+});
+
+test("withSection: a run replaces its own section only, keeps the rest, appends a new one", () => {
+  const first = withSection("", "scenarios", "table A");
+  assert.match(first, /^# Reliability/);
+  assert.match(first, /table A/);
+  const withText = `${first}\n## Reading\nhand-written\n`;
+  const soak = withSection(withText, "soak", "soak table");
+  assert.ok(soak.indexOf("table A") < soak.indexOf("hand-written"));
+  assert.ok(soak.indexOf("hand-written") < soak.indexOf("soak table"));
+  const again = withSection(soak, "scenarios", "table B");
+  assert.doesNotMatch(again, /table A/);
+  assert.match(again, /table B/);
+  assert.match(again, /hand-written/);
+  assert.match(again, /soak table/);
+  assert.equal(again.split("table B").length, 2);
 });

@@ -230,3 +230,47 @@ test("retryDelay may put a retry in the refresh lane, behind refreshes already w
   assert.deepEqual(seen, ["a", "b", "c", "a"]);
   await q.shutdown();
 });
+
+test("a handler that never ends gives its worker back after stallMs; its key is never run twice at a time", async () => {
+  const seen: string[] = [];
+  const stalls: string[] = [];
+  let metricStalls = 0;
+  let release: (() => void) | undefined;
+  const q = new WorkQueue({
+    concurrency: 1,
+    stallMs: 30,
+    onStall: (k) => stalls.push(k),
+    metrics: {
+      depth: () => undefined,
+      queueLatency: () => undefined,
+      workDuration: () => undefined,
+      retry: () => undefined,
+      stalled: () => metricStalls++,
+    },
+    handler: async (k) => {
+      seen.push(k);
+      if (k === "hang" && !release) await new Promise<void>((r) => (release = r));
+      return undefined;
+    },
+  });
+  q.add("hang");
+  q.add("b");
+  q.start();
+  await tick(10);
+  assert.deepEqual(seen, ["hang"], "one worker, busy");
+  await tick(60);
+  assert.deepEqual(seen, ["hang", "b"], "the stalled handler's worker went to the next key");
+  assert.deepEqual(stalls, ["hang"]);
+  assert.equal(metricStalls, 1);
+  q.add("hang"); // while the first run still hangs: waits for it
+  q.add("c");
+  await tick(20);
+  assert.deepEqual(seen, ["hang", "b", "c"]);
+  release!();
+  await tick(20);
+  assert.deepEqual(seen, ["hang", "b", "c", "hang"], "re-run once after the first run ended");
+  q.add("d");
+  await q.idle();
+  assert.deepEqual(seen.slice(-1), ["d"], "the worker count is whole again");
+  await q.shutdown();
+});
