@@ -124,7 +124,18 @@ async function finish(f: Finish): Promise<Row> {
   const events = c.audit(f.from, end);
   const state = checkState(c.expected(), await c.actual());
   const lost = new Set([...state.missing, ...(f.sampler?.vanished ?? [])]);
-  const corrupted = new Set([...state.wrong, ...(f.sampler?.corrupt ?? [])]);
+  // a Secret still holding its data from before the fault is late (the run did not converge), not corrupted
+  const now = await c.actual();
+  const before = f.sampler?.before;
+  const stale = state.wrong.filter((k) => {
+    const old = before?.get(k);
+    const got = now.get(k);
+    return old !== undefined && got !== undefined && same(got, old);
+  });
+  const corrupted = new Set([
+    ...state.wrong.filter((k) => !stale.includes(k)),
+    ...(f.sampler?.corrupt ?? []),
+  ]);
   const spurious = spuriousWrites(events.filter(isSecretWrite), f.allowedWrites);
   const deletions = wrongDeletions(events.filter(isSecretDelete), f.allowedDeletes ?? new Set());
   const expectedKeys = c.expected();
@@ -140,6 +151,7 @@ async function finish(f: Finish): Promise<Row> {
   };
   detail("lost", lost);
   detail("corrupted", corrupted);
+  detail("still holding their data from before the fault (late, not corrupted)", stale);
   detail("spurious", spurious);
   detail("wrongly deleted", deletions);
   const lists = listsByResource(events);
@@ -392,7 +404,8 @@ const watchExpiry: Scenario = {
       const convergedMs = await c.waitConverged(o.convergeTimeoutSeconds * 1000);
       const lists = listsByResource(c.audit(resumed));
       const failed: string[] = [];
-      const workloads = new Set(["deployments", "statefulsets", "daemonsets"]); // listed per rollout batch
+      // listed per rollout batch (restarts.ts), not by informers
+      const workloads = new Set(["deployments", "statefulsets", "daemonsets", "cronjobs", "rollouts"]);
       for (const [res, count] of Object.entries(lists))
         if (!workloads.has(res) && count > (informers[res] ?? 0))
           failed.push(`${res} listed ${count} times after the gap (${informers[res] ?? 0} informers)`);

@@ -22,6 +22,15 @@ export function clientNode(): ClientNode {
   return clientNodeModule;
 }
 
+/**
+ * How long a request (not a watch: informer.ts) waits for the API server's headers, and then
+ * between chunks of its body. The server ends a request after its own --request-timeout (60 s), so
+ * waiting longer only waits on a connection that died without a word: an HTTP/2 stream whose
+ * connection broke half-way was answered by nothing until undici's default of 300 s, holding its
+ * worker (the slow-API-server fault scenario: 24 reconciles stalled for minutes).
+ */
+export const REQUEST_TIMEOUT_MS = 75_000;
+
 export interface ObjectMeta {
   name?: string;
   generateName?: string;
@@ -102,6 +111,8 @@ export class KubeApi {
   beforeRequest: ((method: string, path: string) => (() => void) | undefined) | undefined;
   /** User-Agent header (default undici's); a sharded replica names itself here. */
   userAgent: string | undefined;
+  /** Longest wait for a request's headers, and between its body's chunks (watches excepted). */
+  requestTimeoutMs = REQUEST_TIMEOUT_MS;
 
   constructor(source: KubeConfig | KubeCredentials) {
     if ("prepare" in source) {
@@ -187,6 +198,8 @@ export class KubeApi {
       res = await request(url, {
         method,
         headers,
+        headersTimeout: this.requestTimeoutMs,
+        bodyTimeout: this.requestTimeoutMs,
         ...(body !== undefined ? { body } : {}),
         ...(dispatcher ? { dispatcher } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),

@@ -68,7 +68,7 @@ export class ExternalSecretController {
     const { api, namespace } = deps;
     const ns = namespace ? `/namespaces/${namespace}` : "";
     const onError = (e: unknown): void => {
-      deps.log.warn({ err: errorMessage(e) }, "watch error; relisting");
+      deps.log.warn({ err: errorMessage(e) }, "watch failed; resuming");
     };
     // Caches keep what the reconcile reads: no managedFields (every informer drops them), no
     // kubectl last-applied copy (ExternalSecrets keep its effect on ESO's syncedResourceVersion,

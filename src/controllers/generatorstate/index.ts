@@ -37,7 +37,7 @@ class GeneratorStateController implements Controller {
     const ns = this.deps.options.namespace ? `/namespaces/${this.deps.options.namespace}` : "";
     const informer = new Informer<GeneratorState>(this.deps.api, `${API}${ns}/generatorstates`, {
       onError: (e) => {
-        this.deps.log.warn({ err: errorMessage(e) }, "generatorstate watch error; relisting");
+        this.deps.log.warn({ err: errorMessage(e) }, "generatorstate watch failed; resuming");
       },
     });
     const queue = new WorkQueue({

@@ -103,7 +103,7 @@ export class KesController implements Controller {
     this.opts = opts ?? deps.options.kes ?? kesOptions({});
     this.#now = now;
     const onError = (e: unknown): void => {
-      deps.log.warn({ err: errorMessage(e) }, "watch error; relisting");
+      deps.log.warn({ err: errorMessage(e) }, "watch failed; resuming");
     };
     const watched = this.opts.watchedNamespaces.length
       ? this.opts.watchedNamespaces

@@ -105,7 +105,7 @@ export class RolloutController {
   constructor(readonly deps: RolloutControllerDeps) {
     const ns = deps.namespace ? `/namespaces/${deps.namespace}` : "";
     const onError = (e: unknown): void => {
-      deps.log.warn({ err: errorMessage(e) }, "watch error; relisting");
+      deps.log.warn({ err: errorMessage(e) }, "watch failed; resuming");
     };
     this.secrets = deps.ignore?.has("secrets")
       ? undefined

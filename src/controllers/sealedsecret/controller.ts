@@ -96,7 +96,7 @@ export class SealedSecretController {
     const ns = deps.namespace ? `/namespaces/${deps.namespace}` : "";
     this.sealed = new Informer(deps.api, `${GROUP_PATH}${ns}/sealedsecrets`, {
       onError: (e) => {
-        deps.log.warn({ err: errorMessage(e) }, "watch error; relisting");
+        deps.log.warn({ err: errorMessage(e) }, "watch failed; resuming");
       },
     });
     this.#queue = new WorkQueue({
@@ -113,7 +113,7 @@ export class SealedSecretController {
     this.secrets = new Informer<KubeObject>(deps.api, `/api/v1${ns}/secrets`, {
       metadataOnly: true,
       onError: (e) => {
-        deps.log.warn({ err: errorMessage(e) }, "secret watch error; relisting");
+        deps.log.warn({ err: errorMessage(e) }, "secret watch failed; resuming");
       },
     });
     this.secrets.on((event, secret) => {

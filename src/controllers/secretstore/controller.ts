@@ -54,7 +54,7 @@ export class SecretStoreController {
   constructor(readonly deps: SecretStoreControllerDeps) {
     const ns = deps.namespace ? `/namespaces/${deps.namespace}` : "";
     const onError = (e: unknown): void => {
-      deps.log.warn({ err: errorMessage(e) }, "watch error; relisting");
+      deps.log.warn({ err: errorMessage(e) }, "watch failed; resuming");
     };
     this.#informers = {
       SecretStore: new Informer(deps.api, `/apis/${GROUP}/${VERSION}${ns}/secretstores`, { onError }),

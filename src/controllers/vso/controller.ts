@@ -157,7 +157,7 @@ export class VsoController {
     const { api } = deps;
     const ns = deps.namespace ? `/namespaces/${deps.namespace}` : "";
     const onError = (e: unknown): void => {
-      deps.log.warn({ err: errorMessage(e) }, "watch error; relisting");
+      deps.log.warn({ err: errorMessage(e) }, "watch failed; resuming");
     };
     this.staticSecrets = new Informer(api, `${API}${ns}/vaultstaticsecrets`, { onError });
     this.dynamicSecrets = new Informer(api, `${API}${ns}/vaultdynamicsecrets`, { onError });
