@@ -6,6 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Agent } from "undici";
 import { KubeApi, KubeApiError, REQUEST_TIMEOUT_MS } from "../../../src/kube/api.ts";
 
 test(
@@ -18,11 +19,12 @@ test(
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const { port } = server.address() as AddressInfo;
+    const dispatcher = new Agent();
     try {
       const api = new KubeApi({
         server: `http://127.0.0.1:${port}`,
         kubeconfig: undefined,
-        prepare: async () => ({ headers: {} }),
+        prepare: async () => ({ headers: {}, dispatcher }),
       });
       assert.equal(api.requestTimeoutMs, REQUEST_TIMEOUT_MS);
       assert.ok(REQUEST_TIMEOUT_MS > 60_000, "longer than the API server's own 60 s request timeout");
@@ -35,6 +37,7 @@ test(
       });
     } finally {
       for (const r of held) r.destroy();
+      await dispatcher.destroy();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
     }
