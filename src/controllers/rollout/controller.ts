@@ -115,6 +115,10 @@ export class RolloutController {
       : new Informer(deps.api, `/api/v1${ns}/configmaps`, { onError, transform: configMapForRollout });
     this.#queue = new WorkQueue({
       concurrency: 4,
+      // a restart owed for a rotation is late by at most 30 s once the API server answers again:
+      // a batch is four LISTs, and on a flaky connection all four rarely succeed at once, so the
+      // default 7-minute ceiling left restarts undone for minutes (the slow-API-server scenario)
+      maxDelayMs: 30_000,
       handler: async (key) => {
         if (key.startsWith(NS_KEY)) await this.#batch(key.slice(NS_KEY.length));
         else await this.#process(key);
