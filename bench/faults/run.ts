@@ -119,7 +119,7 @@ if (!argv.includes("--no-write")) {
   };
   const dirty = git("status", "--porcelain", "--untracked-files=no") ? " (with uncommitted changes)" : "";
   const out = flag("--out") ?? join(root, "docs", "reliability.md");
-  const block = `Produced by \`npm run faults -- ${argv.join(" ")}\` on ${started.toISOString().slice(0, 16).replace("T", " ")} UTC,
+  const block = `Produced by \`npm run faults -- ${shownArgs(argv)}\` on ${started.toISOString().slice(0, 16).replace("T", " ")} UTC,
 commit ${git("rev-parse", "--short", "HEAD")}${dirty}, on this machine (${await cpus()}; load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end).
 
 ${table}
@@ -132,6 +132,16 @@ ${notes}`;
 }
 clearInterval(keepAlive);
 process.exit(rows.every(verdict) ? 0 : 1);
+
+/** The command as a reader would type it: where the report and logs went changes no figure. */
+function shownArgs(args: string[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--out" || args[i] === "--log-dir") i++;
+    else out.push(args[i]!);
+  }
+  return out.join(" ");
+}
 
 async function cpus(): Promise<string> {
   const os = await import("node:os");
