@@ -97,6 +97,11 @@ export interface RequestOptions {
   accept?: string;
 }
 
+/** A request that failed because its connection broke, not because it was slow or refused. */
+function isBrokenConnection(e: unknown): boolean {
+  return e instanceof KubeApiError && e.status === 0 && !/timeout/i.test(e.message);
+}
+
 export class KubeApi {
   readonly server: string;
   #dispatcher: Dispatcher | undefined;
@@ -173,7 +178,16 @@ export class KubeApi {
     if (this.userAgent) headers["user-agent"] = this.userAgent;
     const done = this.beforeRequest?.(method, path);
     try {
-      return await this.#send<T>(method, path, url, headers, dispatcher, opts);
+      try {
+        return await this.#send<T>(method, path, url, headers, dispatcher, opts);
+      } catch (e) {
+        // A read whose connection broke (reset, closed, GOAWAY) is asked again once at once, as
+        // client-go retries a GET on a probable EOF: one dropped HTTP/2 connection fails every
+        // request on it, and a rollout batch of four LISTs would otherwise rarely pass on a flaky
+        // link. Writes are not repeated, nor a read that timed out (it would wait as long again).
+        if (!(method === "GET" && isBrokenConnection(e))) throw e;
+        return await this.#send<T>(method, path, url, headers, dispatcher, opts);
+      }
     } finally {
       done?.();
     }

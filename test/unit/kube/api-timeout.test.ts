@@ -43,3 +43,39 @@ test(
     }
   },
 );
+
+test("a GET whose connection breaks is asked again once; a write is not", { timeout: 20_000 }, async () => {
+  const seen: string[] = [];
+  let broken = 0;
+  const server = createServer((req, res) => {
+    seen.push(req.method ?? "");
+    if (broken < 2) {
+      broken++;
+      req.socket.destroy(); // the connection drops without an answer
+      return;
+    }
+    res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  const dispatcher = new Agent();
+  try {
+    const api = new KubeApi({
+      server: `http://127.0.0.1:${port}`,
+      kubeconfig: undefined,
+      prepare: async () => ({ headers: {}, dispatcher }),
+    });
+    await assert.rejects(api.create("/api/v1/namespaces/a/secrets", {}), (e: unknown) => {
+      assert.ok(e instanceof KubeApiError);
+      assert.equal(e.status, 0);
+      return true;
+    });
+    assert.deepEqual(seen, ["POST"], "a write is not repeated");
+    assert.deepEqual(await api.get("/api/v1/namespaces"), { ok: true });
+    assert.deepEqual(seen, ["POST", "GET", "GET"], "the read was asked twice");
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    await dispatcher.destroy();
+  }
+});
