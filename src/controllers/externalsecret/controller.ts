@@ -46,6 +46,9 @@ export interface ExternalSecretControllerDeps {
   now?: () => number;
 }
 
+/** The longest an ExternalSecret waits for a down store's return before trying again itself. */
+const PARKED_MAX_MS = 5 * 60_000;
+
 export class ExternalSecretController {
   readonly name = "externalsecret";
   readonly externalSecrets: Informer<ExternalSecret>;
@@ -156,8 +159,9 @@ export class ExternalSecretController {
       return Math.min(cycle, Math.max(left > 0 ? left + 100 : backoff, 1000));
     }
     w.parked.add(key);
-    // behind the refreshes of this cycle that have not reported the outage yet
-    return { delayMs: cycle, lane: "refresh" };
+    // behind the refreshes of this cycle that have not reported the outage yet; at most 5
+    // minutes, should the store's return never be heard (its prober went another way)
+    return { delayMs: Math.min(cycle, PARKED_MAX_MS), lane: "refresh" };
   }
 
   #route(): void {

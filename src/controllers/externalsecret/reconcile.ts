@@ -136,10 +136,15 @@ export async function reconcileExternalSecret(
     }
     ctx.metrics.syncErrors.inc({ name, namespace });
     const message = redactor.redact(errorMessage(e));
-    await writeStatus(ctx, es, { ok: false, reason: "SecretSyncedError", message }).catch(() => undefined);
+    const reported = await writeStatus(ctx, es, { ok: false, reason: "SecretSyncedError", message }).then(
+      () => true,
+      () => false,
+    );
     ctx.events.record(withKind(es), "Warning", "UpdateFailed", message);
     ctx.metrics.reconcileDuration.set({ name, namespace }, ctx.now() - started);
-    if (isCustosError(e) && WAIT_FOR_CHANGE.has(e.code)) {
+    // a failure that waits for a change waits only once its condition is written: else it is
+    // retried on the back-off until the object says what is wrong (a flood's 429s ate status writes)
+    if (reported && isCustosError(e) && WAIT_FOR_CHANGE.has(e.code)) {
       // Only a change to the ExternalSecret or its store fixes this (both trigger a reconcile):
       // meanwhile retry on the normal schedule, never in a loop.
       const interval = decision.intervalMs;
