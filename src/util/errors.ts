@@ -80,6 +80,19 @@ export function isCustosError(e: unknown, code?: CustosErrorCode): e is CustosEr
 }
 
 /** A short message for any thrown value, for conditions and logs. */
+/** The longest message a condition or Event carries (Kubernetes caps an Event's note at 1 KiB). */
+export const MAX_MESSAGE = 1024;
+
+/**
+ * A message cut to `max` characters, saying how much was cut: a tenant's 100,000-character name
+ * echoed in an error must not make the status write that reports it fail.
+ */
+export function boundedMessage(message: string, max = MAX_MESSAGE): string {
+  if (message.length <= max) return message;
+  const cut = message.length - (max - 40);
+  return `${message.slice(0, max - 40)}… (${cut} characters cut)`;
+}
+
 export function errorMessage(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);

@@ -20,7 +20,7 @@ import { SessionPool } from "../../engine/sessions.ts";
 import type { SecretWriter } from "../../engine/writer.ts";
 import type { ReadCache } from "../../engine/reads.ts";
 import { ReadCache as RC } from "../../engine/reads.ts";
-import { errorMessage, isCustosError, type CustosErrorCode } from "../../util/errors.ts";
+import { boundedMessage, errorMessage, isCustosError, type CustosErrorCode } from "../../util/errors.ts";
 import { redactor } from "../../util/redact.ts";
 import {
   GROUP,
@@ -135,7 +135,7 @@ export async function reconcileExternalSecret(
       return undefined;
     }
     ctx.metrics.syncErrors.inc({ name, namespace });
-    const message = redactor.redact(errorMessage(e));
+    const message = boundedMessage(redactor.redact(errorMessage(e)));
     const reported = await writeStatus(ctx, es, { ok: false, reason: "SecretSyncedError", message }).then(
       () => true,
       () => false,
