@@ -6,7 +6,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { withSection } from "../bench/faults/invariants.ts";
+import { formatMarkdown, withSection } from "../bench/faults/invariants.ts";
 
 const [from, to = join(import.meta.dirname, "..", "docs", "reliability.md")] = process.argv.slice(2);
 if (!from) {
@@ -22,5 +22,5 @@ for (const m of source.matchAll(re)) {
   doc = withSection(doc, m[1]!, m[2]!);
   names.push(m[1]!);
 }
-writeFileSync(to, doc);
+writeFileSync(to, await formatMarkdown(doc, to));
 process.stdout.write(`sections copied: ${names.join(", ") || "none"}\n`);

@@ -192,3 +192,10 @@ export function withSection(doc: string, section: string, block: string): string
   const head = doc.trim() ? doc.trimEnd() : "# Reliability: faults survived, measured";
   return `${head}\n\n${body}\n`;
 }
+
+/** The report as the repository's prettier writes it, so `npm test`'s format check passes after a run. */
+export async function formatMarkdown(doc: string, file: string): Promise<string> {
+  const prettier = await import("prettier");
+  const options = (await prettier.resolveConfig(file)) ?? {};
+  return prettier.format(doc, { ...options, parser: "markdown" });
+}

@@ -23,7 +23,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadavg, tmpdir } from "node:os";
 import { SCENARIOS, type Options } from "./scenarios.ts";
-import { formatNotes, formatTable, verdict, withSection, type Row } from "./invariants.ts";
+import { formatMarkdown, formatNotes, formatTable, verdict, withSection, type Row } from "./invariants.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const argv = process.argv.slice(2);
@@ -124,10 +124,12 @@ commit ${git("rev-parse", "--short", "HEAD")}${dirty}, on this machine (${await 
 
 ${table}
 ${notes}`;
-  writeFileSync(
-    out,
-    withSection(existsSync(out) ? readFileSync(out, "utf8") : "", flag("--section") ?? "scenarios", block),
+  const doc = withSection(
+    existsSync(out) ? readFileSync(out, "utf8") : "",
+    flag("--section") ?? "scenarios",
+    block,
   );
+  writeFileSync(out, await formatMarkdown(doc, out));
   process.stderr.write(`faults: wrote ${out}\n`);
 }
 clearInterval(keepAlive);
