@@ -212,3 +212,30 @@ spec:
       );
   assert.equal(op.child.exitCode, null, "the operator is still running");
 });
+
+test("a template source named with 20,000 characters gets a condition cut to 1 KiB; the operator stays up", async () => {
+  const long = "x".repeat(20_000);
+  await kubectl(
+    env,
+    ["apply", "-n", tenant, "-f", "-"],
+    `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: { name: long-name }
+spec:
+  refreshInterval: 1h
+  ${ref("v2")}
+  target:
+    name: long-name
+    template: { templateFrom: [ { configMap: { name: ${long}, items: [ { key: a } ] } } ] }
+  data: [ { secretKey: password, remoteRef: { key: app/db, property: password } } ]
+`,
+  );
+  const ready = await eventually("long-name reported", async () => {
+    const r = readyCondition(await esStatus(api, tenant, "long-name"));
+    return r?.status === "False" ? r : undefined;
+  });
+  // the status write carrying a 20,000-character message used to fail, leaving no condition at all
+  assert.ok((ready.message ?? "").length <= 1024, `${(ready.message ?? "").length} characters`);
+  assert.match(ready.message ?? "", /^template ConfigMap "x+… \(\d+ characters cut\)$/);
+  assert.equal(op.child.exitCode, null, "the operator is still running");
+});
