@@ -122,10 +122,12 @@ async function finish(f: Finish): Promise<Row> {
   const end = Date.now() + 1000;
   await sleep(1000);
   const events = c.audit(f.from, end);
-  const state = checkState(c.expected(), await c.actual());
+  // one read of the Secrets for every check below
+  const now = await c.actual();
+  const expectedKeys = c.expected();
+  const state = checkState(expectedKeys, now);
   const lost = new Set([...state.missing, ...(f.sampler?.vanished ?? [])]);
   // a Secret still holding its data from before the fault is late (the run did not converge), not corrupted
-  const now = await c.actual();
   const before = f.sampler?.before;
   const stale = state.wrong.filter((k) => {
     const old = before?.get(k);
@@ -138,8 +140,7 @@ async function finish(f: Finish): Promise<Row> {
   ]);
   const spurious = spuriousWrites(events.filter(isSecretWrite), f.allowedWrites);
   const deletions = wrongDeletions(events.filter(isSecretDelete), f.allowedDeletes ?? new Set());
-  const expectedKeys = c.expected();
-  const orphans = [...(await c.actual()).keys()].filter(
+  const orphans = [...now.keys()].filter(
     (k) => !expectedKeys.has(k) && !k.includes("/default-token") && !k.endsWith("/kube-root-ca.crt"),
   );
   const failed = [...(f.failed ?? [])];
